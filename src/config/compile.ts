@@ -1,0 +1,101 @@
+import type { Dispatcher } from 'undici'
+import { dialects } from '../providers/dialects.js'
+import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
+import type { UpstreamPools } from './pools.js'
+import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './runtime.js'
+import type { ProviderConfigParsed, SluiceConfigParsed } from './schema.js'
+
+const userAgent = 'sluice/0.1'
+
+export interface CompileOptions {
+  readonly generation: number
+  readonly source: string
+  readonly pools: UpstreamPools
+  readonly now?: () => number
+}
+
+/** Turns a validated config into the frozen objects the request path reads. No I/O besides pool creation. */
+export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime {
+  const providers = new Map<string, Provider>()
+  for (const [id, p] of Object.entries(cfg.providers)) providers.set(id, compileProvider(id, p, opts.pools))
+
+  const models = new Map<string, ModelRoute>()
+  const created = Math.floor((opts.now ?? Date.now)() / 1000)
+  for (const [name, m] of Object.entries(cfg.models)) {
+    const deployments: Deployment[] = []
+    for (const target of m.targets) {
+      const provider = providers.get(target.provider)
+      if (!provider) throw new Error(`unknown provider ${target.provider}`) // checked by the schema already
+      const upstreamModel = target.model ?? name
+      const settings = providerSettings(cfg.providers[target.provider] as ProviderConfigParsed)
+      const paths = Object.fromEntries(endpoints.map((e) => [e, provider.dialect.path(e, upstreamModel, settings)])) as Record<Endpoint, string | null>
+      for (const key of provider.keys) {
+        deployments.push(Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, paths: Object.freeze(paths) }))
+      }
+    }
+    const byEndpoint = Object.fromEntries(endpoints.map((e) => [e, Object.freeze(deployments.filter((d) => d.paths[e] !== null))])) as Record<Endpoint, readonly Deployment[]>
+    const modelJson = JSON.stringify({ id: name, object: 'model', created, owned_by: m.owned_by })
+    models.set(name, Object.freeze({ name, deployments: Object.freeze(deployments), byEndpoint: Object.freeze(byEndpoint), modelJson }))
+  }
+
+  const modelListJson = `{"object":"list","data":[${[...models.values()].map((m) => m.modelJson).join(',')}]}`
+  const secrets = Object.freeze([...new Set([...providers.values()].flatMap((p) => p.secrets))])
+
+  return Object.freeze({
+    generation: opts.generation,
+    loadedAt: (opts.now ?? Date.now)(),
+    source: opts.source,
+    server: Object.freeze({
+      host: cfg.server.host,
+      port: cfg.server.port,
+      metricsPort: cfg.server.metrics_port,
+      bodyLimit: cfg.server.body_limit,
+      drainTimeoutMs: cfg.server.drain_timeout,
+      keepAliveTimeoutMs: cfg.server.keep_alive_timeout,
+    }),
+    log: Object.freeze({ level: cfg.log.level, accessLog: cfg.log.access_log }),
+    providers,
+    models,
+    modelListJson,
+    passthrough: cfg.passthrough ? (providers.get(cfg.passthrough.provider) ?? null) : null,
+    secrets,
+  })
+}
+
+/** The dispatchers a runtime uses, so pools dropped by a reload can be closed. */
+export function dispatchersOf(runtime: Runtime): Set<Dispatcher> {
+  return new Set([...runtime.providers.values()].map((p) => p.dispatcher))
+}
+
+function providerSettings(p: ProviderConfigParsed): ProviderSettings {
+  const dialect = dialects[p.type]
+  const raw = p.base_url ?? dialect.defaultBaseUrl
+  if (!raw) throw new Error(`provider of type ${p.type} needs base_url`) // checked by the schema already
+  return { baseUrl: new URL(raw), apiVersion: p.api_version ?? '2024-10-21', anthropicVersion: p.anthropic_version ?? '2023-06-01' }
+}
+
+function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPools): Provider {
+  const dialect = dialects[p.type]
+  const settings = providerSettings(p)
+  const origin = settings.baseUrl.origin
+  const staticHeaders = Object.entries(p.headers).map(([k, v]) => [k.toLowerCase(), v] as const)
+  const keys: ProviderKey[] = p.keys.map((k) => {
+    const pairs = [...Object.entries(dialect.authHeaders(k.key, settings)), ...staticHeaders, ['user-agent', userAgent] as const]
+    return Object.freeze({ id: k.id, headers: Object.freeze(pairs.flat()) })
+  })
+  return Object.freeze({
+    id,
+    dialect,
+    origin,
+    dispatcher: pools.get({ origin, connections: p.max_connections, connectTimeoutMs: p.timeouts.connect }),
+    timeouts: Object.freeze({
+      connectMs: p.timeouts.connect,
+      firstByteMs: p.timeouts.first_byte,
+      idleMs: p.timeouts.idle,
+      totalMs: p.timeouts.total,
+    }),
+    keys: Object.freeze(keys),
+    secrets: Object.freeze(p.keys.map((k) => k.key)),
+    passthroughPath: (below: string) => dialect.passthroughPath(below, settings),
+  })
+}

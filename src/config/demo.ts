@@ -1,0 +1,32 @@
+import type { SluiceConfigInput } from './schema.js'
+
+/**
+ * The configuration `sluice start` runs when there is no sluice.yaml: every dialect, served
+ * by the built-in simulator, so a new user sees the whole gateway work before owning a key.
+ */
+export function demoConfig(simulatorUrl: string): SluiceConfigInput {
+  return {
+    server: { host: '127.0.0.1', port: 4000 },
+    providers: {
+      'sim-openai': {
+        type: 'openai',
+        base_url: `${simulatorUrl}/v1`,
+        keys: [
+          { id: 'demo-1', key: 'sk-sim-demo-1' },
+          { id: 'demo-2', key: 'sk-sim-demo-2' },
+        ],
+      },
+      'sim-anthropic': {
+        type: 'anthropic',
+        base_url: `${simulatorUrl}/v1`,
+        keys: [{ id: 'demo-claude', key: 'sk-sim-demo-claude' }],
+      },
+    },
+    models: {
+      'demo-chat': { targets: [{ provider: 'sim-openai', model: 'sim-large' }] },
+      'demo-embed': { targets: [{ provider: 'sim-openai', model: 'sim-embed' }] },
+      'demo-claude': { targets: [{ provider: 'sim-anthropic', model: 'claude-sim' }] },
+    },
+    passthrough: { provider: 'sim-openai' },
+  }
+}

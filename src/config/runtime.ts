@@ -1,0 +1,71 @@
+import type { Dispatcher } from 'undici'
+import type { Dialect, Endpoint } from '../providers/types.js'
+
+// What the request path reads: built once per config generation, frozen, swapped whole.
+
+export interface UpstreamTimeouts {
+  readonly connectMs: number
+  readonly firstByteMs: number
+  readonly idleMs: number
+  readonly totalMs: number
+}
+
+export interface Provider {
+  readonly id: string
+  readonly dialect: Dialect
+  readonly origin: string
+  readonly dispatcher: Dispatcher
+  readonly timeouts: UpstreamTimeouts
+  readonly keys: readonly ProviderKey[]
+  /** Every secret of this provider, for scrubbing upstream text before a client sees it. */
+  readonly secrets: readonly string[]
+  /** Passthrough path for a client path below /v1, e.g. "/files" → "/v1/files". */
+  passthroughPath(pathBelowV1: string): string
+}
+
+export interface ProviderKey {
+  readonly id: string
+  /** Flat [name, value, …] pairs sent with every request on this key: credentials and static headers. */
+  readonly headers: readonly string[]
+}
+
+/** provider × key × upstream model: the unit a request is sent to. */
+export interface Deployment {
+  readonly id: string
+  readonly provider: Provider
+  readonly key: ProviderKey
+  readonly upstreamModel: string
+  /** Per endpoint, the upstream path, or null when this deployment cannot serve it. */
+  readonly paths: Readonly<Record<Endpoint, string | null>>
+}
+
+export interface ModelRoute {
+  readonly name: string
+  readonly deployments: readonly Deployment[]
+  /** The deployments able to serve each endpoint, in config order. */
+  readonly byEndpoint: Readonly<Record<Endpoint, readonly Deployment[]>>
+  /** Serialized /v1/models/{id} entry. */
+  readonly modelJson: string
+}
+
+export interface Runtime {
+  readonly generation: number
+  readonly loadedAt: number
+  readonly source: string
+  readonly server: {
+    readonly host: string
+    readonly port: number
+    readonly metricsPort: number | null
+    readonly bodyLimit: number
+    readonly drainTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
+  }
+  readonly log: { readonly level: string; readonly accessLog: boolean }
+  readonly providers: ReadonlyMap<string, Provider>
+  readonly models: ReadonlyMap<string, ModelRoute>
+  /** Serialized /v1/models list. */
+  readonly modelListJson: string
+  readonly passthrough: Provider | null
+  /** Every provider secret, for scrubbing. */
+  readonly secrets: readonly string[]
+}

@@ -1,0 +1,140 @@
+import { z } from 'zod'
+import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js'
+
+// The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
+// JSON Schema for editors are all generated from these definitions.
+
+const duration = (def: string, what: string) =>
+  z
+    .union([z.number().int().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 500ms, 30s or 2m')])
+    .default(def)
+    .transform(parseDuration)
+    .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m; 0 disables). Default ${def}.`)
+
+const size = (def: string, what: string) =>
+  z
+    .union([z.number().int().positive(), z.string().regex(sizePattern, 'expected a size such as 512kb or 10mb')])
+    .default(def)
+    .transform(parseSize)
+    .pipe(z.number().int().positive('a size must be at least 1 byte'))
+    .describe(`${what} (bytes as a number, or a string such as 512kb, 10mb). Default ${def}.`)
+
+const port = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).pipe(z.number().int().min(0).max(65535))
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'use letters, digits and . _ : - (at most 64 characters)')
+
+export const ServerConfig = z
+  .strictObject({
+    host: z.string().default('127.0.0.1').describe('Address the data plane listens on. Default 127.0.0.1.'),
+    port: port.default(4000).describe('Data-plane port. Default 4000.'),
+    metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
+    body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
+    drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
+    keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed'),
+  })
+  .describe('The HTTP server.')
+
+export const Timeouts = z
+  .strictObject({
+    connect: duration('10s', 'Time to open a TCP/TLS connection to the upstream'),
+    first_byte: duration('120s', 'Time from sending the request until the upstream response headers arrive'),
+    idle: duration('60s', 'Longest silence between two chunks of an upstream response body'),
+    total: duration('600s', 'Longest time for a whole upstream exchange, streams included'),
+  })
+  .describe('Upstream timeouts. A timeout before the response starts is 504 upstream_timeout; during a stream it ends the stream with an error event.')
+
+export const KeyConfig = z
+  .strictObject({
+    id: identifier.describe('Name of the key in logs, metrics and the admin API. The secret itself never appears anywhere.'),
+    key: z.string().min(1, 'the key is empty (is its ${VAR} set?)').describe('The upstream credential; use ${ENV_VAR} to keep it out of the file.'),
+  })
+  .describe('One upstream credential.')
+
+export const ProviderConfig = z
+  .strictObject({
+    type: z.enum(['openai', 'azure', 'anthropic']).describe('Dialect: openai (OpenAI, NVIDIA NIM, DeepSeek, vLLM, Ollama, any OpenAI-compatible server), azure (Azure OpenAI) or anthropic.'),
+    base_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional().describe(
+      'Upstream URL up to and including the version segment: https://api.openai.com/v1, https://integrate.api.nvidia.com/v1, http://127.0.0.1:8000/v1, https://api.anthropic.com/v1; for azure the resource URL https://NAME.openai.azure.com. Defaults to the official URL for openai and anthropic; required for azure.',
+    ),
+    api_version: z.string().optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
+    anthropic_version: z.string().optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
+    keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
+    headers: z.record(z.string(), z.string()).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
+    timeouts: Timeouts.prefault({}),
+    max_connections: z.number().int().positive().default(256).describe('Most open connections to this provider\'s origin. Default 256.'),
+  })
+  .describe('An upstream API.')
+
+export const TargetConfig = z
+  .strictObject({
+    provider: identifier.describe('A provider id from `providers`.'),
+    model: z.string().min(1).optional().describe('Model name sent upstream; defaults to the route name.'),
+  })
+  .describe('Where a model route sends its requests.')
+
+export const ModelConfig = z
+  .strictObject({
+    targets: z.array(TargetConfig).min(1, 'a model needs at least one target').describe('Upstream providers and model names that serve this model.'),
+    owned_by: z.string().default('sluice').describe('Shown in /v1/models. Default sluice.'),
+  })
+  .describe('A model clients can ask for by name.')
+
+export const PassthroughConfig = z
+  .strictObject({
+    provider: identifier.describe('Provider that receives requests for unmanaged models and unknown /v1 paths, forwarded unchanged except for credentials.'),
+  })
+  .describe('Forward what sluice does not manage to one provider instead of answering 404.')
+
+export const LogConfig = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level. Default info.'),
+    access_log: z.boolean().default(true).describe('Write one JSON line per request. Default true.'),
+  })
+  .describe('Logging (JSON lines on stdout).')
+
+export const SluiceConfig = z
+  .strictObject({
+    server: ServerConfig.prefault({}),
+    log: LogConfig.prefault({}),
+    providers: z.record(identifier, ProviderConfig).describe('Upstream APIs by id.'),
+    models: z.record(z.string().min(1).max(256), ModelConfig).default({}).describe('Model routes by the name clients send.'),
+    passthrough: PassthroughConfig.nullable().default(null),
+  })
+  .superRefine(checkReferences)
+  .describe('sluice configuration (sluice.yaml).')
+
+// Cross-field rules, reported with the path of the offending field so the loader can give its line.
+function checkReferences(cfg: { providers: Record<string, ProviderShape>; models: Record<string, { targets: { provider: string }[] }>; passthrough: { provider: string } | null }, ctx: z.RefinementCtx): void {
+  for (const [id, p] of Object.entries(cfg.providers)) {
+    if (p.type === 'azure' && !p.base_url) ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'azure providers need base_url (https://NAME.openai.azure.com)' })
+    const seen = new Set<string>()
+    p.keys.forEach((k, i) => {
+      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['providers', id, 'keys', i, 'id'], message: `duplicate key id "${k.id}"` })
+      seen.add(k.id)
+    })
+  }
+  for (const [name, m] of Object.entries(cfg.models)) {
+    m.targets.forEach((t, i) => {
+      if (!(t.provider in cfg.providers)) ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'provider'], message: `unknown provider "${t.provider}"` })
+    })
+  }
+  if (cfg.passthrough && !(cfg.passthrough.provider in cfg.providers)) {
+    ctx.addIssue({ code: 'custom', path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
+  }
+}
+
+interface ProviderShape {
+  type: string
+  base_url?: string | undefined
+  keys: { id: string }[]
+}
+
+export type SluiceConfigInput = z.input<typeof SluiceConfig>
+export type SluiceConfigParsed = z.output<typeof SluiceConfig>
+export type ProviderConfigParsed = z.output<typeof ProviderConfig>
+
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(SluiceConfig, { io: 'input', unrepresentable: 'any' })
+}

@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './config/runtime.js'
+import type { Endpoint } from './providers/types.js'
+
+/** How a request ended, for logs and metrics. */
+export type Outcome =
+  | 'success' // a 2xx answer, fully delivered
+  | 'upstream_error' // the upstream answered with an error status, or broke
+  | 'timeout' // an upstream timeout
+  | 'rejected' // refused by sluice before any upstream call (validation, unknown model, shutdown)
+  | 'client_abort' // the client went away first
+  | 'internal_error'
+
+export interface Usage {
+  promptTokens: number
+  completionTokens: number
+}
+
+/**
+ * Per-request state handed from stage to stage. A class with every field declared up front
+ * keeps one object shape on the hot path.
+ */
+export class RequestContext {
+  readonly startedAt: number = performance.now()
+  /** True once the client has gone away (connection closed before the response finished). */
+  clientGone = false
+  #onClientGone: (() => void) | null = null
+  /** The raw request body, once ingress has read it. */
+  body: Buffer | null = null
+  /** The parsed JSON body of a managed endpoint. */
+  json: Record<string, unknown> | null = null
+  model: string | null = null
+  stream = false
+  route: ModelRoute | null = null
+  /** Set instead of `route` when the request goes to the passthrough provider. */
+  passthrough: Provider | null = null
+  deployment: Deployment | null = null
+  /** The key the request is sent with (the deployment's, or one of the passthrough provider's). */
+  key: ProviderKey | null = null
+  /** Provider that answered or failed, for logs (a deployment's or the passthrough's). */
+  provider: Provider | null = null
+  status = 0
+  outcome: Outcome = 'success'
+  /** Error code sent to the client, when sluice answered with an error. */
+  errorCode: string | null = null
+  /** The upstream's HTTP status, 0 when none arrived. */
+  upstreamStatus = 0
+  /** What went wrong upstream (an HTTP status or a transport failure kind), for metrics. */
+  upstreamFailure: string | null = null
+  upstreamStartedAt = 0
+  upstreamFirstByteAt = 0
+  upstreamEndedAt = 0
+  usage: Usage | null = null
+
+  constructor(
+    readonly id: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly runtime: Runtime,
+    /** A managed endpoint, or 'passthrough' for the guarded catch-all. */
+    readonly endpoint: Endpoint | 'passthrough',
+    /** For passthrough: the normalised path below /v1 (with query). */
+    readonly pathBelowV1: string,
+  ) {}
+
+  /** Called by the server when the client connection closes early; runs the registered handler once. */
+  clientClosed(): void {
+    if (this.clientGone) return
+    this.clientGone = true
+    const handler = this.#onClientGone
+    this.#onClientGone = null
+    handler?.()
+  }
+
+  /** Registers what to do when the client goes away (one handler: the stage doing I/O now). */
+  onClientGone(handler: (() => void) | null): void {
+    this.#onClientGone = handler
+  }
+}
+
+export type Stage = (ctx: RequestContext, next: () => Promise<void>) => Promise<void>

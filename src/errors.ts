@@ -1,0 +1,74 @@
+// The error catalogue. Codes are API: clients, docs/errors.md and tests depend on them.
+// Every error a client sees is built from a row here, never from a raw exception, so no
+// upstream text or secret can reach a response by accident.
+
+export interface ErrorSpec {
+  readonly status: number
+  readonly type: string
+  readonly message: string
+}
+
+export const codes = {
+  invalid_request_error: { status: 400, type: 'invalid_request_error', message: '%s' },
+  invalid_json: { status: 400, type: 'invalid_request_error', message: 'Request body is not valid JSON: %s' },
+  invalid_path: { status: 400, type: 'invalid_request_error', message: 'Request path is not allowed: %s' },
+  invalid_header: { status: 400, type: 'invalid_request_error', message: 'Header %s is not allowed: %s' },
+  model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model `%s` does not exist or is not served by this gateway' },
+  not_found: { status: 404, type: 'invalid_request_error', message: 'Unknown route: %s %s' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'Method %s is not allowed on %s' },
+  request_too_large: { status: 413, type: 'invalid_request_error', message: 'Request body exceeds the limit of %d bytes' },
+  upstream_error: { status: 502, type: 'upstream_error', message: 'Upstream %s failed: %s' },
+  upstream_invalid_response: { status: 502, type: 'upstream_error', message: 'Upstream %s sent an invalid response' },
+  shutting_down: { status: 503, type: 'overloaded_error', message: 'The gateway is shutting down; retry on another instance' },
+  upstream_timeout: { status: 504, type: 'upstream_error', message: 'Upstream %s timed out after %dms (%s)' },
+  internal_error: { status: 500, type: 'server_error', message: 'Internal gateway error (request %s)' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof codes
+
+export interface ErrorOptions {
+  /** The request field or header the error is about, reported to the client as `param`. */
+  readonly param?: string
+  /** Seconds, sent as Retry-After. */
+  readonly retryAfter?: number
+  readonly cause?: unknown
+}
+
+export class SluiceError extends Error {
+  readonly status: number
+  readonly type: string
+  readonly param: string | null
+  readonly retryAfter: number | undefined
+
+  constructor(
+    readonly code: ErrorCode,
+    args: readonly unknown[] = [],
+    opts: ErrorOptions = {},
+  ) {
+    super(format(codes[code].message, args), { cause: opts.cause })
+    this.name = 'SluiceError'
+    this.status = codes[code].status
+    this.type = codes[code].type
+    this.param = opts.param ?? null
+    this.retryAfter = opts.retryAfter
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } }
+  }
+}
+
+export interface ErrorBody {
+  error: { message: string; type: string; code: string | null; param: string | null }
+}
+
+/** Anything thrown that is not a SluiceError is a bug; it becomes a 500 that names the request id only. */
+export function asSluiceError(err: unknown, requestId: string): SluiceError {
+  if (err instanceof SluiceError) return err
+  return new SluiceError('internal_error', [requestId], { cause: err })
+}
+
+function format(template: string, args: readonly unknown[]): string {
+  let i = 0
+  return template.replace(/%[sd]/g, () => String(args[i++] ?? ''))
+}

@@ -1,0 +1,129 @@
+import type { Server } from 'node:http'
+import type { Logger } from 'pino'
+import { ConfigHolder, type ConfigSource, type ReloadResult } from './config/holder.js'
+import { UpstreamPools } from './config/pools.js'
+import type { Runtime } from './config/runtime.js'
+import { watchFile } from './config/watch.js'
+import { createPipeline } from './pipeline.js'
+import { Drain } from './server/drain.js'
+import { createHandler, serveMetrics } from './server/handler.js'
+import { listen } from './server/listen.js'
+import { StatusTracker } from './server/status.js'
+import { createLogger } from './telemetry/logger.js'
+import { createMetrics, type Metrics } from './telemetry/metrics.js'
+
+// The composition root: the only file that joins adapters to ports.
+
+export interface GatewayOptions {
+  readonly config: ConfigSource
+  readonly logger?: Logger
+  readonly env?: NodeJS.ProcessEnv
+  /** Overrides server.port (0 = a free port), e.g. for tests. */
+  readonly port?: number
+  /** Watch the config file and reload on change. Default: true for files. */
+  readonly watch?: boolean
+  /** Collect Node's default process metrics. Default true. */
+  readonly processMetrics?: boolean
+}
+
+export interface Gateway {
+  readonly url: string
+  readonly port: number
+  readonly metricsPort: number | null
+  readonly logger: Logger
+  readonly metrics: Metrics
+  runtime(): Runtime
+  /** Loads and compiles the config again; the old one keeps serving if the new one fails. */
+  reload(): ReloadResult
+  /** Graceful: refuse new work, finish in-flight up to the drain deadline, close. True if everything finished. */
+  shutdown(): Promise<boolean>
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const pools = new UpstreamPools()
+  const holder = new ConfigHolder(opts.config, pools, opts.env)
+  const initial = holder.current
+  const logger = opts.logger ?? createLogger({ level: initial.log.level })
+  const metrics = createMetrics({ defaultMetrics: opts.processMetrics })
+  const status = new StatusTracker()
+  const drain = new Drain(() => status.inFlight)
+  metrics.configGeneration.set(initial.generation)
+
+  const pipeline = createPipeline({
+    metrics,
+    logger,
+    isDraining: () => drain.draining,
+    onFinished: (ctx) => status.record(ctx),
+  })
+  const handler = createHandler({
+    runtime: () => holder.current,
+    pipeline,
+    status,
+    metrics,
+    isDraining: () => drain.draining,
+    onIdle: () => drain.notifyIdle(),
+  })
+
+  const { server, port } = await listen(handler, {
+    host: initial.server.host,
+    port: opts.port ?? initial.server.port,
+    keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
+  })
+  const servers: Server[] = [server]
+  let metricsPort: number | null = null
+  if (initial.server.metricsPort !== null) {
+    const m = await listen((_req, res) => void serveMetrics(metrics, res), {
+      host: initial.server.host,
+      port: initial.server.metricsPort,
+      keepAliveTimeoutMs: 5_000,
+    })
+    servers.push(m.server)
+    metricsPort = m.port
+  }
+
+  const reload = (): ReloadResult => {
+    const before = holder.current
+    const result = holder.reload()
+    if (result.ok) {
+      metrics.configReloads.inc({ result: 'applied' })
+      metrics.configGeneration.set(result.generation)
+      const after = holder.current
+      logger.level = after.log.level
+      logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
+      if (JSON.stringify(before.server) !== JSON.stringify(after.server)) logger.warn('changes under `server:` take effect at the next restart')
+    } else {
+      metrics.configReloads.inc({ result: 'rejected' })
+      logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')
+    }
+    return result
+  }
+
+  const watch = opts.watch ?? 'file' in opts.config
+  const stopWatching = watch && 'file' in opts.config ? watchFile(opts.config.file, reload) : () => undefined
+
+  let closing: Promise<boolean> | null = null
+  const shutdown = (): Promise<boolean> => {
+    closing ??= (async () => {
+      stopWatching()
+      logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
+      const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
+      await (clean ? pools.close() : pools.destroy())
+      logger.info({ clean }, 'stopped')
+      logger.flush()
+      return clean
+    })()
+    return closing
+  }
+
+  const host = initial.server.host.includes(':') ? `[${initial.server.host}]` : initial.server.host
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    metricsPort,
+    logger,
+    metrics,
+    runtime: () => holder.current,
+    reload,
+    shutdown,
+  }
+}

@@ -1,0 +1,38 @@
+import type { RequestContext, Stage } from './context.js'
+import { balance } from './stages/balance/index.js'
+import { forward } from './stages/forward/index.js'
+import { ingress, type IngressPorts } from './stages/ingress/index.js'
+import { observe, type ObservePorts } from './stages/observe/index.js'
+import { route } from './stages/route/index.js'
+
+// The request path, in order. Read this first.
+//
+//   observe   wraps everything after it: turns failures into the client's error response,
+//             then writes metrics and the access log, exactly once per request
+//   ingress   refuses work while draining; bounds, reads and checks the body
+//   (auth)    virtual key → consumer                              — consumers issue
+//   route     model → route, or the passthrough provider
+//   (admit)   consumer limits: RPM, TPM, budget                    — consumers issue
+//   (schedule) priority queue until some deployment has capacity  — queue and pacing issue
+//   balance   picks the deployment (round-robin for now)
+//   forward   one upstream exchange, relayed as it arrives
+//
+// Stages never import each other; each is a factory given its ports.
+
+export interface PipelinePorts extends IngressPorts, ObservePorts {}
+
+export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
+  return compose([observe(ports), ingress(ports), route(), balance(), forward()])
+}
+
+/** Runs stages in order; each calls next() at most once to hand on to the one after it. */
+export function compose(stages: readonly Stage[]): (ctx: RequestContext) => Promise<void> {
+  return function run(ctx) {
+    const step = (i: number): Promise<void> => {
+      const stage = stages[i]
+      if (!stage) return Promise.resolve()
+      return stage(ctx, () => step(i + 1))
+    }
+    return step(0)
+  }
+}

@@ -1,0 +1,29 @@
+import type { ServerResponse } from 'node:http'
+import type { SluiceError } from './errors.js'
+
+// The only places that write sluice's own answers, so every error has one shape.
+
+export function sendJson(res: ServerResponse, status: number, body: string, extraHeaders?: Record<string, string>): void {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...extraHeaders,
+  })
+  res.end(body)
+}
+
+export function sendError(res: ServerResponse, err: SluiceError, requestId: string): void {
+  if (res.headersSent) {
+    // Too late for a status: the caller decides how to end a started response.
+    res.destroy()
+    return
+  }
+  const headers: Record<string, string> = { 'x-request-id': requestId }
+  if (err.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfter)))
+  sendJson(res, err.status, JSON.stringify(err.toJSON()), headers)
+}
+
+/** The event that ends a stream that broke after it started: one error object, and no [DONE]. */
+export function sseErrorEvent(err: SluiceError): string {
+  return `data: ${JSON.stringify(err.toJSON())}\n\n`
+}

@@ -1,0 +1,63 @@
+import type { Stage } from '../../context.js'
+import type { RequestContext } from '../../context.js'
+import { passthroughHeaders } from './passthrough-headers.js'
+import { Relay } from './relay.js'
+
+/**
+ * The terminal stage: one upstream exchange through the provider's pooled undici dispatcher,
+ * relayed to the client as it arrives. Resolves when the client's response has ended.
+ */
+export function forward(): Stage {
+  return async function forwardStage(ctx) {
+    if (ctx.deployment) return managed(ctx)
+    return passthrough(ctx)
+  }
+}
+
+function managed(ctx: RequestContext): Promise<void> {
+  const deployment = ctx.deployment!
+  const provider = deployment.provider
+  const json = ctx.json!
+  let body = ctx.body!
+  // Re-serialise only when the upstream name differs; otherwise the client's bytes go as they are.
+  if (json.model !== deployment.upstreamModel) {
+    json.model = deployment.upstreamModel
+    body = Buffer.from(JSON.stringify(json))
+  }
+  const headers = [...deployment.key.headers, 'content-type', 'application/json', 'accept', ctx.stream ? 'text/event-stream' : 'application/json', 'x-request-id', ctx.id]
+  const beta = ctx.endpoint === 'messages' ? ctx.req.headers['anthropic-beta'] : undefined
+  if (typeof beta === 'string') headers.push('anthropic-beta', beta)
+  const relay = new Relay(ctx, provider, false)
+  provider.dispatcher.dispatch(
+    {
+      origin: provider.origin,
+      path: deployment.paths[ctx.endpoint as Exclude<typeof ctx.endpoint, 'passthrough'>]!,
+      method: 'POST',
+      headers,
+      body,
+      headersTimeout: provider.timeouts.firstByteMs,
+      bodyTimeout: provider.timeouts.idleMs,
+    },
+    relay,
+  )
+  return relay.done
+}
+
+function passthrough(ctx: RequestContext): Promise<void> {
+  const provider = ctx.passthrough!
+  const key = ctx.key!
+  const relay = new Relay(ctx, provider, true)
+  provider.dispatcher.dispatch(
+    {
+      origin: provider.origin,
+      path: provider.passthroughPath(ctx.pathBelowV1),
+      method: (ctx.req.method ?? 'GET') as 'GET',
+      headers: passthroughHeaders(ctx.req.headers, ctx.req.rawHeaders, key.headers, ctx.id),
+      body: ctx.body,
+      headersTimeout: provider.timeouts.firstByteMs,
+      bodyTimeout: provider.timeouts.idleMs,
+    },
+    relay,
+  )
+  return relay.done
+}

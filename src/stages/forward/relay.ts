@@ -1,0 +1,236 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Provider } from '../../config/runtime.js'
+import type { RequestContext } from '../../context.js'
+import { SluiceError } from '../../errors.js'
+import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
+import { ExchangeAborted, failureError, failureKind } from './failure.js'
+import { scrubUpstreamError } from './scrub.js'
+import { usageFromTail } from './usage.js'
+
+const enum Mode {
+  AwaitingHeaders,
+  /** Upstream error status: the body is collected (bounded) and scrubbed before the client sees it. */
+  Error,
+  /** A 2xx JSON body: relayed as it arrives; the first chunk is checked before headers go out. */
+  Body,
+  /** A server-sent-event stream: relayed chunk by chunk with backpressure. */
+  Stream,
+  /** Passthrough: status, headers and body relayed as they are (errors are still scrubbed). */
+  Raw,
+  Done,
+}
+
+const maxErrorBody = 64 * 1024
+const tailChunks = 3
+
+const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
+
+/**
+ * The undici handler for one upstream exchange. It writes to the client as bytes arrive,
+ * pauses the upstream while the client's socket is full, and settles `done` exactly once
+ * whatever happens: answer, upstream error, timeout, reset or client abort.
+ */
+export class Relay implements Dispatcher.DispatchHandler {
+  readonly done: Promise<void>
+  #settle!: () => void
+  #mode = Mode.AwaitingHeaders
+  #controller: Dispatcher.DispatchController | null = null
+  #status = 0
+  #headers: IncomingHttpHeaders = {}
+  #errorBody: Buffer[] = []
+  #errorSize = 0
+  #tail: Buffer[] = []
+  #timer: NodeJS.Timeout | null = null
+  readonly #resume = (): void => this.#controller?.resume()
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly provider: Provider,
+    private readonly raw: boolean,
+  ) {
+    this.done = new Promise((resolve) => (this.#settle = resolve))
+    const total = provider.timeouts.totalMs
+    if (total > 0) this.#timer = setTimeout(() => this.#abort(new ExchangeAborted('total_timeout')), total)
+    ctx.onClientGone(() => this.#abort(new ExchangeAborted('client_abort')))
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller
+    this.ctx.upstreamStartedAt = performance.now()
+    if (this.ctx.clientGone) controller.abort(new ExchangeAborted('client_abort'))
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return // 1xx informational
+    this.#status = statusCode
+    this.#headers = headers
+    this.ctx.upstreamStatus = statusCode
+    if (statusCode >= 400) this.#mode = Mode.Error
+    else if (this.raw) this.#startRaw()
+    else if (String(headers['content-type'] ?? '').includes('text/event-stream')) this.#startStream()
+    else this.#mode = Mode.Body
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ctx = this.ctx
+    if (ctx.upstreamFirstByteAt === 0) ctx.upstreamFirstByteAt = performance.now()
+    switch (this.#mode) {
+      case Mode.Error:
+        if (this.#errorSize < maxErrorBody) {
+          this.#errorBody.push(chunk)
+          this.#errorSize += chunk.length
+        }
+        return
+      case Mode.Body:
+        if (!ctx.res.headersSent && !this.#startBody(chunk)) return
+        break
+      case Mode.Done:
+        return
+      default:
+        break
+    }
+    this.#keepTail(chunk)
+    if (!ctx.res.write(chunk)) {
+      controller.pause()
+      ctx.res.once('drain', this.#resume)
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#mode === Mode.Done) return
+    const ctx = this.ctx
+    if (this.#mode === Mode.Error) {
+      this.#sendUpstreamError()
+    } else if (!ctx.res.headersSent && this.#mode === Mode.Body) {
+      // A 2xx with an empty body is not an answer any client can use.
+      this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
+      return
+    } else {
+      ctx.status = this.#status
+      ctx.res.end()
+      if (this.#tail.length > 0) ctx.usage = usageFromTail(Buffer.concat(this.#tail).toString('latin1'))
+    }
+    this.#finish()
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#mode === Mode.Done) return
+    const kind = failureKind(err)
+    if (kind === 'client_abort' || this.ctx.clientGone) {
+      this.ctx.outcome = 'client_abort'
+      this.ctx.status = 499
+      this.ctx.res.destroy()
+      this.#finish()
+      return
+    }
+    this.#fail(failureError(kind, this.provider.id, this.provider.timeouts), kind)
+  }
+
+  #abort(reason: ExchangeAborted): void {
+    if (this.#mode === Mode.Done) return
+    if (this.#controller) this.#controller.abort(reason)
+    // Before onRequestStart the abort is applied there; undici reports it through onResponseError.
+  }
+
+  #startStream(): void {
+    this.#mode = Mode.Stream
+    const headers: OutgoingHttpHeaders = {
+      'content-type': this.#headers['content-type'] ?? 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      'x-request-id': this.ctx.id,
+    }
+    if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
+    this.ctx.res.writeHead(this.#status, headers)
+    this.ctx.res.flushHeaders()
+  }
+
+  /** Checks the first chunk of a JSON body and sends the headers; false when the body is unusable. */
+  #startBody(first: Buffer): boolean {
+    const contentType = this.#headers['content-type'] ?? ''
+    let i = 0
+    while (i < first.length && (first[i] === 0x20 || first[i] === 0x0a || first[i] === 0x0d || first[i] === 0x09)) i++
+    if (!String(contentType).includes('json') || (i < first.length && first[i] !== 0x7b && first[i] !== 0x5b)) {
+      this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
+      return false
+    }
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': this.ctx.id }
+    const length = this.#headers['content-length']
+    if (length !== undefined && this.#headers['content-encoding'] === undefined) headers['content-length'] = length
+    if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
+    this.ctx.res.writeHead(this.#status, headers)
+    return true
+  }
+
+  #startRaw(): void {
+    this.#mode = Mode.Raw
+    const headers: OutgoingHttpHeaders = {}
+    for (const name in this.#headers) if (!hopByHop.has(name)) headers[name] = this.#headers[name]
+    headers['x-request-id'] = this.ctx.id
+    if (String(this.#headers['content-type'] ?? '').includes('text/event-stream')) headers['x-accel-buffering'] = 'no'
+    this.ctx.res.writeHead(this.#status, headers)
+    this.ctx.res.flushHeaders()
+  }
+
+  #keepTail(chunk: Buffer): void {
+    if (this.#tail.length === tailChunks) this.#tail.shift()
+    this.#tail.push(chunk)
+  }
+
+  /** Upstream said no: map its status and pass on a scrubbed body. */
+  #sendUpstreamError(): void {
+    const ctx = this.ctx
+    const status = this.#status
+    ctx.outcome = 'upstream_error'
+    ctx.upstreamFailure = String(status)
+    const raw = Buffer.concat(this.#errorBody)
+    let clientStatus = status
+    let body: string
+    if (status === 401 || status === 403 || status === 407) {
+      // The gateway's credential was refused; the client's own credentials are not the problem.
+      const err = new SluiceError('upstream_error', [this.provider.id, `it rejected the gateway's credentials (HTTP ${status})`])
+      clientStatus = err.status
+      body = JSON.stringify(err.toJSON())
+      ctx.errorCode = err.code
+    } else if (status >= 500) {
+      const err = new SluiceError('upstream_error', [this.provider.id, `HTTP ${status}`])
+      clientStatus = err.status
+      body = JSON.stringify(err.toJSON())
+      ctx.errorCode = err.code
+    } else {
+      const scrubbed = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
+      body = JSON.stringify(scrubbed)
+      ctx.errorCode = scrubbed.error.code
+    }
+    const headers: Record<string, string> = { 'x-request-id': ctx.id }
+    const retryAfter = this.#headers['retry-after']
+    if (status === 429 && typeof retryAfter === 'string' && /^\d+(\.\d+)?$/.test(retryAfter)) headers['retry-after'] = retryAfter
+    if (ctx.deployment) headers['x-sluice-deployment'] = ctx.deployment.id
+    ctx.status = clientStatus
+    sendJson(ctx.res, clientStatus, body, headers)
+  }
+
+  #fail(err: SluiceError, kind: string): void {
+    const ctx = this.ctx
+    ctx.outcome = err.code === 'upstream_timeout' ? 'timeout' : 'upstream_error'
+    ctx.upstreamFailure = kind
+    ctx.errorCode = err.code
+    ctx.status = err.status
+    if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)
+    else if (this.#mode === Mode.Stream) ctx.res.end(sseErrorEvent(err))
+    else ctx.res.destroy() // a started JSON body cannot carry an error: cut it so the client sees it is incomplete
+    if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
+    this.#finish()
+  }
+
+  #finish(): void {
+    this.#mode = Mode.Done
+    this.ctx.upstreamEndedAt = performance.now()
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    this.ctx.onClientGone(null)
+    this.ctx.res.off('drain', this.#resume)
+    this.#settle()
+  }
+}

@@ -1,0 +1,26 @@
+import type { Stage } from '../../context.js'
+import { SluiceError } from '../../errors.js'
+import { readBody } from './read-body.js'
+import { checkBody, parseJsonBody } from './validate.js'
+
+export interface IngressPorts {
+  /** True once shutdown has begun: new work is refused with 503 shutting_down. */
+  readonly isDraining: () => boolean
+}
+
+/** Bounds and parses the body; a managed endpoint's body is checked before anything else runs. */
+export function ingress(ports: IngressPorts): Stage {
+  return async function ingressStage(ctx, next) {
+    if (ports.isDraining()) throw new SluiceError('shutting_down', [], { retryAfter: 1 })
+    const method = ctx.req.method
+    if (method === 'GET' || method === 'HEAD') ctx.body = null
+    else ctx.body = await readBody(ctx.req, ctx.runtime.server.bodyLimit)
+    if (ctx.endpoint !== 'passthrough') {
+      const checked = checkBody(ctx.endpoint, parseJsonBody(ctx.body ?? Buffer.alloc(0)))
+      ctx.json = checked.json
+      ctx.model = checked.model
+      ctx.stream = checked.stream
+    }
+    await next()
+  }
+}

@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http'
+import { SluiceError } from '../../errors.js'
+
+/**
+ * Reads the whole request body, refusing it as soon as it passes `limit` bytes: a declared
+ * Content-Length over the limit is refused before a byte is read.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(new SluiceError('request_too_large', [limit]))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        reject(new SluiceError('request_too_large', [limit]))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => {
+      cleanup()
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
+    }
+    const onError = (err: Error): void => {
+      cleanup()
+      reject(err)
+    }
+    const onClose = (): void => {
+      cleanup()
+      reject(new Error('client closed the connection while sending the body'))
+    }
+    const cleanup = (): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('close', onClose)
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('close', onClose)
+  })
+}

@@ -1,0 +1,294 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { compile, dispatchersOf } from '../../../src/config/compile.js'
+import { parseConfigText } from '../../../src/config/load.js'
+import { UpstreamPools } from '../../../src/config/pools.js'
+import type { Deployment, Runtime } from '../../../src/config/runtime.js'
+import type { Endpoint } from '../../../src/providers/types.js'
+
+// Port 9 (discard) on loopback: pools are created but never connect in these tests.
+const secrets = {
+  oa1: 'sk-canary-0123456789abcdef0123456789abcdef',
+  oa2: 'sk-canary-fedcba9876543210fedcba9876543210',
+  az: '0123456789abcdef0123456789abcdef',
+  an: 'sk-ant-canary-00112233445566778899',
+}
+
+const yaml = `
+providers:
+  oa:
+    type: openai
+    base_url: http://127.0.0.1:9/v1
+    keys:
+      - id: k1
+        key: \${OA1}
+      - id: k2
+        key: \${OA2}
+    headers:
+      OpenAI-Organization: org-1
+  az:
+    type: azure
+    base_url: https://res.openai.azure.com/
+    api_version: 2024-06-01
+    keys:
+      - id: main
+        key: \${AZ}
+  an:
+    type: anthropic
+    base_url: http://127.0.0.1:9/v1
+    keys:
+      - id: a
+        key: \${AN}
+models:
+  gpt-4o:
+    owned_by: openai
+    targets:
+      - provider: oa
+      - provider: az
+        model: gpt-4o-eu
+  claude:
+    targets:
+      - provider: an
+        model: claude-sonnet-4
+  llama:
+    targets:
+      - provider: oa
+        model: meta/llama-3.1-8b-instruct
+passthrough:
+  provider: oa
+`
+
+const now = 1_700_000_123_456
+const pools = new UpstreamPools()
+const cfg = parseConfigText(yaml, 'sluice.yaml', { OA1: secrets.oa1, OA2: secrets.oa2, AZ: secrets.az, AN: secrets.an })
+const runtime: Runtime = compile(cfg, { generation: 7, source: 'sluice.yaml', pools, now: () => now })
+
+afterAll(async () => {
+  await pools.close()
+})
+
+function model(name: string) {
+  const m = runtime.models.get(name)
+  if (!m) throw new Error(`model ${name} not compiled`)
+  return m
+}
+
+function deployment(id: string): Deployment {
+  for (const m of runtime.models.values()) {
+    const d = m.deployments.find((x) => x.id === id)
+    if (d) return d
+  }
+  throw new Error(`deployment ${id} not compiled`)
+}
+
+/** The flat [name, value, …] header list as pairs. */
+function headerPairs(d: Deployment): [string, string][] {
+  const out: [string, string][] = []
+  for (let i = 0; i < d.key.headers.length; i += 2) out.push([d.key.headers[i] as string, d.key.headers[i + 1] as string])
+  return out
+}
+
+describe('compile: deployments', () => {
+  it('are targets × keys, in config order, with ids provider/key/upstreamModel', () => {
+    expect(model('gpt-4o').deployments.map((d) => d.id)).toEqual(['oa/k1/gpt-4o', 'oa/k2/gpt-4o', 'az/main/gpt-4o-eu'])
+    expect(model('claude').deployments.map((d) => d.id)).toEqual(['an/a/claude-sonnet-4'])
+    expect(model('llama').deployments.map((d) => d.id)).toEqual(['oa/k1/meta/llama-3.1-8b-instruct', 'oa/k2/meta/llama-3.1-8b-instruct'])
+  })
+
+  it('upstream model defaults to the route name', () => {
+    expect(deployment('oa/k1/gpt-4o').upstreamModel).toBe('gpt-4o')
+    expect(deployment('az/main/gpt-4o-eu').upstreamModel).toBe('gpt-4o-eu')
+  })
+
+  const pathCases: { id: string; paths: Record<Endpoint, string | null> }[] = [
+    {
+      id: 'oa/k1/gpt-4o',
+      paths: { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', messages: null },
+    },
+    {
+      id: 'az/main/gpt-4o-eu',
+      paths: {
+        chat: '/openai/deployments/gpt-4o-eu/chat/completions?api-version=2024-06-01',
+        completions: '/openai/deployments/gpt-4o-eu/completions?api-version=2024-06-01',
+        embeddings: '/openai/deployments/gpt-4o-eu/embeddings?api-version=2024-06-01',
+        messages: null,
+      },
+    },
+    {
+      id: 'an/a/claude-sonnet-4',
+      paths: { chat: '/v1/chat/completions', completions: null, embeddings: null, messages: '/v1/messages' },
+    },
+  ]
+  for (const c of pathCases) {
+    it(`paths of ${c.id}`, () => {
+      expect({ ...deployment(c.id).paths }).toEqual(c.paths)
+    })
+  }
+
+  it('byEndpoint keeps only deployments that serve the endpoint', () => {
+    const ids = (name: string, e: Endpoint) => model(name).byEndpoint[e].map((d) => d.id)
+    expect(ids('gpt-4o', 'chat')).toEqual(['oa/k1/gpt-4o', 'oa/k2/gpt-4o', 'az/main/gpt-4o-eu'])
+    expect(ids('gpt-4o', 'messages')).toEqual([])
+    expect(ids('claude', 'messages')).toEqual(['an/a/claude-sonnet-4'])
+    expect(ids('claude', 'embeddings')).toEqual([])
+    expect(ids('claude', 'completions')).toEqual([])
+  })
+
+  const headerCases: { id: string; expected: [string, string][] }[] = [
+    {
+      id: 'oa/k2/gpt-4o',
+      expected: [
+        ['authorization', `Bearer ${secrets.oa2}`],
+        ['openai-organization', 'org-1'], // static headers are lower-cased
+        ['user-agent', 'sluice/0.1'],
+      ],
+    },
+    { id: 'az/main/gpt-4o-eu', expected: [['api-key', secrets.az], ['user-agent', 'sluice/0.1']] },
+    {
+      id: 'an/a/claude-sonnet-4',
+      expected: [['x-api-key', secrets.an], ['anthropic-version', '2023-06-01'], ['user-agent', 'sluice/0.1']],
+    },
+  ]
+  for (const c of headerCases) {
+    it(`key headers of ${c.id}`, () => {
+      expect(headerPairs(deployment(c.id))).toEqual(c.expected)
+    })
+  }
+})
+
+describe('compile: providers', () => {
+  it('origin, timeouts in ms and passthrough paths', () => {
+    const oa = runtime.providers.get('oa')
+    expect(oa?.origin).toBe('http://127.0.0.1:9')
+    expect(oa?.timeouts).toEqual({ connectMs: 10_000, firstByteMs: 120_000, idleMs: 60_000, totalMs: 600_000 })
+    expect(oa?.passthroughPath('/files/abc?x=1')).toBe('/v1/files/abc?x=1')
+    const az = runtime.providers.get('az')
+    expect(az?.origin).toBe('https://res.openai.azure.com')
+    expect(az?.passthroughPath('/files')).toBe('/openai/files?api-version=2024-06-01')
+    expect(az?.passthroughPath('/files?limit=1')).toBe('/openai/files?limit=1&api-version=2024-06-01')
+  })
+
+  it('providers on one origin with the same pool settings share a dispatcher', () => {
+    expect(runtime.providers.get('oa')?.dispatcher).toBe(runtime.providers.get('an')?.dispatcher)
+    expect(dispatchersOf(runtime).size).toBe(2)
+  })
+
+  it('passthrough points at the configured provider', () => {
+    expect(runtime.passthrough).toBe(runtime.providers.get('oa'))
+  })
+
+  it('secrets lists every key once', () => {
+    expect([...runtime.secrets].sort()).toEqual(Object.values(secrets).sort())
+  })
+})
+
+describe('compile: model list', () => {
+  it('modelListJson has OpenAI list shape', () => {
+    expect(JSON.parse(runtime.modelListJson)).toEqual({
+      object: 'list',
+      data: [
+        { id: 'gpt-4o', object: 'model', created: Math.floor(now / 1000), owned_by: 'openai' },
+        { id: 'claude', object: 'model', created: Math.floor(now / 1000), owned_by: 'sluice' },
+        { id: 'llama', object: 'model', created: Math.floor(now / 1000), owned_by: 'sluice' },
+      ],
+    })
+  })
+
+  it('modelJson is the list entry', () => {
+    expect(JSON.parse(model('claude').modelJson)).toEqual({ id: 'claude', object: 'model', created: 1_700_000_123, owned_by: 'sluice' })
+  })
+})
+
+describe('compile: runtime', () => {
+  it('carries generation, source, loadedAt and server settings', () => {
+    expect(runtime.generation).toBe(7)
+    expect(runtime.source).toBe('sluice.yaml')
+    expect(runtime.loadedAt).toBe(now)
+    expect(runtime.server).toEqual({ host: '127.0.0.1', port: 4000, metricsPort: null, bodyLimit: 10 * 1024 * 1024, drainTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 })
+    expect(runtime.log).toEqual({ level: 'info', accessLog: true })
+  })
+
+  it('is frozen, down to deployments, paths and key headers', () => {
+    expect(Object.isFrozen(runtime)).toBe(true)
+    expect(Object.isFrozen(runtime.server)).toBe(true)
+    expect(Object.isFrozen(runtime.log)).toBe(true)
+    expect(Object.isFrozen(runtime.secrets)).toBe(true)
+    for (const p of runtime.providers.values()) {
+      expect(Object.isFrozen(p)).toBe(true)
+      expect(Object.isFrozen(p.keys)).toBe(true)
+      expect(Object.isFrozen(p.timeouts)).toBe(true)
+    }
+    for (const m of runtime.models.values()) {
+      expect(Object.isFrozen(m)).toBe(true)
+      expect(Object.isFrozen(m.deployments)).toBe(true)
+      expect(Object.isFrozen(m.byEndpoint)).toBe(true)
+      for (const d of m.deployments) {
+        expect(Object.isFrozen(d)).toBe(true)
+        expect(Object.isFrozen(d.paths)).toBe(true)
+        expect(Object.isFrozen(d.key)).toBe(true)
+        expect(Object.isFrozen(d.key.headers)).toBe(true)
+      }
+    }
+    expect(() => {
+      ;(runtime as { generation: number }).generation = 8
+    }).toThrow(TypeError)
+  })
+
+  it('no secret appears in deployment ids, model JSON or the list JSON', () => {
+    const visible: string[] = [runtime.modelListJson]
+    for (const m of runtime.models.values()) {
+      visible.push(m.modelJson, JSON.stringify(m.name))
+      for (const d of m.deployments) visible.push(JSON.stringify(d.id), d.upstreamModel)
+    }
+    for (const p of runtime.providers.values()) visible.push(p.id, p.origin, ...p.keys.map((k) => k.id))
+    for (const text of visible) {
+      for (const secret of Object.values(secrets)) expect(text).not.toContain(secret)
+    }
+  })
+})
+
+describe('compile: defaults per dialect', () => {
+  const local = new UpstreamPools()
+  afterAll(async () => {
+    await local.close()
+  })
+
+  it('azure defaults api-version 2024-10-21 and encodes the deployment name', () => {
+    const text = `providers:
+  az:
+    type: azure
+    base_url: https://res.openai.azure.com
+    keys:
+      - id: k
+        key: abc
+models:
+  m:
+    targets:
+      - provider: az
+        model: my deploy/1
+`
+    const rt = compile(parseConfigText(text, 'x.yaml', {}), { generation: 1, source: 'x.yaml', pools: local, now: () => 0 })
+    expect(rt.models.get('m')?.deployments[0]?.paths.chat).toBe('/openai/deployments/my%20deploy%2F1/chat/completions?api-version=2024-10-21')
+  })
+
+  it('openai and anthropic default to the official base URLs', () => {
+    const text = `providers:
+  oa:
+    type: openai
+    keys:
+      - id: k
+        key: abc
+  an:
+    type: anthropic
+    anthropic_version: 2099-01-01
+    keys:
+      - id: k
+        key: def
+`
+    const rt = compile(parseConfigText(text, 'x.yaml', {}), { generation: 1, source: 'x.yaml', pools: local, now: () => 0 })
+    expect(rt.providers.get('oa')?.origin).toBe('https://api.openai.com')
+    expect(rt.providers.get('an')?.origin).toBe('https://api.anthropic.com')
+    expect(rt.providers.get('an')?.keys[0]?.headers).toEqual(['x-api-key', 'def', 'anthropic-version', '2099-01-01', 'user-agent', 'sluice/0.1'])
+    expect(rt.passthrough).toBeNull()
+    expect(JSON.parse(rt.modelListJson)).toEqual({ object: 'list', data: [] })
+  })
+})

@@ -1,0 +1,333 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, parseConfigText, type ConfigIssue } from '../../../src/config/load.js'
+
+const minimal = `providers:
+  openai:
+    type: openai
+    keys:
+      - id: k1
+        key: sk-test-key
+models:
+  gpt-4o:
+    targets:
+      - provider: openai
+`
+
+/** Parses and returns the ConfigError's issues; fails the test if the text is valid. */
+function issuesOf(text: string, env: Record<string, string> = {}): readonly ConfigIssue[] {
+  try {
+    parseConfigText(text, 'sluice.yaml', env)
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as ConfigError).issues
+  }
+  throw new Error('expected a ConfigError')
+}
+
+function errorOf(text: string, env: Record<string, string> = {}): ConfigError {
+  try {
+    parseConfigText(text, 'sluice.yaml', env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err
+    throw err
+  }
+  throw new Error('expected a ConfigError')
+}
+
+/** The minimal config with a `server:` block holding `serverLines` (which starts on line 2). */
+function withServer(serverLines: string): string {
+  return `server:\n${serverLines}\n${minimal}`
+}
+
+function withTimeouts(timeoutLines: string): string {
+  return `providers:
+  openai:
+    type: openai
+    keys:
+      - id: k1
+        key: sk-test-key
+    timeouts:
+${timeoutLines}
+`
+}
+
+describe('parseConfigText: defaults', () => {
+  it('applies every default to a minimal config', () => {
+    const cfg = parseConfigText(minimal, 'sluice.yaml', {})
+    expect(cfg.server).toEqual({
+      host: '127.0.0.1',
+      port: 4000,
+      metrics_port: null,
+      body_limit: 10 * 1024 * 1024,
+      drain_timeout: 30_000,
+      keep_alive_timeout: 65_000,
+    })
+    expect(cfg.log).toEqual({ level: 'info', access_log: true })
+    expect(cfg.passthrough).toBeNull()
+    const p = cfg.providers.openai
+    expect(p).toBeDefined()
+    expect(p?.timeouts).toEqual({ connect: 10_000, first_byte: 120_000, idle: 60_000, total: 600_000 })
+    expect(p?.max_connections).toBe(256)
+    expect(p?.headers).toEqual({})
+    expect(p?.keys).toEqual([{ id: 'k1', key: 'sk-test-key' }])
+    expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai' }], owned_by: 'sluice' })
+  })
+
+  it('models default to none', () => {
+    const cfg = parseConfigText('providers: {}\n', 'sluice.yaml', {})
+    expect(cfg.models).toEqual({})
+  })
+})
+
+describe('parseConfigText: durations and sizes', () => {
+  const durationCases: { value: string; ms: number }[] = [
+    { value: '500ms', ms: 500 },
+    { value: '2m', ms: 120_000 },
+    { value: '30s', ms: 30_000 },
+    { value: '1h', ms: 3_600_000 },
+    { value: '1.5s', ms: 1500 },
+    { value: '1500', ms: 1500 }, // a YAML number is milliseconds
+    { value: '0', ms: 0 },
+  ]
+  for (const c of durationCases) {
+    it(`first_byte: ${c.value} → ${c.ms} ms`, () => {
+      const cfg = parseConfigText(withTimeouts(`      first_byte: ${c.value}`), 'sluice.yaml', {})
+      expect(cfg.providers.openai?.timeouts.first_byte).toBe(c.ms)
+    })
+  }
+
+  it('server.drain_timeout accepts a duration string', () => {
+    expect(parseConfigText(withServer('  drain_timeout: 2m'), 'sluice.yaml', {}).server.drain_timeout).toBe(120_000)
+  })
+
+  const sizeCases: { value: string; bytes: number }[] = [
+    { value: '512kb', bytes: 512 * 1024 },
+    { value: '10mb', bytes: 10 * 1024 * 1024 },
+    { value: '1gb', bytes: 1024 ** 3 },
+    { value: '2048', bytes: 2048 },
+    { value: '"100b"', bytes: 100 },
+  ]
+  for (const c of sizeCases) {
+    it(`body_limit: ${c.value} → ${c.bytes} bytes`, () => {
+      expect(parseConfigText(withServer(`  body_limit: ${c.value}`), 'sluice.yaml', {}).server.body_limit).toBe(c.bytes)
+    })
+  }
+
+  const refused: { line: string; path: string }[] = [
+    { line: '  body_limit: 10 parsecs', path: 'server.body_limit' },
+    { line: '  body_limit: -1', path: 'server.body_limit' },
+    { line: '  drain_timeout: soon', path: 'server.drain_timeout' },
+    { line: '  drain_timeout: -5s', path: 'server.drain_timeout' },
+    { line: '  port: 70000', path: 'server.port' },
+    { line: '  port: http', path: 'server.port' },
+  ]
+  for (const c of refused) {
+    it(`refuses ${c.line.trim()}`, () => {
+      const issues = issuesOf(withServer(c.line))
+      expect(issues.map((i) => i.path)).toContain(c.path)
+      expect(issues.find((i) => i.path === c.path)?.line).toBe(2)
+    })
+  }
+})
+
+describe('parseConfigText: ${VAR} interpolation', () => {
+  const keyed = (value: string) => minimal.replace('key: sk-test-key', `key: ${value}`)
+
+  it('replaces ${VAR} from the env object passed in', () => {
+    const cfg = parseConfigText(keyed('${OPENAI_KEY}'), 'sluice.yaml', { OPENAI_KEY: 'sk-from-env' })
+    expect(cfg.providers.openai?.keys[0]?.key).toBe('sk-from-env')
+  })
+
+  it('interpolates inside a longer string', () => {
+    const cfg = parseConfigText(keyed('pre-${A}-${B}-post'), 'sluice.yaml', { A: 'x', B: 'y' })
+    expect(cfg.providers.openai?.keys[0]?.key).toBe('pre-x-y-post')
+  })
+
+  const fallbackCases: { env: Record<string, string>; expected: string }[] = [
+    { env: {}, expected: 'fallback-key' },
+    { env: { OPENAI_KEY: '' }, expected: 'fallback-key' }, // empty counts as unset
+    { env: { OPENAI_KEY: 'sk-set' }, expected: 'sk-set' },
+  ]
+  for (const c of fallbackCases) {
+    it(`\${VAR:-default} with env ${JSON.stringify(c.env)} → ${c.expected}`, () => {
+      const cfg = parseConfigText(keyed('${OPENAI_KEY:-fallback-key}'), 'sluice.yaml', c.env)
+      expect(cfg.providers.openai?.keys[0]?.key).toBe(c.expected)
+    })
+  }
+
+  it('does not read process.env when an env object is given', () => {
+    const name = 'SLUICE_TEST_ONLY_IN_PROCESS_ENV'
+    process.env[name] = 'from-process'
+    try {
+      const err = errorOf(keyed(`\${${name}}`))
+      expect(err.issues[0]?.message).toContain(name)
+    } finally {
+      delete process.env[name]
+    }
+  })
+
+  it('a missing variable is an error naming the variable and its line', () => {
+    const err = errorOf(keyed('${OPENAI_KEY}'))
+    expect(err.issues).toHaveLength(1)
+    expect(err.issues[0]?.message).toBe('environment variable OPENAI_KEY is not set')
+    expect(err.issues[0]?.line).toBe(6)
+    expect(err.message).toContain('sluice.yaml:6')
+    expect(err.message).toContain('OPENAI_KEY')
+  })
+
+  it('a missing variable inside a list is reported with its index in the path', () => {
+    const err = errorOf(keyed('${OPENAI_KEY}'))
+    expect(err.issues[0]?.path).toBe('providers.openai.keys[0].key')
+  })
+
+  it('reports every missing variable', () => {
+    const text = minimal.replace('key: sk-test-key', 'key: ${K1}') + 'server:\n  host: ${HOST}\n'
+    const issues = issuesOf(text)
+    expect(issues.map((i) => i.message).sort()).toEqual(['environment variable HOST is not set', 'environment variable K1 is not set'])
+    expect(issues.find((i) => i.message.includes('HOST'))?.path).toBe('server.host')
+    expect(issues.find((i) => i.message.includes('HOST'))?.line).toBe(12)
+  })
+
+  it('a value holding YAML syntax stays a plain string', () => {
+    for (const value of ['a: [b', '{x: 1}', '- item', '"quoted', '&anchor *ref', '# not a comment']) {
+      const cfg = parseConfigText(keyed('${OPENAI_KEY}'), 'sluice.yaml', { OPENAI_KEY: value })
+      expect(cfg.providers.openai?.keys[0]?.key).toBe(value)
+    }
+  })
+
+  it('a value holding ${OTHER} is not expanded again', () => {
+    const cfg = parseConfigText(keyed('${OPENAI_KEY}'), 'sluice.yaml', { OPENAI_KEY: '${SECRET}', SECRET: 'leak' })
+    expect(cfg.providers.openai?.keys[0]?.key).toBe('${SECRET}')
+  })
+
+  it('interpolated strings still go through the schema (port, duration)', () => {
+    const cfg = parseConfigText(withServer('  port: ${PORT}\n  drain_timeout: ${DRAIN}'), 'sluice.yaml', { PORT: '8080', DRAIN: '2m' })
+    expect(cfg.server.port).toBe(8080)
+    expect(cfg.server.drain_timeout).toBe(120_000)
+  })
+
+  it('an empty fallback leaves an empty key, which the schema refuses', () => {
+    const issues = issuesOf(keyed('${OPENAI_KEY:-}'))
+    expect(issues.map((i) => i.path)).toEqual(['providers.openai.keys[0].key'])
+    expect(issues[0]?.line).toBe(6)
+  })
+})
+
+describe('parseConfigText: schema errors carry path and line', () => {
+  it('an unknown provider in a target', () => {
+    const text = minimal.replace('- provider: openai', '- provider: nope')
+    const err = errorOf(text)
+    expect(err.issues).toEqual([{ path: 'models.gpt-4o.targets[0].provider', line: 10, message: 'unknown provider "nope"' }])
+    expect(err.message).toContain('sluice.yaml:10 models.gpt-4o.targets[0].provider: unknown provider "nope"')
+  })
+
+  it('an unknown provider in the second target of model x', () => {
+    const text = `${minimal}  x:
+    targets:
+      - provider: openai
+      - provider: missing
+        model: m
+`
+    expect(issuesOf(text)).toEqual([{ path: 'models.x.targets[1].provider', line: 14, message: 'unknown provider "missing"' }])
+  })
+
+  it('an unknown passthrough provider', () => {
+    expect(issuesOf(`${minimal}passthrough:\n  provider: ghost\n`)).toEqual([{ path: 'passthrough.provider', line: 12, message: 'unknown provider "ghost"' }])
+  })
+
+  const unknownFields: { text: string; path: string; field: string }[] = [
+    { text: `${minimal}foo: 1\n`, path: '', field: 'foo' },
+    { text: withServer('  prot: 4000'), path: 'server', field: 'prot' },
+    { text: minimal.replace('    type: openai', '    type: openai\n    base: http://x'), path: 'providers.openai', field: 'base' },
+    { text: minimal.replace('        key: sk-test-key', '        key: sk-test-key\n        secret: x'), path: 'providers.openai.keys[0]', field: 'secret' },
+    { text: minimal.replace('      - provider: openai', '      - provider: openai\n        weight: 2'), path: 'models.gpt-4o.targets[0]', field: 'weight' },
+  ]
+  for (const c of unknownFields) {
+    it(`rejects unknown field "${c.field}" under ${c.path || 'the root'}`, () => {
+      const issues = issuesOf(c.text)
+      expect(issues).toHaveLength(1)
+      expect(issues[0]?.path).toBe(c.path)
+      expect(issues[0]?.message).toBe(`unknown field "${c.field}"`)
+      expect(issues[0]?.line).not.toBeNull()
+    })
+  }
+
+  it('azure without base_url', () => {
+    const text = `providers:
+  az:
+    type: azure
+    keys:
+      - id: k1
+        key: abc
+`
+    const issues = issuesOf(text)
+    expect(issues).toHaveLength(1)
+    expect(issues[0]?.path).toBe('providers.az.base_url')
+    expect(issues[0]?.message).toContain('base_url')
+    expect(issues[0]?.line).toBe(3) // the provider's block, since base_url is absent
+  })
+
+  it('azure with base_url is accepted', () => {
+    const text = `providers:
+  az:
+    type: azure
+    base_url: https://res.openai.azure.com
+    keys:
+      - id: k1
+        key: abc
+`
+    expect(parseConfigText(text, 'sluice.yaml', {}).providers.az?.base_url).toBe('https://res.openai.azure.com')
+  })
+
+  it('duplicate key ids', () => {
+    const text = minimal.replace('        key: sk-test-key', '        key: sk-test-key\n      - id: k2\n        key: b\n      - id: k1\n        key: c')
+    expect(issuesOf(text)).toEqual([{ path: 'providers.openai.keys[2].id', line: 9, message: 'duplicate key id "k1"' }])
+  })
+
+  const shapeErrors: { name: string; text: string; path: string }[] = [
+    { name: 'unknown provider type', text: minimal.replace('type: openai', 'type: cohere'), path: 'providers.openai.type' },
+    { name: 'non-http base_url', text: minimal.replace('    type: openai', '    type: openai\n    base_url: ftp://x/v1'), path: 'providers.openai.base_url' },
+    { name: 'no keys', text: 'providers:\n  p:\n    type: openai\n    keys: []\n', path: 'providers.p.keys' },
+    { name: 'bad key id', text: minimal.replace('id: k1', 'id: "bad id!"'), path: 'providers.openai.keys[0].id' },
+    { name: 'model without targets', text: `${minimal}  y:\n    targets: []\n`, path: 'models.y.targets' },
+    { name: 'bad log level', text: `${minimal}log:\n  level: loud\n`, path: 'log.level' },
+    { name: 'providers missing', text: 'server:\n  port: 1\n', path: 'providers' },
+  ]
+  for (const c of shapeErrors) {
+    it(`refuses ${c.name} at ${c.path}`, () => {
+      expect(issuesOf(c.text).map((i) => i.path)).toContain(c.path)
+    })
+  }
+
+  it('an empty document is refused for lacking providers', () => {
+    expect(issuesOf('')).toEqual([expect.objectContaining({ path: 'providers' })])
+  })
+})
+
+describe('parseConfigText: YAML errors', () => {
+  const cases: { name: string; text: string; line: number }[] = [
+    { name: 'unclosed flow sequence', text: 'server:\n  port: [4000\nproviders: {}\n', line: 3 },
+    { name: 'duplicate mapping key', text: 'providers: {}\nproviders: {}\n', line: 2 },
+    { name: 'bad indentation', text: 'providers:\n  p:\n    type: openai\n   keys: []\n', line: 4 },
+  ]
+  for (const c of cases) {
+    it(`${c.name} gives a line`, () => {
+      const err = errorOf(c.text)
+      expect(err.issues.length).toBeGreaterThan(0)
+      expect(err.issues[0]?.line).toBe(c.line)
+      expect(err.message).toContain(`sluice.yaml:${c.line}`)
+    })
+  }
+
+  it('the error names the file it was given', () => {
+    try {
+      parseConfigText('a: [', '/etc/sluice/prod.yaml', {})
+      expect.unreachable()
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      expect((err as ConfigError).file).toBe('/etc/sluice/prod.yaml')
+      expect((err as ConfigError).message.startsWith('/etc/sluice/prod.yaml: invalid configuration')).toBe(true)
+      expect((err as ConfigError).name).toBe('ConfigError')
+    }
+  })
+})
