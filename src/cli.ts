@@ -14,8 +14,10 @@ import { createLogger } from './telemetry/logger.js'
 const usage = `Usage: sluice <command> [options]
 
 Commands:
-  start [--config FILE] [--port N]   Run the gateway (default config: ./sluice.yaml, or $SLUICE_CONFIG;
-                                     with neither, a demo against the built-in simulator)
+  start [--config FILE] [--port N] [--no-watch]
+                                     Run the gateway (default config: ./sluice.yaml, or $SLUICE_CONFIG;
+                                     with neither, a demo against the built-in simulator). The config
+                                     reloads on SIGHUP and, unless --no-watch, when the file changes.
   check-config [FILE]                Validate a config file; exits 1 with each problem and its line
   simulate [--port N] [--config F]   Run the upstream simulator on 127.0.0.1 (default port 4010)
   schema [--markdown]                Print the JSON Schema of sluice.yaml (or its Markdown reference)
@@ -72,7 +74,7 @@ function checkConfig(args: string[]): number {
 }
 
 async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' } } })
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, 'no-watch': { type: 'boolean' } } })
   const file = defaultConfigFile(values.config)
   const port = values.port === undefined ? undefined : Number(values.port)
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
@@ -98,7 +100,7 @@ async function start(args: string[]): Promise<number> {
 
   let gateway
   try {
-    gateway = await startGateway({ config: source, logger, port })
+    gateway = await startGateway({ config: source, logger, port, watch: !values['no-watch'] })
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n')

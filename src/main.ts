@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { ConfigHolder, type ConfigSource, type ReloadResult } from './config/holder.js'
@@ -35,6 +36,8 @@ export interface Gateway {
   runtime(): Runtime
   /** Loads and compiles the config again; the old one keeps serving if the new one fails. */
   reload(): ReloadResult
+  /** Emits 'reload' with each ReloadResult (from SIGHUP, a file change or reload()). */
+  readonly events: EventEmitter<{ reload: [ReloadResult] }>
   /** Graceful: refuse new work, finish in-flight up to the drain deadline, close. True if everything finished. */
   shutdown(): Promise<boolean>
 }
@@ -81,6 +84,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metricsPort = m.port
   }
 
+  const events = new EventEmitter<{ reload: [ReloadResult] }>()
   const reload = (): ReloadResult => {
     const before = holder.current
     const result = holder.reload()
@@ -95,6 +99,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       metrics.configReloads.inc({ result: 'rejected' })
       logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')
     }
+    events.emit('reload', result)
     return result
   }
 
@@ -124,6 +129,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     runtime: () => holder.current,
     reload,
+    events,
     shutdown,
   }
 }

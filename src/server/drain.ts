@@ -1,8 +1,10 @@
 import type { Server } from 'node:http'
 
 /**
- * Graceful shutdown: stop accepting, let in-flight requests and streams finish until the
- * deadline, then cut what is left. Readiness turns 503 the moment `draining` is set.
+ * Graceful shutdown. The listener stays open while draining so that readiness probes read
+ * 503 and new requests get a fast 503 shutting_down (with Connection: close) instead of a
+ * refused connection; in-flight requests and streams finish until the deadline, then the
+ * listener closes and whatever is left is cut.
  */
 export class Drain {
   #draining = false
@@ -24,18 +26,25 @@ export class Drain {
   /** Resolves true when everything finished in time, false when the deadline cut it short. */
   async run(servers: readonly Server[], deadlineMs: number): Promise<boolean> {
     this.#draining = true
-    for (const s of servers) {
-      s.close()
-      s.closeIdleConnections()
+    for (const s of servers) s.closeIdleConnections()
+    let finished = true
+    if (this.inFlight() > 0) {
+      let timer: NodeJS.Timeout | undefined
+      finished = await Promise.race([
+        new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
+      ])
+      clearTimeout(timer)
     }
-    if (this.inFlight() === 0) return true
-    let timer: NodeJS.Timeout | undefined
-    const finished = await Promise.race([
-      new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
-    ])
-    clearTimeout(timer)
-    for (const s of servers) s.closeAllConnections()
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve())
+            s.closeAllConnections()
+          }),
+      ),
+    )
     return finished
   }
 }

@@ -19,6 +19,6 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
         censor: '[redacted]',
       },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
   )
 }

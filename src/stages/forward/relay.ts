@@ -50,6 +50,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     private readonly raw: boolean,
   ) {
     this.done = new Promise((resolve) => (this.#settle = resolve))
+    // Upstream time counts from dispatch, so connection set-up is part of it.
+    ctx.upstreamStartedAt = performance.now()
     const total = provider.timeouts.totalMs
     if (total > 0) this.#timer = setTimeout(() => this.#abort(new ExchangeAborted('total_timeout')), total)
     ctx.onClientGone(() => this.#abort(new ExchangeAborted('client_abort')))
@@ -57,7 +59,6 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
-    this.ctx.upstreamStartedAt = performance.now()
     if (this.ctx.clientGone) controller.abort(new ExchangeAborted('client_abort'))
   }
 
