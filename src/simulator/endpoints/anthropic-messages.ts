@@ -1,0 +1,65 @@
+import { invalidRequest, Problem } from '../dialects/problem.js'
+import { contentText, estimateTokens, messagesText } from '../generate/prompt.js'
+import { fnv1a, type TokenSequence } from '../generate/text.js'
+import { readMaxTokens, readMessages, readModel } from './fields.js'
+import type { EndpointParser, ResponseMeta, StreamEncoder } from './types.js'
+
+/** POST /v1/messages. Anthropic requires max_tokens, and the simulated model always runs to it. */
+export const parseMessages: EndpointParser = (body) => {
+  const model = readModel(body)
+  if (model instanceof Problem) return model
+  const messages = readMessages(body)
+  if (messages instanceof Problem) return messages
+  const maxTokens = readMaxTokens(body, ['max_tokens'])
+  if (maxTokens instanceof Problem) return maxTokens
+  if (maxTokens === undefined) return invalidRequest('max_tokens: Field required', 'max_tokens')
+  const prompt = contentText(body.system) + messagesText(messages)
+  const inputTokens = estimateTokens(prompt)
+  return {
+    model,
+    stream: body.stream === true,
+    tokenCost: inputTokens + maxTokens,
+    completionTokens: maxTokens,
+    seed: fnv1a(`${model}\n${prompt}`),
+    render: (meta, tokens) => messageJson(meta, tokens, inputTokens),
+    encoder: (meta, tokens) => messageStream(meta, tokens.count, inputTokens),
+  }
+}
+
+function messageJson(meta: ResponseMeta, tokens: TokenSequence, inputTokens: number): string {
+  return JSON.stringify({
+    id: `msg_sim${meta.id}`,
+    type: 'message',
+    role: 'assistant',
+    model: meta.model,
+    content: [{ type: 'text', text: tokens.joined() }],
+    stop_reason: 'max_tokens',
+    stop_sequence: null,
+    usage: { input_tokens: inputTokens, output_tokens: tokens.count },
+  })
+}
+
+const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`
+
+/** Anthropic's named SSE events, in the order its API sends them. */
+function messageStream(meta: ResponseMeta, count: number, inputTokens: number): StreamEncoder {
+  return {
+    preamble: () => [
+      event('message_start', JSON.stringify({
+        type: 'message_start',
+        message: {
+          id: `msg_sim${meta.id}`, type: 'message', role: 'assistant', model: meta.model, content: [],
+          stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 },
+        },
+      })),
+      event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'),
+      event('ping', '{"type":"ping"}'),
+    ],
+    token: (tokenJson) => `event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":${tokenJson}}}\n\n`,
+    epilogue: () => [
+      event('content_block_stop', '{"type":"content_block_stop","index":0}'),
+      event('message_delta', `{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":${count}}}`),
+      event('message_stop', '{"type":"message_stop"}'),
+    ],
+  }
+}

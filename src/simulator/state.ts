@@ -1,0 +1,101 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { compileConfig, mergeConfig, type SimulatorRuntime } from './config/compile.js'
+import { mulberry32 } from './faults/prng.js'
+import { ScriptQueue } from './faults/script-queue.js'
+import { Exchange } from './http/exchange.js'
+import { KeyRegistry } from './keys/key-registry.js'
+import { RequestLog } from './record/request-log.js'
+import { StatsBook, type Outcome } from './record/stats.js'
+import type { Clock, RequestRecord, SimulatorConfigInput } from './types.js'
+
+export const NO_KEY_ID = '(none)'
+
+/** Everything the simulator knows and remembers; the request handler and the control endpoint share it. */
+export class SimulatorState {
+  readonly keys: KeyRegistry
+  readonly stats = new StatsBook()
+  readonly log = new RequestLog()
+  readonly script = new ScriptQueue()
+  /** Read once per request: a configure() mid-request never mixes two configs. */
+  runtime: SimulatorRuntime
+  #input: SimulatorConfigInput = {}
+  #random: () => number
+  #nextId = 1
+
+  constructor(readonly clock: Clock, config: SimulatorConfigInput) {
+    this.keys = new KeyRegistry(clock)
+    this.runtime = compileConfig({})
+    this.#random = mulberry32(this.runtime.seed)
+    this.configure(config)
+  }
+
+  /** `patch` must already be validated. Compiles the merged config and swaps it in whole. */
+  configure(patch: SimulatorConfigInput): void {
+    const input = mergeConfig(this.#input, patch)
+    const runtime = compileConfig(input)
+    this.#input = input
+    this.runtime = runtime
+    this.keys.apply(runtime)
+    if (patch.seed !== undefined) this.#random = mulberry32(runtime.seed)
+    // Configured keys show in stats from the start, so a test can read zeros before any request.
+    for (const policy of runtime.keys.values()) this.stats.ledger(policy.id)
+  }
+
+  /** The next draw of the seeded fault PRNG. */
+  random(): number {
+    return this.#random()
+  }
+
+  reset(): void {
+    this.stats.clear()
+    this.log.clear()
+    this.script.clear()
+    this.keys.resetLimiters()
+    this.#random = mulberry32(this.runtime.seed)
+  }
+
+  open(req: IncomingMessage, res: ServerResponse, path: string): Exchange {
+    return new Exchange(req, res, this.#nextId++, path, this.clock.now(), (ex, aborted) => this.#finish(ex, aborted))
+  }
+
+  /** The request passed the limits: it counts as in flight until it ends. */
+  admit(ex: Exchange): void {
+    ex.admitted = true
+    ex.ledger?.begin()
+    this.stats.totals.begin()
+  }
+
+  #finish(ex: Exchange, aborted: boolean): void {
+    const { req, res } = ex
+    const status = res.headersSent ? res.statusCode : 0
+    const outcome: Outcome = aborted ? 'aborted' : ex.outcome ?? (status >= 200 && status < 300 ? 'ok' : 'error')
+    const ledger = ex.ledger ?? this.stats.ledger(NO_KEY_ID)
+    ledger.end(outcome, ex.admitted)
+    this.stats.totals.end(outcome, ex.admitted)
+    const record: RequestRecord = {
+      id: ex.id,
+      key_id: ex.keyId,
+      path: ex.path,
+      method: req.method ?? '',
+      model: ex.model,
+      stream: ex.stream,
+      status,
+      started_at: ex.startedAt,
+      ended_at: this.clock.now(),
+      aborted,
+      bytes_sent: ex.bytesSent,
+      sha256: ex.digest(),
+      headers: flatHeaders(req),
+      body_json: ex.bodyJson,
+    }
+    this.log.add(record)
+  }
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
