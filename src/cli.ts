@@ -108,12 +108,6 @@ async function start(args: string[]): Promise<number> {
     }
     throw err
   }
-  const runtime = gateway.runtime()
-  logger.info(
-    { url: gateway.url, metricsPort: gateway.metricsPort, config: runtime.source, models: [...runtime.models.keys()] },
-    `sluice listening on ${gateway.url}`,
-  )
-
   process.on('SIGHUP', () => gateway.reload())
   let stopping = false
   const stop = (signal: string): void => {
@@ -131,6 +125,14 @@ async function start(args: string[]): Promise<number> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // Announced only once the signal handlers are in place, so a supervisor that reacts to this
+  // line can signal at once.
+  const runtime = gateway.runtime()
+  logger.info(
+    { url: gateway.url, metricsPort: gateway.metricsPort, config: runtime.source, models: [...runtime.models.keys()] },
+    `sluice listening on ${gateway.url}`,
+  )
+
   return -1
 }
 

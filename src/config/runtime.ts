@@ -66,6 +66,6 @@ export interface Runtime {
   /** Serialized /v1/models list. */
   readonly modelListJson: string
   readonly passthrough: Provider | null
-  /** Every provider secret, for scrubbing. */
+  /** Every provider secret and each 8-character window of one, for scrubbing upstream text. */
   readonly secrets: readonly string[]
 }

@@ -5,7 +5,7 @@ export type FailureKind = 'connect' | 'reset' | 'first_byte_timeout' | 'idle_tim
 
 /** Thrown into undici to end an exchange for a reason of sluice's own. */
 export class ExchangeAborted extends Error {
-  constructor(readonly kind: 'total_timeout' | 'client_abort') {
+  constructor(readonly kind: 'first_byte_timeout' | 'idle_timeout' | 'total_timeout' | 'client_abort') {
     super(kind)
     this.name = 'ExchangeAborted'
   }

@@ -35,8 +35,9 @@ function managed(ctx: RequestContext): Promise<void> {
       method: 'POST',
       headers,
       body,
-      headersTimeout: provider.timeouts.firstByteMs,
-      bodyTimeout: provider.timeouts.idleMs,
+      // The Relay enforces first-byte, idle and total deadlines itself, at millisecond precision.
+      headersTimeout: 0,
+      bodyTimeout: 0,
     },
     relay,
   )
@@ -45,17 +46,18 @@ function managed(ctx: RequestContext): Promise<void> {
 
 function passthrough(ctx: RequestContext): Promise<void> {
   const provider = ctx.passthrough!
-  const key = ctx.key!
+  // Built first: it may refuse the request, and nothing may be armed before that.
+  const headers = passthroughHeaders(ctx.req.headers, ctx.req.rawHeaders, ctx.key!.headers, ctx.id)
   const relay = new Relay(ctx, provider, true)
   provider.dispatcher.dispatch(
     {
       origin: provider.origin,
       path: provider.passthroughPath(ctx.pathBelowV1),
       method: (ctx.req.method ?? 'GET') as 'GET',
-      headers: passthroughHeaders(ctx.req.headers, ctx.req.rawHeaders, key.headers, ctx.id),
+      headers,
       body: ctx.body,
-      headersTimeout: provider.timeouts.firstByteMs,
-      bodyTimeout: provider.timeouts.idleMs,
+      headersTimeout: 0,
+      bodyTimeout: 0,
     },
     relay,
   )

@@ -5,7 +5,7 @@ import type { RequestContext } from '../../context.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
-import { scrubUpstreamError } from './scrub.js'
+import { holdsSecret, scrubUpstreamError } from './scrub.js'
 import { usageFromTail } from './usage.js'
 
 const enum Mode {
@@ -42,7 +42,15 @@ export class Relay implements Dispatcher.DispatchHandler {
   #errorSize = 0
   #tail: Buffer[] = []
   #timer: NodeJS.Timeout | null = null
-  readonly #resume = (): void => this.#controller?.resume()
+  /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
+  #lastActivity = 0
+  #headersReceived = false
+  #earlyAbort: ExchangeAborted | null = null
+  readonly #resume = (): void => {
+    this.#lastActivity = performance.now()
+    this.#controller?.resume()
+  }
+  readonly #onTimer = (): void => this.#checkDeadlines()
 
   constructor(
     private readonly ctx: RequestContext,
@@ -51,21 +59,26 @@ export class Relay implements Dispatcher.DispatchHandler {
   ) {
     this.done = new Promise((resolve) => (this.#settle = resolve))
     // Upstream time counts from dispatch, so connection set-up is part of it.
-    ctx.upstreamStartedAt = performance.now()
-    const total = provider.timeouts.totalMs
-    if (total > 0) this.#timer = setTimeout(() => this.#abort(new ExchangeAborted('total_timeout')), total)
+    ctx.upstreamStartedAt = this.#lastActivity = performance.now()
+    this.#checkDeadlines()
     ctx.onClientGone(() => this.#abort(new ExchangeAborted('client_abort')))
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller
-    if (this.ctx.clientGone) controller.abort(new ExchangeAborted('client_abort'))
+    if (this.#earlyAbort) controller.abort(this.#earlyAbort)
+    else if (this.ctx.clientGone) controller.abort(new ExchangeAborted('client_abort'))
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return // 1xx informational
     this.#status = statusCode
     this.#headers = headers
+    this.#headersReceived = true
+    this.#lastActivity = performance.now()
+    // From now on the idle limit applies, which may be nearer than the first-byte deadline.
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#checkDeadlines()
     this.ctx.upstreamStatus = statusCode
     if (statusCode >= 400) this.#mode = Mode.Error
     else if (this.raw) this.#startRaw()
@@ -75,7 +88,9 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const ctx = this.ctx
-    if (ctx.upstreamFirstByteAt === 0) ctx.upstreamFirstByteAt = performance.now()
+    const now = performance.now()
+    this.#lastActivity = now
+    if (ctx.upstreamFirstByteAt === 0) ctx.upstreamFirstByteAt = now
     switch (this.#mode) {
       case Mode.Error:
         if (this.#errorSize < maxErrorBody) {
@@ -115,7 +130,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#finish()
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.#mode === Mode.Done) return
     const kind = failureKind(err)
     if (kind === 'client_abort' || this.ctx.clientGone) {
@@ -128,10 +143,36 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#fail(failureError(kind, this.provider.id, this.provider.timeouts), kind)
   }
 
+  /**
+   * One timer per exchange enforces all three deadlines: first byte (until response headers),
+   * idle (upstream silence between chunks, not counting time paused for a slow client) and
+   * total. Chunks only stamp #lastActivity; the timer re-arms itself for the nearest deadline,
+   * so a busy stream costs no timer work per chunk.
+   */
+  #checkDeadlines(): void {
+    this.#timer = null
+    if (this.#mode === Mode.Done) return
+    const t = this.provider.timeouts
+    const now = performance.now()
+    const started = this.ctx.upstreamStartedAt
+    if (t.totalMs > 0 && now - started >= t.totalMs) return this.#abort(new ExchangeAborted('total_timeout'))
+    const phaseLimit = this.#headersReceived ? t.idleMs : t.firstByteMs
+    const paused = this.#controller?.paused === true
+    if (phaseLimit > 0 && !paused && now - this.#lastActivity >= phaseLimit) {
+      return this.#abort(new ExchangeAborted(this.#headersReceived ? 'idle_timeout' : 'first_byte_timeout'))
+    }
+    let wait = Infinity
+    if (t.totalMs > 0) wait = started + t.totalMs - now
+    if (phaseLimit > 0) wait = Math.min(wait, paused ? phaseLimit : this.#lastActivity + phaseLimit - now)
+    if (wait !== Infinity) this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(wait)))
+  }
+
   #abort(reason: ExchangeAborted): void {
     if (this.#mode === Mode.Done) return
-    if (this.#controller) this.#controller.abort(reason)
-    // Before onRequestStart the abort is applied there; undici reports it through onResponseError.
+    if (this.#controller) return this.#controller.abort(reason) // undici reports it through onResponseError
+    // Still connecting: end the exchange now; onRequestStart aborts the request if it ever starts.
+    this.#earlyAbort = reason
+    this.onResponseError(null, reason)
   }
 
   #startStream(): void {
@@ -167,7 +208,14 @@ export class Relay implements Dispatcher.DispatchHandler {
   #startRaw(): void {
     this.#mode = Mode.Raw
     const headers: OutgoingHttpHeaders = {}
-    for (const name in this.#headers) if (!hopByHop.has(name)) headers[name] = this.#headers[name]
+    const secrets = this.ctx.runtime.secrets
+    for (const name in this.#headers) {
+      const value = this.#headers[name]
+      if (value === undefined || hopByHop.has(name)) continue
+      // A passthrough answer is relayed as it is, except for a header that quotes a key.
+      if (holdsSecret(Array.isArray(value) ? value.join('\n') : value, secrets)) continue
+      headers[name] = value
+    }
     headers['x-request-id'] = this.ctx.id
     if (String(this.#headers['content-type'] ?? '').includes('text/event-stream')) headers['x-accel-buffering'] = 'no'
     this.ctx.res.writeHead(this.#status, headers)

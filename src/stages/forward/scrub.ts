@@ -12,6 +12,7 @@ const credentialShapes = [
   /\b[A-Za-z0-9_-]{32,}\b/g, // long opaque tokens (Azure keys are 32 hex characters)
 ]
 
+/** `secrets`: what must not survive, longest first (the runtime lists whole keys, then fragments). */
 export function scrubText(text: string, secrets: readonly string[]): string {
   let out = text
   for (const secret of secrets) {
@@ -19,6 +20,12 @@ export function scrubText(text: string, secrets: readonly string[]): string {
   }
   for (const shape of credentialShapes) out = out.replace(shape, '[redacted]')
   return out
+}
+
+/** True when `text` holds any secret or fragment of one. */
+export function holdsSecret(text: string, secrets: readonly string[]): boolean {
+  for (const secret of secrets) if (text.includes(secret)) return true
+  return false
 }
 
 const safeCode = /^[A-Za-z0-9_.-]{1,64}$/

@@ -176,8 +176,15 @@ describe('compile: providers', () => {
     expect(runtime.passthrough).toBe(runtime.providers.get('oa'))
   })
 
-  it('secrets lists every key once', () => {
-    expect([...runtime.secrets].sort()).toEqual(Object.values(secrets).sort())
+  it('secrets lists every key once, longest first, then every 8-character window of each', () => {
+    const whole = Object.values(secrets)
+    const head = runtime.secrets.slice(0, whole.length)
+    expect([...head].sort()).toEqual([...whole].sort())
+    expect(head.map((s) => s.length)).toEqual([...head].map((s) => s.length).sort((a, b) => b - a))
+    for (const key of whole) {
+      for (let i = 0; i + 8 <= key.length; i++) expect(runtime.secrets).toContain(key.slice(i, i + 8))
+    }
+    expect(new Set(runtime.secrets).size).toBe(runtime.secrets.length)
   })
 })
 

@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto'
+import diagnostics from 'node:diagnostics_channel'
+import type { IncomingMessage, Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
+import { Readable } from 'node:stream'
+import { expect } from 'vitest'
+import { request, type Dispatcher } from 'undici'
+import { startGateway } from '../../src/main.js'
+import { startSimulator } from '../../src/simulator/index.js'
+import { createLogger } from '../../src/telemetry/logger.js'
+import { LogCapture, defaultGatewayConfig, type Stack, type StackOptions } from './harness.js'
+
+// Helpers for the data-plane integration tests: raw HTTP (undici, node:net) so tests see the
+// exact bytes and headers the gateway sent, and logs that tell when a line arrives.
+
+/** A LogCapture that says when lines arrive, so a test waits for an access-log line instead of sleeping. */
+export class WatchedLogs extends LogCapture {
+  override _write(chunk: Buffer, enc: string, done: () => void): void {
+    super._write(chunk, enc, done)
+    this.emit('lines')
+  }
+
+  /** Resolves once `accept` holds for the access log (checked at once and after every write). */
+  waitForAccessLog(accept: (records: Record<string, unknown>[]) => boolean): Promise<Record<string, unknown>[]> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const records = this.accessLog()
+        if (!accept(records)) return
+        this.off('lines', check)
+        resolve(records)
+      }
+      this.on('lines', check)
+      check()
+    })
+  }
+}
+
+export interface WatchedStack extends Stack {
+  readonly logs: WatchedLogs
+}
+
+/** The harness's stack (simulator + gateway on free 127.0.0.1 ports), with logs a test can wait on. */
+export async function startWatchedStack(opts: StackOptions = {}): Promise<WatchedStack> {
+  const sim = await startSimulator({ config: opts.sim ?? {} })
+  const logs = new WatchedLogs()
+  const logger = createLogger({ level: 'info', destination: logs })
+  const config = (opts.gateway ?? defaultGatewayConfig)(sim.url)
+  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false })
+  return {
+    sim,
+    gw,
+    logs,
+    baseURL: `${gw.url}/v1`,
+    async close() {
+      await gw.shutdown()
+      await sim.close()
+    },
+  }
+}
+
+export interface Reply {
+  readonly status: number
+  readonly headers: Record<string, string>
+  readonly bytes: Buffer
+  readonly text: string
+  json<T = Record<string, unknown>>(): T
+}
+
+export interface SendOptions {
+  readonly method?: Dispatcher.HttpMethod
+  readonly headers?: Record<string, string>
+  /** An object is sent as JSON; a string or Buffer as it is; an async iterable chunked (no content-length). */
+  readonly body?: unknown
+}
+
+/** One request with undici: the exact bytes and headers the gateway answered with. */
+export async function send(baseUrl: string, path: string, opts: SendOptions = {}): Promise<Reply> {
+  const body = opts.body
+  const payload =
+    body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : isAsyncIterable(body) ? Readable.from(body) : JSON.stringify(body)
+  const res = await request(`${baseUrl}${path}`, {
+    method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: { 'content-type': 'application/json', ...opts.headers },
+    body: payload,
+  })
+  const bytes = Buffer.from(await res.body.arrayBuffer())
+  return reply(res.statusCode, flat(res.headers), bytes)
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<Buffer> {
+  return typeof v === 'object' && v !== null && Symbol.asyncIterator in v
+}
+
+function reply(status: number, headers: Record<string, string>, bytes: Buffer): Reply {
+  const text = bytes.toString('utf8')
+  return { status, headers, bytes, text, json: <T>() => JSON.parse(text) as T }
+}
+
+export function flat(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v
+  return out
+}
+
+/**
+ * Writes `head` (request line and headers, CRLF-separated, without the blank line) and `body`
+ * on a fresh TCP socket, and reads one response: for targets and headers undici would refuse
+ * or normalise (`/v1/../x`, absolute-form, `Connection: host`).
+ */
+export function rawRequest(port: number, head: string, body = ''): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let buf = Buffer.alloc(0)
+    let done = false
+    const finish = (): void => {
+      const parsed = parseResponse(buf)
+      if (!parsed || done) return
+      done = true
+      socket.destroy()
+      resolve(parsed)
+    }
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      finish()
+    })
+    socket.on('end', () => {
+      finish()
+      if (!done) reject(new Error(`connection closed before a complete response: ${JSON.stringify(buf.toString('latin1'))}`))
+    })
+    socket.on('error', (err) => {
+      if (!done) reject(err)
+    })
+    socket.write(`${head}\r\n\r\n${body}`)
+  })
+}
+
+/** A complete response with a content-length body, or null while bytes are missing. */
+function parseResponse(buf: Buffer): Reply | null {
+  const end = buf.indexOf('\r\n\r\n')
+  if (end === -1) return null
+  const lines = buf.subarray(0, end).toString('latin1').split('\r\n')
+  const status = Number((lines[0] ?? '').split(' ')[1])
+  const headers: Record<string, string> = {}
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':')
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  const length = Number(headers['content-length'] ?? NaN)
+  if (!Number.isInteger(length)) throw new Error(`expected a content-length response, got ${lines.join(' | ')}`)
+  const body = buf.subarray(end + 4)
+  if (body.length < length) return null
+  return reply(status, headers, body.subarray(0, length))
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+export function sseData(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((e) => e.trim() !== '')
+    .map((e) => {
+      const line = e.split('\n').find((l) => l.startsWith('data: '))
+      return line === undefined ? '' : line.slice('data: '.length)
+    })
+}
+
+/** The `event:` names of an SSE body (Anthropic), in order. */
+export function sseEventNames(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((e) => e.trim() !== '')
+    .map((e) => (e.split('\n').find((l) => l.startsWith('event: ')) ?? '').slice('event: '.length))
+}
+
+export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
+
+/** Asserts the one error shape clients get: exactly error.{message,type,code,param}. */
+export function expectErrorBody(body: unknown, code: string, param: string | null = null): { message: string; type: string; code: string; param: string | null } {
+  expect(body).toBeTypeOf('object')
+  const outer = body as Record<string, unknown>
+  expect(Object.keys(outer)).toEqual(['error'])
+  const error = outer.error as Record<string, unknown>
+  expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type'])
+  expect(error.message).toBeTypeOf('string')
+  expect(error.type).toBeTypeOf('string')
+  expect(error.code).toBe(code)
+  expect(error.param).toBe(param)
+  return error as { message: string; type: string; code: string; param: string | null }
+}
+
+/**
+ * Resolves with the IncomingMessage of the next request to `path` on the node:http server
+ * listening on `port` (node:http's diagnostics channel; unsubscribed then): at once when it
+ * starts, or once its body has been read (`until: 'end'`). Lets a test act exactly when a server
+ * has a request, without polling.
+ */
+export function nextServerRequest(port: number, path: string, until: 'start' | 'end' = 'end'): Promise<IncomingMessage> {
+  return new Promise((resolve) => {
+    const onStart = (message: unknown): void => {
+      const { request: req, server } = message as { request: IncomingMessage; server: Server }
+      if ((server.address() as AddressInfo | null)?.port !== port || !(req.url ?? '').startsWith(path)) return
+      diagnostics.unsubscribe('http.server.request.start', onStart)
+      // 'end' without a 'data' listener does not switch the stream to flowing mode.
+      if (until === 'end') req.once('end', () => resolve(req))
+      else resolve(req)
+    }
+    diagnostics.subscribe('http.server.request.start', onStart)
+  })
+}
+
+/** GET /status on the gateway. */
+export async function gatewayStatus(gatewayUrl: string): Promise<{ requests: { in_flight: number; total: number; by_outcome: Record<string, number> } }> {
+  const res = await send(gatewayUrl, '/status')
+  expect(res.status).toBe(200)
+  return res.json()
+}
