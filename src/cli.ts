@@ -9,7 +9,7 @@ import { configReference } from './config/reference.js'
 import { configJsonSchema } from './config/schema.js'
 import { startGateway } from './main.js'
 import { runSimulateCommand, startSimulator } from './simulator/index.js'
-import { createLogger } from './telemetry/logger.js'
+import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 
 const usage = `Usage: sluice <command> [options]
 
@@ -113,7 +113,7 @@ async function start(args: string[]): Promise<number> {
   const stop = (signal: string): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now')
-      logger.flush()
+      flushLoggerSync(logger)
       process.exit(1)
     }
     stopping = true
@@ -121,7 +121,10 @@ async function start(args: string[]): Promise<number> {
     void gateway
       .shutdown()
       .then(onStop)
-      .then(() => process.exit(0))
+      .then(() => {
+        flushLoggerSync(logger)
+        process.exit(0)
+      })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))

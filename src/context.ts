@@ -78,4 +78,12 @@ export class RequestContext {
   }
 }
 
+/** The client went away before its request was complete; nobody is left to answer. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection')
+    this.name = 'ClientGoneError'
+  }
+}
+
 export type Stage = (ctx: RequestContext, next: () => Promise<void>) => Promise<void>

@@ -10,7 +10,7 @@ import { Drain } from './server/drain.js'
 import { createHandler, serveMetrics } from './server/handler.js'
 import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
-import { createLogger } from './telemetry/logger.js'
+import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -114,7 +114,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
       await (clean ? pools.close() : pools.destroy())
       logger.info({ clean }, 'stopped')
-      logger.flush()
+      flushLoggerSync(logger)
       return clean
     })()
     return closing

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { ClientGoneError } from '../../context.js'
 import { SluiceError } from '../../errors.js'
 
 /**
@@ -24,13 +25,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup()
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
     }
-    const onError = (err: Error): void => {
+    // A request stream only errors when the client's connection breaks mid-body.
+    const onError = (): void => {
       cleanup()
-      reject(err)
+      reject(new ClientGoneError())
     }
     const onClose = (): void => {
       cleanup()
-      reject(new Error('client closed the connection while sending the body'))
+      reject(new ClientGoneError())
     }
     const cleanup = (): void => {
       req.off('data', onData)

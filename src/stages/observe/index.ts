@@ -1,8 +1,8 @@
 import type { Logger } from 'pino'
-import type { RequestContext, Stage } from '../../context.js'
+import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
-import type { Metrics } from '../../telemetry/metrics.js'
+import { LabelCache, type Metrics } from '../../telemetry/metrics.js'
 
 export interface ObservePorts {
   readonly metrics: Metrics
@@ -17,6 +17,7 @@ export interface ObservePorts {
  */
 export function observe(ports: ObservePorts): Stage {
   const { metrics, logger } = ports
+  const recorder = new Recorder(metrics)
   return async function observeStage(ctx, next) {
     metrics.inFlight.inc()
     try {
@@ -25,13 +26,13 @@ export function observe(ports: ObservePorts): Stage {
       answerFailure(ctx, thrown, logger)
     } finally {
       metrics.inFlight.dec()
-      record(ctx, ports)
+      record(ctx, ports, recorder)
     }
   }
 }
 
 function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): void {
-  if (ctx.clientGone) {
+  if (ctx.clientGone || thrown instanceof ClientGoneError) {
     ctx.outcome = 'client_abort'
     ctx.status = 499
     return
@@ -48,8 +49,24 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   sendError(ctx.res, err, ctx.id)
 }
 
-function record(ctx: RequestContext, ports: ObservePorts): void {
-  const { metrics, logger } = ports
+/** Metric children by label values, so a request pays a map lookup, not a label hash. */
+class Recorder {
+  readonly requests: LabelCache<{ inc(): void }>
+  readonly duration: LabelCache<{ observe(v: number): void }>
+  readonly upstreamLatency: LabelCache<{ observe(v: number): void }>
+  readonly upstreamTtft: LabelCache<{ observe(v: number): void }>
+  readonly upstreamErrors: LabelCache<{ inc(): void }>
+  constructor(m: Metrics) {
+    this.requests = new LabelCache((v) => m.requests.labels(...v))
+    this.duration = new LabelCache((v) => m.requestDuration.labels(...v))
+    this.upstreamLatency = new LabelCache((v) => m.upstreamLatency.labels(...v))
+    this.upstreamTtft = new LabelCache((v) => m.upstreamTtft.labels(...v))
+    this.upstreamErrors = new LabelCache((v) => m.upstreamErrors.labels(...v))
+  }
+}
+
+function record(ctx: RequestContext, ports: ObservePorts, recorder: Recorder): void {
+  const { logger } = ports
   const now = performance.now()
   const seconds = (now - ctx.startedAt) / 1000
   const model = ctx.route ? ctx.route.name : ctx.passthrough ? 'passthrough' : 'none'
@@ -57,14 +74,13 @@ function record(ctx: RequestContext, ports: ObservePorts): void {
   const key = ctx.key?.id ?? 'none'
   const status = String(ctx.status)
   try {
-    metrics.requests.inc({ model, provider, key, status, outcome: ctx.outcome })
-    metrics.requestDuration.observe({ model, outcome: ctx.outcome }, seconds)
+    recorder.requests.get(model, provider, key, status, ctx.outcome).inc()
+    recorder.duration.get(model, ctx.outcome).observe(seconds)
     if (ctx.upstreamStartedAt > 0 && ctx.provider) {
       const upstreamModel = ctx.deployment?.upstreamModel ?? 'passthrough'
-      const labels = { provider, key, model: upstreamModel }
-      if (ctx.upstreamEndedAt > 0 && ctx.outcome === 'success') metrics.upstreamLatency.observe(labels, (ctx.upstreamEndedAt - ctx.upstreamStartedAt) / 1000)
-      if (ctx.upstreamFirstByteAt > 0) metrics.upstreamTtft.observe(labels, (ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) / 1000)
-      if (ctx.upstreamFailure !== null && ctx.outcome !== 'client_abort') metrics.upstreamErrors.inc({ provider, key, status: ctx.upstreamFailure })
+      if (ctx.upstreamEndedAt > 0 && ctx.outcome === 'success') recorder.upstreamLatency.get(provider, key, upstreamModel).observe((ctx.upstreamEndedAt - ctx.upstreamStartedAt) / 1000)
+      if (ctx.upstreamFirstByteAt > 0) recorder.upstreamTtft.get(provider, key, upstreamModel).observe((ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) / 1000)
+      if (ctx.upstreamFailure !== null && ctx.outcome !== 'client_abort') recorder.upstreamErrors.get(provider, key, ctx.upstreamFailure).inc()
     }
     ports.onFinished?.(ctx)
     if (ctx.runtime.log.accessLog) {
