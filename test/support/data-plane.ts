@@ -6,58 +6,14 @@ import { connect } from 'node:net'
 import { Readable } from 'node:stream'
 import { expect } from 'vitest'
 import { request, type Dispatcher } from 'undici'
-import { startGateway } from '../../src/main.js'
-import { startSimulator } from '../../src/simulator/index.js'
-import { createLogger } from '../../src/telemetry/logger.js'
-import { LogCapture, defaultGatewayConfig, type Stack, type StackOptions } from './harness.js'
+import { startStack, type Stack, type StackOptions } from './harness.js'
 
 // Helpers for the data-plane integration tests: raw HTTP (undici, node:net) so tests see the
 // exact bytes and headers the gateway sent, and logs that tell when a line arrives.
 
-/** A LogCapture that says when lines arrive, so a test waits for an access-log line instead of sleeping. */
-export class WatchedLogs extends LogCapture {
-  override _write(chunk: Buffer, enc: string, done: () => void): void {
-    super._write(chunk, enc, done)
-    this.emit('lines')
-  }
-
-  /** Resolves once `accept` holds for the access log (checked at once and after every write). */
-  waitForAccessLog(accept: (records: Record<string, unknown>[]) => boolean): Promise<Record<string, unknown>[]> {
-    return new Promise((resolve) => {
-      const check = (): void => {
-        const records = this.accessLog()
-        if (!accept(records)) return
-        this.off('lines', check)
-        resolve(records)
-      }
-      this.on('lines', check)
-      check()
-    })
-  }
-}
-
-export interface WatchedStack extends Stack {
-  readonly logs: WatchedLogs
-}
-
-/** The harness's stack (simulator + gateway on free 127.0.0.1 ports), with logs a test can wait on. */
-export async function startWatchedStack(opts: StackOptions = {}): Promise<WatchedStack> {
-  const sim = await startSimulator({ config: opts.sim ?? {} })
-  const logs = new WatchedLogs()
-  const logger = createLogger({ level: 'info', destination: logs })
-  const config = (opts.gateway ?? defaultGatewayConfig)(sim.url)
-  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false })
-  return {
-    sim,
-    gw,
-    logs,
-    baseURL: `${gw.url}/v1`,
-    async close() {
-      await gw.shutdown()
-      await sim.close()
-    },
-  }
-}
+/** The harness's stack; its logs can be waited on (LogCapture.waitForAccessLog). */
+export type WatchedStack = Stack
+export const startWatchedStack: (opts?: StackOptions) => Promise<WatchedStack> = startStack
 
 export interface Reply {
   readonly status: number

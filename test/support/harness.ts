@@ -4,12 +4,30 @@ import { startGateway, type Gateway } from '../../src/main.js'
 import { startSimulator, type Simulator, type SimulatorConfigInput } from '../../src/simulator/index.js'
 import { createLogger } from '../../src/telemetry/logger.js'
 
-/** Every log line the gateway wrote, as text, for assertions (e.g. that no secret leaked). */
+/**
+ * Every log line the gateway wrote, as text, for assertions (e.g. that no secret leaked). It
+ * says when lines arrive, so a test waits for an access-log line instead of sleeping.
+ */
 export class LogCapture extends Writable {
   readonly lines: string[] = []
   override _write(chunk: Buffer, _enc: string, done: () => void): void {
     for (const line of chunk.toString('utf8').split('\n')) if (line) this.lines.push(line)
     done()
+    this.emit('lines')
+  }
+
+  /** Resolves once `accept` holds for the access log (checked at once and after every write). */
+  waitForAccessLog(accept: (records: Record<string, unknown>[]) => boolean): Promise<Record<string, unknown>[]> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const records = this.accessLog()
+        if (!accept(records)) return
+        this.off('lines', check)
+        resolve(records)
+      }
+      this.on('lines', check)
+      check()
+    })
   }
   entries(): Record<string, unknown>[] {
     return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
