@@ -1,5 +1,6 @@
-import { estimateTokens, isRecord, messagesText } from '../generate/prompt.js'
-import { fnv1a, type TokenSequence } from '../generate/text.js'
+import { textRequest } from './openai-text.js'
+import { messagesText } from '../generate/prompt.js'
+import type { TokenSequence } from '../generate/text.js'
 import { Problem } from '../dialects/problem.js'
 import { readMaxTokens, readMessages, readModel, usageJson } from './fields.js'
 import type { EndpointParser, ResponseMeta, StreamEncoder } from './types.js'
@@ -12,22 +13,7 @@ export const parseChat: EndpointParser = (body, route, runtime) => {
   if (messages instanceof Problem) return messages
   const maxTokens = readMaxTokens(body, ['max_completion_tokens', 'max_tokens'])
   if (maxTokens instanceof Problem) return maxTokens
-  const prompt = messagesText(messages)
-  const promptTokens = estimateTokens(prompt)
-  const completionTokens = maxTokens ?? runtime.completionTokens
-  const stream = body.stream === true
-  const includeUsage = stream && isRecord(body.stream_options) && body.stream_options.include_usage === true
-  // The model always runs to max_tokens when one is given, so its finish reason is "length".
-  const finishReason = maxTokens === undefined ? 'stop' : 'length'
-  return {
-    model,
-    stream,
-    tokenCost: promptTokens + completionTokens,
-    completionTokens,
-    seed: fnv1a(`${model}\n${prompt}`),
-    render: (meta, tokens) => chatJson(meta, tokens, promptTokens, finishReason),
-    encoder: (meta, tokens) => chatStream(meta, tokens.count, promptTokens, finishReason, includeUsage),
-  }
+  return textRequest(body, model, messagesText(messages), maxTokens, runtime, chatJson, chatStream)
 }
 
 function chatJson(meta: ResponseMeta, tokens: TokenSequence, promptTokens: number, finishReason: string): string {

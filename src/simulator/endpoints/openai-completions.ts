@@ -1,5 +1,5 @@
-import { estimateTokens, isRecord } from '../generate/prompt.js'
-import { fnv1a, type TokenSequence } from '../generate/text.js'
+import { textRequest } from './openai-text.js'
+import type { TokenSequence } from '../generate/text.js'
 import { Problem } from '../dialects/problem.js'
 import { readMaxTokens, readModel, usageJson } from './fields.js'
 import type { EndpointParser, ResponseMeta, StreamEncoder } from './types.js'
@@ -10,21 +10,7 @@ export const parseCompletions: EndpointParser = (body, route, runtime) => {
   if (model instanceof Problem) return model
   const maxTokens = readMaxTokens(body, ['max_tokens'])
   if (maxTokens instanceof Problem) return maxTokens
-  const prompt = promptText(body.prompt)
-  const promptTokens = estimateTokens(prompt)
-  const completionTokens = maxTokens ?? runtime.completionTokens
-  const stream = body.stream === true
-  const includeUsage = stream && isRecord(body.stream_options) && body.stream_options.include_usage === true
-  const finishReason = maxTokens === undefined ? 'stop' : 'length'
-  return {
-    model,
-    stream,
-    tokenCost: promptTokens + completionTokens,
-    completionTokens,
-    seed: fnv1a(`${model}\n${prompt}`),
-    render: (meta, tokens) => completionJson(meta, tokens, promptTokens, finishReason),
-    encoder: (meta, tokens) => completionStream(meta, tokens.count, promptTokens, finishReason, includeUsage),
-  }
+  return textRequest(body, model, promptText(body.prompt), maxTokens, runtime, completionJson, completionStream)
 }
 
 function promptText(prompt: unknown): string {
