@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { demoConfig } from './config/demo.js'
@@ -20,6 +20,7 @@ Commands:
                                      reloads on SIGHUP and, unless --no-watch, when the file changes.
   check-config [FILE]                Validate a config file; exits 1 with each problem and its line
   simulate [--port N] [--config F]   Run the upstream simulator on 127.0.0.1 (default port 4010)
+  version                            Print the version
   schema [--markdown]                Print the JSON Schema of sluice.yaml (or its Markdown reference)
 `
 
@@ -35,6 +36,11 @@ async function main(argv: string[]): Promise<number> {
       return -1
     case 'schema':
       process.stdout.write(rest[0] === '--markdown' ? configReference(configJsonSchema()) : JSON.stringify(configJsonSchema(), null, 2) + '\n')
+      return 0
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}\n`)
       return 0
     case undefined:
     case 'help':
