@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './config/runtime.js'
+import type { SluiceError } from './errors.js'
 import type { Endpoint } from './providers/types.js'
 
 /** How a request ended, for logs and metrics. */
@@ -11,9 +12,10 @@ export type Outcome =
   | 'client_abort' // the client went away first
   | 'internal_error'
 
+/** Token counts as the upstream reported them; null where it did not. */
 export interface Usage {
-  promptTokens: number
-  completionTokens: number
+  promptTokens: number | null
+  completionTokens: number | null
 }
 
 /**
@@ -25,6 +27,8 @@ export class RequestContext {
   /** True once the client has gone away (connection closed before the response finished). */
   clientGone = false
   #onClientGone: (() => void) | null = null
+  /** Set by the server when it already knows the answer is an error (bad path, wrong method). */
+  refusal: SluiceError | null = null
   /** The raw request body, once ingress has read it. */
   body: Buffer | null = null
   /** The parsed JSON body of a managed endpoint. */

@@ -60,6 +60,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   })
   const handler = createHandler({
     runtime: () => holder.current,
+    acquireRuntime: () => holder.acquire(),
+    releaseRuntime: (runtime) => holder.release(runtime),
     pipeline,
     status,
     metrics,

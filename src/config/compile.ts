@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
 import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
 import type { UpstreamPools } from './pools.js'
@@ -39,7 +40,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   }
 
   const modelListJson = `{"object":"list","data":[${[...models.values()].map((m) => m.modelJson).join(',')}]}`
-  const secrets = Object.freeze(redactions([...providers.values()].flatMap((p) => p.secrets)))
+  const secrets = new SecretIndex([...providers.values()].flatMap((p) => p.secrets))
 
   return Object.freeze({
     generation: opts.generation,
@@ -60,21 +61,6 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     passthrough: cfg.passthrough ? (providers.get(cfg.passthrough.provider) ?? null) : null,
     secrets,
   })
-}
-
-const fragmentLength = 8
-
-/**
- * Every secret, longest first, then every 8-character window of each: an upstream that quotes
- * part of a key (a prefix, a masked middle) must not get that part past the scrubber either.
- */
-function redactions(secrets: readonly string[]): string[] {
-  const whole = [...new Set(secrets)].sort((a, b) => b.length - a.length)
-  const windows = new Set<string>()
-  for (const secret of whole) {
-    for (let i = 0; i + fragmentLength <= secret.length; i++) windows.add(secret.slice(i, i + fragmentLength))
-  }
-  return [...whole, ...[...windows].filter((w) => !whole.includes(w))]
 }
 
 /** The dispatchers a runtime uses, so pools dropped by a reload can be closed. */

@@ -16,6 +16,9 @@ export type ReloadResult = { readonly ok: true; readonly generation: number } | 
 export class ConfigHolder {
   #current: Runtime
   #generation = 1
+  /** Requests still running on each superseded generation; its pools close when it reaches 0. */
+  readonly #draining = new Map<Runtime, number>()
+  #currentInUse = 0
 
   constructor(
     private readonly source: ConfigSource,
@@ -29,17 +32,46 @@ export class ConfigHolder {
     return this.#current
   }
 
+  /** The runtime a new request runs on to its end; pair with release(). */
+  acquire(): Runtime {
+    this.#currentInUse++
+    return this.#current
+  }
+
+  release(runtime: Runtime): void {
+    if (runtime === this.#current) {
+      this.#currentInUse--
+      return
+    }
+    const left = (this.#draining.get(runtime) ?? 1) - 1
+    if (left > 0) {
+      this.#draining.set(runtime, left)
+      return
+    }
+    this.#draining.delete(runtime)
+    this.#closeUnusedPools()
+  }
+
   reload(): ReloadResult {
     try {
       const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools })
       this.#generation++
+      // Requests already admitted keep their generation, pools included, until they end.
+      if (this.#currentInUse > 0) this.#draining.set(this.#current, this.#currentInUse)
+      this.#currentInUse = 0
       this.#current = next
-      this.pools.retain(dispatchersOf(next))
+      this.#closeUnusedPools()
       return { ok: true, generation: next.generation }
     } catch (err) {
       if (err instanceof ConfigError) return { ok: false, error: err }
       return { ok: false, error: new ConfigError(this.#label(), [{ path: '', line: null, message: (err as Error).message }]) }
     }
+  }
+
+  #closeUnusedPools(): void {
+    const inUse = dispatchersOf(this.#current)
+    for (const runtime of this.#draining.keys()) for (const d of dispatchersOf(runtime)) inUse.add(d)
+    this.pools.retain(inUse)
   }
 
   #label(): string {

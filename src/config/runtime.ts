@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import type { SecretIndex } from '../core/secrets/secret-index.js'
 import type { Dialect, Endpoint } from '../providers/types.js'
 
 // What the request path reads: built once per config generation, frozen, swapped whole.
@@ -66,6 +67,6 @@ export interface Runtime {
   /** Serialized /v1/models list. */
   readonly modelListJson: string
   readonly passthrough: Provider | null
-  /** Every provider secret and each 8-character window of one, for scrubbing upstream text. */
-  readonly secrets: readonly string[]
+  /** Every provider secret, indexed for finding whole keys or pieces of them in upstream text. */
+  readonly secrets: SecretIndex
 }

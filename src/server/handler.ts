@@ -9,7 +9,11 @@ import type { StatusTracker } from './status.js'
 import { classifyTarget, type Target } from './target.js'
 
 export interface HandlerDeps {
+  /** The live runtime, for the built-in routes. */
   readonly runtime: () => Runtime
+  /** The runtime a pipeline request keeps to its end, and its release. */
+  readonly acquireRuntime: () => Runtime
+  readonly releaseRuntime: (runtime: Runtime) => void
   readonly pipeline: (ctx: RequestContext) => Promise<void>
   readonly status: StatusTracker
   readonly metrics: Metrics
@@ -20,14 +24,12 @@ export interface HandlerDeps {
 
 const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** The node:http request listener: the built-in routes, and everything else into the pipeline. */
+/**
+ * The node:http request listener. The built-in routes answer here; everything else, refusals
+ * included, goes through the pipeline so that it is answered, counted and logged one way.
+ */
 export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { status, metrics } = deps
-
-  const finishPipeline = (): void => {
-    status.inFlight--
-    if (status.inFlight === 0) deps.onIdle()
-  }
 
   return function handle(req, res) {
     const given = req.headers['x-request-id']
@@ -38,29 +40,30 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     try {
       target = classifyTarget(req.url ?? '/')
     } catch (err) {
-      return refuse(res, asSluiceError(err, id), id)
+      return runPipeline(id, req, res, 'passthrough', '', asSluiceError(err, id))
     }
-    const runtime = deps.runtime()
 
     switch (target.kind) {
       case 'endpoint':
-        if (req.method !== 'POST') return refuse(res, new SluiceError('method_not_allowed', [req.method, req.url]), id)
-        return runPipeline(new RequestContext(id, req, res, runtime, target.endpoint, target.below))
+        if (req.method !== 'POST') return runPipeline(id, req, res, target.endpoint, target.below, notAllowed(req))
+        return runPipeline(id, req, res, target.endpoint, target.below, null)
       case 'passthrough':
-        return runPipeline(new RequestContext(id, req, res, runtime, 'passthrough', target.below))
+        return runPipeline(id, req, res, 'passthrough', target.below, null)
       case 'models':
-        if (req.method !== 'GET') return refuse(res, new SluiceError('method_not_allowed', [req.method, req.url]), id)
-        return sendJson(res, 200, runtime.modelListJson, { 'x-request-id': id })
+        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', notAllowed(req))
+        return sendJson(res, 200, deps.runtime().modelListJson, { 'x-request-id': id })
       case 'model': {
+        const runtime = deps.runtime()
         const found = runtime.models.get(target.id)
         if (found && req.method === 'GET') return sendJson(res, 200, found.modelJson, { 'x-request-id': id })
-        if (!found && runtime.passthrough) return runPipeline(new RequestContext(id, req, res, runtime, 'passthrough', target.below))
-        if (req.method !== 'GET') return refuse(res, new SluiceError('method_not_allowed', [req.method, req.url]), id)
-        return refuse(res, new SluiceError('model_not_found', [target.id], { param: 'model' }), id)
+        if (!found && runtime.passthrough) return runPipeline(id, req, res, 'passthrough', target.below, null)
+        const refusal = found ? notAllowed(req) : new SluiceError('model_not_found', [target.id], { param: 'model' })
+        return runPipeline(id, req, res, 'passthrough', '', refusal)
       }
       case 'health':
         return sendJson(res, 200, '{"status":"ok"}')
       case 'ready': {
+        const runtime = deps.runtime()
         const problems: string[] = []
         if (deps.isDraining()) problems.push('draining')
         if (!status.upstreamsReachable(runtime)) problems.push('no upstream was reachable when last tried')
@@ -68,27 +71,33 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         return sendJson(res, problems.length === 0 ? 200 : 503, body)
       }
       case 'status':
-        return sendJson(res, 200, JSON.stringify(status.snapshot(runtime, deps.isDraining())))
+        return sendJson(res, 200, JSON.stringify(status.snapshot(deps.runtime(), deps.isDraining())))
       case 'metrics':
         return void serveMetrics(metrics, res)
       case 'unknown':
-        return refuse(res, new SluiceError('not_found', [req.method, target.path]), id)
+        return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, target.path]))
     }
   }
 
-  function runPipeline(ctx: RequestContext): void {
+  function runPipeline(id: string, req: IncomingMessage, res: ServerResponse, endpoint: RequestContext['endpoint'], below: string, refusal: SluiceError | null): void {
+    const runtime = deps.acquireRuntime()
+    const ctx = new RequestContext(id, req, res, runtime, endpoint, below)
+    ctx.refusal = refusal
     status.inFlight++
-    ctx.res.on('close', () => {
-      if (!ctx.res.writableFinished) ctx.clientClosed()
+    res.on('close', () => {
+      if (!res.writableFinished) ctx.clientClosed()
     })
-    deps.pipeline(ctx).then(finishPipeline, finishPipeline)
+    const finished = (): void => {
+      deps.releaseRuntime(runtime)
+      status.inFlight--
+      if (status.inFlight === 0) deps.onIdle()
+    }
+    deps.pipeline(ctx).then(finished, finished)
   }
 }
 
-/** Answer an error without reading the body; the connection is closed so an unread body cannot confuse the next request. */
-function refuse(res: ServerResponse, err: SluiceError, id: string): void {
-  res.shouldKeepAlive = false
-  sendError(res, err, id)
+function notAllowed(req: IncomingMessage): SluiceError {
+  return new SluiceError('method_not_allowed', [req.method, req.url])
 }
 
 export async function serveMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {

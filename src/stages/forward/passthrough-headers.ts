@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { SluiceError } from '../../errors.js'
-import { credentialHeaders } from '../../providers/dialects.js'
+import { credentialHeaders } from '../../core/headers/credentials.js'
 
 // Headers that describe one hop, or that would let a client steer where or as whom the
 // upstream request goes, are never forwarded.

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
-import type { RequestContext } from '../../context.js'
+import type { RequestContext, Usage } from '../../context.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
-import { holdsSecret, scrubUpstreamError } from './scrub.js'
-import { usageFromTail } from './usage.js'
+import { scrubUpstreamError } from './scrub.js'
+import { mergeUsage, usageFromText } from './usage.js'
 
 const enum Mode {
   AwaitingHeaders,
@@ -23,6 +23,7 @@ const enum Mode {
 
 const maxErrorBody = 64 * 1024
 const tailChunks = 3
+const usageScanBytes = 2048
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
@@ -41,6 +42,10 @@ export class Relay implements Dispatcher.DispatchHandler {
   #errorBody: Buffer[] = []
   #errorSize = 0
   #tail: Buffer[] = []
+  /** The client receives server-sent events (a managed stream, or a passthrough one). */
+  #sse = false
+  /** Anthropic streams report input tokens in their first event, not at the end. */
+  #headUsage: Usage | null = null
   #timer: NodeJS.Timeout | null = null
   /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
   #lastActivity = 0
@@ -90,7 +95,10 @@ export class Relay implements Dispatcher.DispatchHandler {
     const ctx = this.ctx
     const now = performance.now()
     this.#lastActivity = now
-    if (ctx.upstreamFirstByteAt === 0) ctx.upstreamFirstByteAt = now
+    if (ctx.upstreamFirstByteAt === 0) {
+      ctx.upstreamFirstByteAt = now
+      if (this.#sse && ctx.endpoint === 'messages') this.#headUsage = usageFromText(chunk.subarray(0, usageScanBytes).toString('latin1'))
+    }
     switch (this.#mode) {
       case Mode.Error:
         if (this.#errorSize < maxErrorBody) {
@@ -125,7 +133,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     } else {
       ctx.status = this.#status
       ctx.res.end()
-      if (this.#tail.length > 0) ctx.usage = usageFromTail(Buffer.concat(this.#tail).toString('latin1'))
+      ctx.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
     this.#finish()
   }
@@ -177,6 +185,7 @@ export class Relay implements Dispatcher.DispatchHandler {
 
   #startStream(): void {
     this.#mode = Mode.Stream
+    this.#sse = true
     const headers: OutgoingHttpHeaders = {
       'content-type': this.#headers['content-type'] ?? 'text/event-stream',
       'cache-control': 'no-cache',
@@ -213,13 +222,33 @@ export class Relay implements Dispatcher.DispatchHandler {
       const value = this.#headers[name]
       if (value === undefined || hopByHop.has(name)) continue
       // A passthrough answer is relayed as it is, except for a header that quotes a key.
-      if (holdsSecret(Array.isArray(value) ? value.join('\n') : value, secrets)) continue
+      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       headers[name] = value
     }
     headers['x-request-id'] = this.ctx.id
-    if (String(this.#headers['content-type'] ?? '').includes('text/event-stream')) headers['x-accel-buffering'] = 'no'
+    if (String(this.#headers['content-type'] ?? '').includes('text/event-stream')) {
+      this.#sse = true
+      headers['x-accel-buffering'] = 'no'
+    }
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
+  }
+
+  /** The last bytes relayed, enough to hold a usage object. */
+  #tailText(): string {
+    const chunks = this.#tail
+    if (chunks.length === 0) return ''
+    const last = chunks[chunks.length - 1] as Buffer
+    const tail = last.length >= usageScanBytes || chunks.length === 1 ? last : Buffer.concat(chunks)
+    return tail.subarray(Math.max(0, tail.length - usageScanBytes)).toString('latin1')
+  }
+
+  /** Whether what the client got so far ends between two events, where another may start. */
+  #atEventBoundary(): boolean {
+    const last = this.#tail[this.#tail.length - 1]
+    if (last === undefined) return true
+    const n = last.length
+    return n >= 2 && last[n - 1] === 0x0a && (last[n - 2] === 0x0a || (n >= 4 && last[n - 2] === 0x0d && last[n - 3] === 0x0a))
   }
 
   #keepTail(chunk: Buffer): void {
@@ -267,7 +296,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     ctx.errorCode = err.code
     ctx.status = err.status
     if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)
-    else if (this.#mode === Mode.Stream) ctx.res.end(sseErrorEvent(err))
+    // A stream cut inside an event first gets that event terminated, so the error event is
+    // read as an event of its own rather than glued to half a line.
+    else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err) : '\n\n' + sseErrorEvent(err))
     else ctx.res.destroy() // a started JSON body cannot carry an error: cut it so the client sees it is incomplete
     if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
     this.#finish()

@@ -1,3 +1,4 @@
+import type { SecretIndex } from '../../core/secrets/secret-index.js'
 import type { ErrorBody } from '../../errors.js'
 
 // An upstream error body can quote the credential it received (OpenAI's 401 does, partly
@@ -12,20 +13,10 @@ const credentialShapes = [
   /\b[A-Za-z0-9_-]{32,}\b/g, // long opaque tokens (Azure keys are 32 hex characters)
 ]
 
-/** `secrets`: what must not survive, longest first (the runtime lists whole keys, then fragments). */
-export function scrubText(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const secret of secrets) {
-    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join('[redacted]')
-  }
+export function scrubText(text: string, secrets: SecretIndex): string {
+  let out = secrets.redact(text)
   for (const shape of credentialShapes) out = out.replace(shape, '[redacted]')
   return out
-}
-
-/** True when `text` holds any secret or fragment of one. */
-export function holdsSecret(text: string, secrets: readonly string[]): boolean {
-  for (const secret of secrets) if (text.includes(secret)) return true
-  return false
 }
 
 const safeCode = /^[A-Za-z0-9_.-]{1,64}$/
@@ -34,7 +25,7 @@ const safeCode = /^[A-Za-z0-9_.-]{1,64}$/
  * Builds the client's error body from an upstream error body (OpenAI or Anthropic shape, or
  * anything else), keeping message, type, code and param only.
  */
-export function scrubUpstreamError(raw: Buffer, status: number, providerId: string, secrets: readonly string[]): ErrorBody {
+export function scrubUpstreamError(raw: Buffer, status: number, providerId: string, secrets: SecretIndex): ErrorBody {
   let message = `Upstream ${providerId} returned HTTP ${status}`
   let type = status === 429 ? 'rate_limit_error' : 'invalid_request_error'
   let code: string | null = null
@@ -54,7 +45,7 @@ export function scrubUpstreamError(raw: Buffer, status: number, providerId: stri
 }
 
 /** A short identifier kept only when scrubbing would not change it (so it cannot be a credential). */
-function safeToken(value: unknown, secrets: readonly string[]): string | null {
+function safeToken(value: unknown, secrets: SecretIndex): string | null {
   if (typeof value !== 'string' || !safeCode.test(value)) return null
   return scrubText(value, secrets) === value ? value : null
 }

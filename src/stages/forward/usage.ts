@@ -13,10 +13,18 @@ function lastMatch(re: RegExp, text: string): number | null {
   return value
 }
 
-export function usageFromTail(tail: string): Usage | null {
-  if (!tail.includes('_tokens"')) return null
-  const p = lastMatch(prompt, tail)
-  const c = lastMatch(completion, tail)
+/** Token counts from a piece of a response (its tail, or a stream's first event); null when it has none. */
+export function usageFromText(text: string): Usage | null {
+  if (!text.includes('_tokens"')) return null
+  const p = lastMatch(prompt, text)
+  const c = lastMatch(completion, text)
   if (p === null && c === null) return null
-  return { promptTokens: p ?? 0, completionTokens: c ?? 0 }
+  return { promptTokens: p, completionTokens: c }
+}
+
+/** Counts from the end of a response win; the head fills in what the end lacks. */
+export function mergeUsage(head: Usage | null, tail: Usage | null): Usage | null {
+  if (head === null) return tail
+  if (tail === null) return head
+  return { promptTokens: tail.promptTokens ?? head.promptTokens, completionTokens: tail.completionTokens ?? head.completionTokens }
 }

@@ -11,6 +11,7 @@ export interface IngressPorts {
 /** Bounds and parses the body; a managed endpoint's body is checked before anything else runs. */
 export function ingress(ports: IngressPorts): Stage {
   return async function ingressStage(ctx, next) {
+    if (ctx.refusal !== null) throw ctx.refusal
     if (ports.isDraining()) throw new SluiceError('shutting_down', [], { retryAfter: 1 })
     const method = ctx.req.method
     if (method === 'GET' || method === 'HEAD') ctx.body = null

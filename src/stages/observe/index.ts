@@ -2,7 +2,8 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
-import { LabelCache, type Metrics } from '../../telemetry/metrics.js'
+import { LabelCache } from '../../core/metrics/label-cache.js'
+import type { Metrics } from '../../telemetry/metrics.js'
 
 export interface ObservePorts {
   readonly metrics: Metrics
@@ -46,6 +47,9 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   }
   ctx.status = err.status
   ctx.errorCode = err.code
+  // A body left unread (refused before reading, or too large) would be parsed as the next
+  // request on a kept-alive connection; close it instead of draining megabytes.
+  if (!ctx.req.complete) ctx.res.shouldKeepAlive = false
   sendError(ctx.res, err, ctx.id)
 }
 

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { mkdtempSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,6 +10,7 @@ import { startGateway, type Gateway } from '../../../src/main.js'
 import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
 import { createLogger } from '../../../src/telemetry/logger.js'
 import { SluiceProcess } from '../../support/child.js'
+import { nextServerRequest } from '../../support/data-plane.js'
 import { LogCapture } from '../../support/harness.js'
 
 const config = (simUrl: string, models: string[]) => `server: { port: 0 }
@@ -87,6 +89,34 @@ describe('hot reload', () => {
     const [result] = await reloaded
     expect(result.ok).toBe(false)
     expect(await chat(gw.url, 'alpha')).toBe(200)
+  })
+})
+
+describe('a reload while requests are running', () => {
+  it('lets a request admitted under the old config finish on the old upstream pool', async () => {
+    const sim = await startSimulator()
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-reload-pool-')), 'sluice.yaml')
+    writeFileSync(file, config(sim.url, ['alpha']))
+    const gw = await startGateway({ config: { file }, logger: createLogger({ destination: new LogCapture() }), port: 0, watch: false, processMetrics: false })
+    try {
+      const body = JSON.stringify({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }] })
+      const admitted = nextServerRequest(gw.port, '/v1/chat/completions', 'start')
+      const req = httpRequest(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } })
+      const answered = once(req, 'response') as Promise<[IncomingMessage]>
+      req.write(body.slice(0, 10))
+      // The gateway has the request (it runs on the old config) but not its whole body yet.
+      await admitted
+      // A change that gives the origin a new pool: the old one must outlive this request.
+      writeFileSync(file, config(sim.url, ['alpha']).replace('keys:', 'max_connections: 7, keys:'))
+      expect(gw.reload().ok).toBe(true)
+      req.end(body.slice(10))
+      const [res] = await answered
+      res.resume()
+      expect(res.statusCode).toBe(200)
+    } finally {
+      await gw.shutdown()
+      await sim.close()
+    }
   })
 })
 

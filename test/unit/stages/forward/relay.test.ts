@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
 import type { Provider, Runtime } from '../../../../src/config/runtime.js'
 import { RequestContext } from '../../../../src/context.js'
+import { SecretIndex } from '../../../../src/core/secrets/secret-index.js'
 import { Relay } from '../../../../src/stages/forward/relay.js'
 
 /** A response whose socket is "full" whenever `full` is true, like a client that stopped reading. */
@@ -65,7 +66,7 @@ const provider = {
   id: 'sim',
   timeouts: { connectMs: 1000, firstByteMs: 1000, idleMs: 1000, totalMs: 0 },
 } as unknown as Provider
-const runtime = { secrets: ['sk-secret-123456789'], log: { accessLog: false } } as unknown as Runtime
+const runtime = { secrets: new SecretIndex(['sk-secret-123456789']), log: { accessLog: false } } as unknown as Runtime
 
 function setup() {
   const res = new FakeResponse()
@@ -110,6 +111,18 @@ describe('Relay', () => {
     expect(res.text()).not.toContain('[DONE]')
     expect(ctx.outcome).toBe('upstream_error')
     expect(ctx.upstreamFailure).toBe('reset')
+  })
+
+  it('terminates an event cut in the middle before the error event', async () => {
+    const { res, relay, controller } = setup()
+    relay.onResponseStart(controller, 200, sse)
+    relay.onResponseData(controller, Buffer.from('data: {"x":1}\n\ndata: {"content":"hel'))
+    relay.onResponseError(controller, Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))
+    await relay.done
+    const events = res.text().split('\n\n')
+    expect(events.at(-2)).toMatch(/^data: \{"error":/)
+    expect(JSON.parse(events.at(-2)!.slice('data: '.length))).toMatchObject({ error: { code: 'upstream_error' } })
+    expect(events.at(-1)).toBe('')
   })
 
   it('settles exactly once when the client goes away, and aborts the upstream', async () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { SecretIndex } from '../../../../src/core/secrets/secret-index.js'
 import { scrubText, scrubUpstreamError } from '../../../../src/stages/forward/scrub.js'
 
 const canary = 'sk-canary-0123456789abcdef0123456789abcdef'
 const azureKey = '0123456789abcdef0123456789abcdef'
 const plainSecret = 'hunter2-plain' // configured, but not credential-shaped
-const secrets = [canary, azureKey, plainSecret]
+const secrets = new SecretIndex([canary, azureKey, plainSecret])
 
 const body = (value: unknown): Buffer => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))
 
@@ -42,8 +43,8 @@ describe('scrubText', () => {
     expect(scrubText(text, secrets)).toBe(text)
   })
 
-  it('ignores configured secrets shorter than 4 characters', () => {
-    expect(scrubText('a b c', ['a', 'b'])).toBe('a b c')
+  it('ignores configured values shorter than 8 characters (placeholders such as "none")', () => {
+    expect(scrubText('none of a b c', new SecretIndex(['none', 'a', 'b']))).toBe('none of a b c')
   })
 })
 

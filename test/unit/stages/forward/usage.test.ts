@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { usageFromTail } from '../../../../src/stages/forward/usage.js'
+import { mergeUsage, usageFromText } from '../../../../src/stages/forward/usage.js'
+import type { Usage } from '../../../../src/context.js'
 
 const openaiBody = JSON.stringify({
   id: 'chatcmpl-1',
@@ -42,16 +43,16 @@ const anthropicStream =
   'event: message_delta\ndata: ' + JSON.stringify({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 15 } }) + '\n\n' +
   'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
-const cases: { name: string; tail: string; usage: { promptTokens: number; completionTokens: number } | null }[] = [
+const cases: { name: string; tail: string; usage: Usage | null }[] = [
   { name: 'OpenAI non-stream body', tail: openaiBody, usage: { promptTokens: 12, completionTokens: 34 } },
   { name: 'OpenAI non-stream tail cut mid-body', tail: openaiBody.slice(openaiBody.indexOf('"usage"') - 10), usage: { promptTokens: 12, completionTokens: 34 } },
   { name: 'pretty-printed body', tail: JSON.stringify(JSON.parse(openaiBody), null, 2), usage: { promptTokens: 12, completionTokens: 34 } },
   { name: 'OpenAI SSE tail with the usage chunk', tail: openaiStream, usage: { promptTokens: 9, completionTokens: 2 } },
   { name: 'SSE with cumulative usage on every chunk', tail: cumulativeStream, usage: { promptTokens: 9, completionTokens: 3 } },
-  { name: 'embeddings (prompt only)', tail: JSON.stringify({ object: 'list', data: [], usage: { prompt_tokens: 8, total_tokens: 8 } }), usage: { promptTokens: 8, completionTokens: 0 } },
+  { name: 'embeddings (prompt only)', tail: JSON.stringify({ object: 'list', data: [], usage: { prompt_tokens: 8, total_tokens: 8 } }), usage: { promptTokens: 8, completionTokens: null } },
   { name: 'Anthropic body (cache counts ignored)', tail: anthropicBody, usage: { promptTokens: 21, completionTokens: 8 } },
   { name: 'Anthropic stream', tail: anthropicStream, usage: { promptTokens: 30, completionTokens: 15 } },
-  { name: 'Anthropic stream tail without message_start', tail: anthropicStream.slice(anthropicStream.indexOf('event: message_delta')), usage: { promptTokens: 0, completionTokens: 15 } },
+  { name: 'Anthropic stream tail without message_start', tail: anthropicStream.slice(anthropicStream.indexOf('event: message_delta')), usage: { promptTokens: null, completionTokens: 15 } },
   { name: 'SSE without usage', tail: sse([{ choices: [{ delta: { content: 'x' } }], usage: null }]), usage: null },
   { name: 'only total_tokens', tail: '{"usage":{"total_tokens":5}}', usage: null },
   { name: 'token counts quoted inside content', tail: JSON.stringify({ choices: [{ message: { content: '"prompt_tokens": 99, "completion_tokens": 98' } }] }), usage: null },
@@ -59,16 +60,25 @@ const cases: { name: string; tail: string; usage: { promptTokens: number; comple
   { name: 'non-JSON tail', tail: '<html>Bad Gateway</html>', usage: null },
 ]
 
-describe('usageFromTail', () => {
+describe('usageFromText', () => {
   for (const c of cases) {
     it(`${c.name} → ${JSON.stringify(c.usage)}`, () => {
-      expect(usageFromTail(c.tail)).toEqual(c.usage)
+      expect(usageFromText(c.tail)).toEqual(c.usage)
     })
   }
 
   it('is stateless across calls (global regexes are reset)', () => {
-    expect(usageFromTail(openaiBody)).toEqual({ promptTokens: 12, completionTokens: 34 })
-    expect(usageFromTail(openaiBody)).toEqual({ promptTokens: 12, completionTokens: 34 })
-    expect(usageFromTail(anthropicBody)).toEqual({ promptTokens: 21, completionTokens: 8 })
+    expect(usageFromText(openaiBody)).toEqual({ promptTokens: 12, completionTokens: 34 })
+    expect(usageFromText(openaiBody)).toEqual({ promptTokens: 12, completionTokens: 34 })
+    expect(usageFromText(anthropicBody)).toEqual({ promptTokens: 21, completionTokens: 8 })
+  })
+})
+
+describe('mergeUsage', () => {
+  it('takes the tail and fills what it lacks from the head (Anthropic streams)', () => {
+    expect(mergeUsage({ promptTokens: 8, completionTokens: 1 }, { promptTokens: null, completionTokens: 15 })).toEqual({ promptTokens: 8, completionTokens: 15 })
+    expect(mergeUsage(null, { promptTokens: 3, completionTokens: 4 })).toEqual({ promptTokens: 3, completionTokens: 4 })
+    expect(mergeUsage({ promptTokens: 3, completionTokens: null }, null)).toEqual({ promptTokens: 3, completionTokens: null })
+    expect(mergeUsage(null, null)).toBeNull()
   })
 })
