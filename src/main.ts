@@ -73,6 +73,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     host: initial.server.host,
     port: opts.port ?? initial.server.port,
     keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
+    requestTimeoutMs: initial.server.requestTimeoutMs,
   })
   const servers: Server[] = [server]
   let metricsPort: number | null = null
@@ -81,6 +82,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       host: initial.server.host,
       port: initial.server.metricsPort,
       keepAliveTimeoutMs: 5_000,
+      requestTimeoutMs: 10_000,
     })
     servers.push(m.server)
     metricsPort = m.port
@@ -96,7 +98,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const after = holder.current
       logger.level = after.log.level
       logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
-      if (JSON.stringify(before.server) !== JSON.stringify(after.server)) logger.warn('changes under `server:` take effect at the next restart')
+      const restartOnly = ['host', 'port', 'metricsPort', 'keepAliveTimeoutMs', 'requestTimeoutMs'] as const
+      const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
+      if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')
     } else {
       metrics.configReloads.inc({ result: 'rejected' })
       logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')

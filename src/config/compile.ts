@@ -53,6 +53,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       bodyLimit: cfg.server.body_limit,
       drainTimeoutMs: cfg.server.drain_timeout,
       keepAliveTimeoutMs: cfg.server.keep_alive_timeout,
+      requestTimeoutMs: cfg.server.request_timeout,
     }),
     log: Object.freeze({ level: cfg.log.level, accessLog: cfg.log.access_log }),
     providers,

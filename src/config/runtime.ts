@@ -60,6 +60,7 @@ export interface Runtime {
     readonly bodyLimit: number
     readonly drainTimeoutMs: number
     readonly keepAliveTimeoutMs: number
+    readonly requestTimeoutMs: number
   }
   readonly log: { readonly level: string; readonly accessLog: boolean }
   readonly providers: ReadonlyMap<string, Provider>

@@ -32,6 +32,7 @@ export const ServerConfig = z
     metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
     body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
     drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
+    request_timeout: duration('60s', 'Longest time a client may take to send a whole request (headers and body); slower clients get 408. Answers are not limited by this'),
     keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed'),
   })
   .describe('The HTTP server.')
@@ -45,10 +46,24 @@ export const Timeouts = z
   })
   .describe('Upstream timeouts. A timeout before the response starts is 504 upstream_timeout; during a stream it ends the stream with an error event.')
 
+// Header names and values are checked here because undici refuses bad ones only at dispatch
+// time, which would turn a typo into a 502 on every request.
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
+  .refine((name) => !reservedHeaders.has(name.toLowerCase()), { message: 'sluice sets this header itself (credentials come from `keys`)' })
+const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain line breaks or NUL')
+const reservedHeaders = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'authorization', 'api-key', 'x-api-key', 'proxy-authorization'])
+
 export const KeyConfig = z
   .strictObject({
     id: identifier.describe('Name of the key in logs, metrics and the admin API. The secret itself never appears anywhere.'),
-    key: z.string().min(1, 'the key is empty (is its ${VAR} set?)').describe('The upstream credential; use ${ENV_VAR} to keep it out of the file.'),
+    key: z
+      .string()
+      .trim() // a key read from a file or an environment variable often ends in a newline
+      .min(1, 'the key is empty (is its ${VAR} set?)')
+      .regex(/^[^\s\0]*$/, 'a key cannot contain whitespace or NUL')
+      .describe('The upstream credential; use ${ENV_VAR} to keep it out of the file.'),
   })
   .describe('One upstream credential.')
 
@@ -61,7 +76,7 @@ export const ProviderConfig = z
     api_version: z.string().optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
     anthropic_version: z.string().optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
     keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
+    headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
     timeouts: Timeouts.prefault({}),
     max_connections: z.number().int().positive().default(256).describe('Most open connections to this provider\'s origin. Default 256.'),
   })

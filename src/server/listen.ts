@@ -5,15 +5,20 @@ export interface ListenOptions {
   readonly host: string
   readonly port: number
   readonly keepAliveTimeoutMs: number
+  /** Time to receive a whole request; 0 for none. */
+  readonly requestTimeoutMs: number
 }
 
 /**
- * A node:http server with Node's defaults overridden on purpose: no request timeout (a
- * non-streaming completion can legitimately take minutes; sluice bounds upstream time itself),
- * and a keep-alive timeout longer than typical load balancers' so they close first.
+ * A node:http server with Node's defaults overridden on purpose: the request timeout bounds
+ * only how long a client may take to *send* its request (a client trickling a body must not
+ * hold a slot forever), and the keep-alive timeout is longer than typical load balancers' so
+ * they close first.
  */
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenOptions): Promise<{ server: Server; port: number }> {
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true }, handler)
+  const requestTimeout = opts.requestTimeoutMs
+  const headersTimeout = requestTimeout > 0 ? Math.min(30_000, requestTimeout) : 30_000
+  const server = createServer({ requestTimeout, headersTimeout, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true }, handler)
   server.keepAliveTimeout = opts.keepAliveTimeoutMs
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -24,8 +24,10 @@ const exact = new Map<string, Target>(Object.entries({
 
 // Encodings of "/", "\" and NUL, and raw backslashes, let a path mean one thing to sluice
 // and another to the upstream; dot segments (plain or percent-encoded) climb out of /v1.
-const smuggling = /%2f|%5c|%00|\\/i
-const dotSegment = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i
+// A fragment never belongs in a request target, and ";" parameters on a dot segment
+// ("..;/") are how traversal gets past path checks on servlet-style upstreams.
+const smuggling = /%2f|%5c|%00|\\|#/i
+const dotSegment = /(?:^|\/)(?:\.|%2e){1,2}(?:;[^/]*)?(?:\/|$)/i
 
 /**
  * Classifies a request target. Only origin-form targets ("/path?query") are accepted: an

@@ -5,6 +5,9 @@ import type { Endpoint } from '../../providers/types.js'
 // a bad request gets a 400 naming the field before any upstream call. Everything else is the
 // upstream's to judge.
 
+/** Longer names are no model anyone serves; capping them keeps error bodies and log lines small. */
+const maxModelLength = 256
+
 export interface CheckedBody {
   readonly json: Record<string, unknown>
   readonly model: string
@@ -41,6 +44,7 @@ export function checkBody(endpoint: Endpoint, json: Record<string, unknown>): Ch
   const model = json.model
   if (model === undefined) throw invalid('model', 'you must provide a model parameter')
   if (typeof model !== 'string' || model.length === 0) throw invalid('model', '`model` must be a non-empty string')
+  if (model.length > maxModelLength) throw invalid('model', `\`model\` is longer than ${maxModelLength} characters`)
 
   const stream = json.stream
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw invalid('stream', '`stream` must be a boolean')

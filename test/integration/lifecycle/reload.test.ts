@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
@@ -89,6 +89,32 @@ describe('hot reload', () => {
     const [result] = await reloaded
     expect(result.ok).toBe(false)
     expect(await chat(gw.url, 'alpha')).toBe(200)
+  })
+})
+
+describe('hot reload of a Kubernetes-style ConfigMap mount', () => {
+  it('follows the ..data symlink swap', async () => {
+    const sim = await startSimulator()
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-configmap-'))
+    mkdirSync(join(dir, '..v1'))
+    writeFileSync(join(dir, '..v1', 'sluice.yaml'), config(sim.url, ['first']))
+    symlinkSync('..v1', join(dir, '..data'))
+    symlinkSync(join('..data', 'sluice.yaml'), join(dir, 'sluice.yaml'))
+    const gw = await startGateway({ config: { file: join(dir, 'sluice.yaml') }, logger: createLogger({ destination: new LogCapture() }), port: 0, processMetrics: false })
+    try {
+      const reloaded = once(gw.events, 'reload') as Promise<[ReloadResult]>
+      // What the kubelet does: write the new version beside the old, then swap one symlink.
+      mkdirSync(join(dir, '..v2'))
+      writeFileSync(join(dir, '..v2', 'sluice.yaml'), config(sim.url, ['first', 'second']))
+      symlinkSync('..v2', join(dir, '..data_tmp'))
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'))
+      const [result] = await reloaded
+      expect(result.ok).toBe(true)
+      expect(await modelIds(gw.url)).toEqual(['first', 'second'])
+    } finally {
+      await gw.shutdown()
+      await sim.close()
+    }
   })
 })
 

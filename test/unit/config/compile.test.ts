@@ -207,7 +207,7 @@ describe('compile: runtime', () => {
     expect(runtime.generation).toBe(7)
     expect(runtime.source).toBe('sluice.yaml')
     expect(runtime.loadedAt).toBe(now)
-    expect(runtime.server).toEqual({ host: '127.0.0.1', port: 4000, metricsPort: null, bodyLimit: 10 * 1024 * 1024, drainTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 })
+    expect(runtime.server).toEqual({ host: '127.0.0.1', port: 4000, metricsPort: null, bodyLimit: 10 * 1024 * 1024, drainTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000, requestTimeoutMs: 60_000 })
     expect(runtime.log).toEqual({ level: 'info', accessLog: true })
   })
 

@@ -61,6 +61,7 @@ describe('parseConfigText: defaults', () => {
       body_limit: 10 * 1024 * 1024,
       drain_timeout: 30_000,
       keep_alive_timeout: 65_000,
+      request_timeout: 60_000,
     })
     expect(cfg.log).toEqual({ level: 'info', access_log: true })
     expect(cfg.passthrough).toBeNull()
@@ -189,7 +190,7 @@ describe('parseConfigText: ${VAR} interpolation', () => {
   })
 
   it('a value holding YAML syntax stays a plain string', () => {
-    for (const value of ['a: [b', '{x: 1}', '- item', '"quoted', '&anchor *ref', '# not a comment']) {
+    for (const value of ['a:[b', '{x:1}', '-item', '"quoted', '&anchor*ref', '#not-a-comment']) {
       const cfg = parseConfigText(keyed('${OPENAI_KEY}'), 'sluice.yaml', { OPENAI_KEY: value })
       expect(cfg.providers.openai?.keys[0]?.key).toBe(value)
     }
@@ -329,5 +330,33 @@ describe('parseConfigText: YAML errors', () => {
       expect((err as ConfigError).message.startsWith('/etc/sluice/prod.yaml: invalid configuration')).toBe(true)
       expect((err as ConfigError).name).toBe('ConfigError')
     }
+  })
+})
+
+describe('parseConfigText: upstream headers and keys are checked before any request', () => {
+  const withHeaders = (headers: string) => minimal.replace('    type: openai\n', `    type: openai\n    headers: ${headers}\n`)
+  const cases = [
+    { name: 'a header name with a space', headers: '{ "bad name": x }', path: 'providers.openai.headers.bad name' },
+    { name: 'a header that sluice sets itself', headers: '{ Authorization: "Bearer x" }', path: 'providers.openai.headers.Authorization' },
+    { name: 'a hop-by-hop header', headers: '{ transfer-encoding: chunked }', path: 'providers.openai.headers.transfer-encoding' },
+    { name: 'a value with a line break', headers: '{ X-Org: "a\\nb" }', path: 'providers.openai.headers.X-Org' },
+  ]
+  for (const c of cases) {
+    it(`refuses ${c.name}`, () => {
+      expect(issuesOf(withHeaders(c.headers)).map((i) => i.path)).toContain(c.path)
+    })
+  }
+
+  it('accepts ordinary extra headers', () => {
+    expect(parseConfigText(withHeaders('{ OpenAI-Organization: org-1 }')).providers.openai?.headers).toEqual({ 'OpenAI-Organization': 'org-1' })
+  })
+
+  it('trims a key read from the environment with a trailing newline', () => {
+    const text = minimal.replace('key: sk-test-key', 'key: "${KEY}"')
+    expect(parseConfigText(text, 'sluice.yaml', { KEY: 'sk-from-file\n' }).providers.openai?.keys[0]?.key).toBe('sk-from-file')
+  })
+
+  it('refuses a key with whitespace inside', () => {
+    expect(issuesOf(minimal.replace('key: sk-test-key', 'key: "sk-a b"')).map((i) => i.path)).toContain('providers.openai.keys[0].key')
   })
 })

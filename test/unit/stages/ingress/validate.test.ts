@@ -26,6 +26,7 @@ describe('checkBody: refused bodies name the field', () => {
     { endpoint: 'chat', body: chat({ model: '' }), param: 'model' },
     { endpoint: 'chat', body: chat({ model: 4 }), param: 'model' },
     { endpoint: 'chat', body: chat({ model: null }), param: 'model' },
+    { endpoint: 'chat', body: chat({ model: 'm'.repeat(257) }), param: 'model' },
     { endpoint: 'completions', body: { prompt: 'x' }, param: 'model' },
     { endpoint: 'embeddings', body: { input: 'x' }, param: 'model' },
     { endpoint: 'messages', body: { max_tokens: 1, messages: [user] }, param: 'model' },
