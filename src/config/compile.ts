@@ -31,7 +31,9 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       const settings = providerSettings(cfg.providers[target.provider] as ProviderConfigParsed)
       const paths = Object.fromEntries(endpoints.map((e) => [e, provider.dialect.path(e, upstreamModel, settings)])) as Record<Endpoint, string | null>
       for (const key of provider.keys) {
-        deployments.push(Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, paths: Object.freeze(paths) }))
+        deployments.push(
+          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths) }),
+        )
       }
     }
     const byEndpoint = Object.fromEntries(endpoints.map((e) => [e, Object.freeze(deployments.filter((d) => d.paths[e] !== null))])) as Record<Endpoint, readonly Deployment[]>

@@ -36,6 +36,8 @@ export interface Deployment {
   readonly provider: Provider
   readonly key: ProviderKey
   readonly upstreamModel: string
+  /** `upstreamModel` as a JSON string literal, for splicing into request bodies. */
+  readonly upstreamModelJson: string
   /** Per endpoint, the upstream path, or null when this deployment cannot serve it. */
   readonly paths: Readonly<Record<Endpoint, string | null>>
 }

@@ -10,7 +10,7 @@ import type { Endpoint } from '../../providers/types.js'
 export function balance(): Stage {
   const cursors = new WeakMap<ModelRoute, Record<Endpoint, number>>()
   const passthroughCursors = new WeakMap<Provider, { next: number }>()
-  return async function balanceStage(ctx, next) {
+  return function balanceStage(ctx, next) {
     const r = ctx.route
     if (r !== null) {
       const candidates = r.byEndpoint[ctx.endpoint as Endpoint]

@@ -2,28 +2,23 @@ import type { Stage } from '../../context.js'
 import type { RequestContext } from '../../context.js'
 import { passthroughHeaders } from './passthrough-headers.js'
 import { Relay } from './relay.js'
+import { rewriteModel } from './rewrite-model.js'
 
 /**
  * The terminal stage: one upstream exchange through the provider's pooled undici dispatcher,
  * relayed to the client as it arrives. Resolves when the client's response has ended.
  */
 export function forward(): Stage {
-  return async function forwardStage(ctx) {
-    if (ctx.deployment) return managed(ctx)
-    return passthrough(ctx)
+  return function forwardStage(ctx) {
+    return ctx.deployment ? managed(ctx) : passthrough(ctx)
   }
 }
 
 function managed(ctx: RequestContext): Promise<void> {
   const deployment = ctx.deployment!
   const provider = deployment.provider
-  const json = ctx.json!
-  let body = ctx.body!
-  // Re-serialise only when the upstream name differs; otherwise the client's bytes go as they are.
-  if (json.model !== deployment.upstreamModel) {
-    json.model = deployment.upstreamModel
-    body = Buffer.from(JSON.stringify(json))
-  }
+  // The client's bytes go as they are, with only the model name swapped when it differs.
+  const body = ctx.model === deployment.upstreamModel ? ctx.body! : rewriteModel(ctx.body!, ctx.json!, JSON.stringify(ctx.model), deployment.upstreamModelJson, deployment.upstreamModel)
   const headers = [...deployment.key.headers, 'content-type', 'application/json', 'accept', ctx.stream ? 'text/event-stream' : 'application/json', 'x-request-id', ctx.id]
   const beta = ctx.endpoint === 'messages' ? ctx.req.headers['anthropic-beta'] : undefined
   if (typeof beta === 'string') headers.push('anthropic-beta', beta)

@@ -3,6 +3,7 @@ import { ClientGoneError, type RequestContext, type Stage } from '../../context.
 import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
 import { LabelCache } from '../../core/metrics/label-cache.js'
+import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 
 export interface ObservePorts {
@@ -18,7 +19,7 @@ export interface ObservePorts {
  */
 export function observe(ports: ObservePorts): Stage {
   const { metrics, logger } = ports
-  const recorder = new Recorder(metrics)
+  const recorder = new Recorder(metrics, logger)
   return async function observeStage(ctx, next) {
     metrics.inFlight.inc()
     try {
@@ -60,7 +61,9 @@ class Recorder {
   readonly upstreamLatency: LabelCache<{ observe(v: number): void }>
   readonly upstreamTtft: LabelCache<{ observe(v: number): void }>
   readonly upstreamErrors: LabelCache<{ inc(): void }>
-  constructor(m: Metrics) {
+  readonly accessLog: (record: AccessRecord) => void
+  constructor(m: Metrics, logger: Logger) {
+    this.accessLog = accessLogWriter(logger)
     this.requests = new LabelCache((v) => m.requests.labels(...v))
     this.duration = new LabelCache((v) => m.requestDuration.labels(...v))
     this.upstreamLatency = new LabelCache((v) => m.upstreamLatency.labels(...v))
@@ -88,29 +91,26 @@ function record(ctx: RequestContext, ports: ObservePorts, recorder: Recorder): v
     }
     ports.onFinished?.(ctx)
     if (ctx.runtime.log.accessLog) {
-      logger.info(
-        {
-          requestId: ctx.id,
-          method: ctx.req.method,
-          endpoint: ctx.endpoint,
-          model: ctx.model,
-          route: ctx.route?.name ?? null,
-          provider: ctx.provider?.id ?? null,
-          key: ctx.key?.id ?? null,
-          deployment: ctx.deployment?.id ?? null,
-          stream: ctx.stream,
-          status: ctx.status,
-          outcome: ctx.outcome,
-          error: ctx.errorCode,
-          upstreamStatus: ctx.upstreamStatus || null,
-          totalMs: round(now - ctx.startedAt),
-          upstreamMs: ctx.upstreamStartedAt > 0 ? round((ctx.upstreamEndedAt || now) - ctx.upstreamStartedAt) : null,
-          ttftMs: ctx.upstreamFirstByteAt > 0 ? round(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) : null,
-          promptTokens: ctx.usage?.promptTokens ?? null,
-          completionTokens: ctx.usage?.completionTokens ?? null,
-        },
-        'request',
-      )
+      recorder.accessLog({
+        requestId: ctx.id,
+        method: ctx.req.method,
+        endpoint: ctx.endpoint,
+        model: ctx.model,
+        route: ctx.route?.name ?? null,
+        provider: ctx.provider?.id ?? null,
+        key: ctx.key?.id ?? null,
+        deployment: ctx.deployment?.id ?? null,
+        stream: ctx.stream,
+        status: ctx.status,
+        outcome: ctx.outcome,
+        error: ctx.errorCode,
+        upstreamStatus: ctx.upstreamStatus || null,
+        totalMs: round(now - ctx.startedAt),
+        upstreamMs: ctx.upstreamStartedAt > 0 ? round((ctx.upstreamEndedAt || now) - ctx.upstreamStartedAt) : null,
+        ttftMs: ctx.upstreamFirstByteAt > 0 ? round(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) : null,
+        promptTokens: ctx.usage?.promptTokens ?? null,
+        completionTokens: ctx.usage?.completionTokens ?? null,
+      })
     }
   } catch (err) {
     // Telemetry must never turn a served request into a failure.

@@ -6,7 +6,7 @@ import { SluiceError } from '../../errors.js'
  * configured, and is a 404 otherwise.
  */
 export function route(): Stage {
-  return async function routeStage(ctx, next) {
+  return function routeStage(ctx, next) {
     const runtime = ctx.runtime
     if (ctx.endpoint === 'passthrough') {
       if (!runtime.passthrough) throw new SluiceError('not_found', [ctx.req.method, ctx.req.url])
