@@ -47,8 +47,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const holder = new ConfigHolder(opts.config, pools, opts.env)
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
-  const metrics = createMetrics({ defaultMetrics: opts.processMetrics })
   const status = new StatusTracker()
+  const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight })
   const drain = new Drain(() => status.inFlight)
   metrics.configGeneration.set(initial.generation)
 

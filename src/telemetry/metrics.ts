@@ -5,7 +5,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(opts: { defaultMetrics?: boolean; inFlight?: () => number } = {}) {
+  const inFlight = opts.inFlight ?? (() => 0)
   const registry = new Registry()
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' })
   return {
@@ -16,7 +17,15 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['model', 'provider', 'key', 'status', 'outcome'] as const,
       registers: [registry],
     }),
-    inFlight: new Gauge({ name: 'sluice_requests_in_flight', help: 'Requests being handled now.', registers: [registry] }),
+    // Read when scraped, from the server's own count, so requests pay nothing for it.
+    inFlight: new Gauge({
+      name: 'sluice_requests_in_flight',
+      help: 'Requests being handled now.',
+      registers: [registry],
+      collect() {
+        this.set(inFlight())
+      },
+    }),
     requestDuration: new Histogram({
       name: 'sluice_request_duration_seconds',
       help: 'Time from request received to response finished, by model route and outcome.',

@@ -81,9 +81,6 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#headers = headers
     this.#headersReceived = true
     this.#lastActivity = performance.now()
-    // From now on the idle limit applies, which may be nearer than the first-byte deadline.
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#checkDeadlines()
     this.ctx.upstreamStatus = statusCode
     if (statusCode >= 400) this.#mode = Mode.Error
     else if (this.raw) this.#startRaw()
@@ -172,6 +169,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     let wait = Infinity
     if (t.totalMs > 0) wait = started + t.totalMs - now
     if (phaseLimit > 0) wait = Math.min(wait, paused ? phaseLimit : this.#lastActivity + phaseLimit - now)
+    // Headers may arrive at any moment, and from then on the idle limit applies: waking no
+    // later than one idle period from now means the arrival needs no timer work of its own.
+    if (!this.#headersReceived && t.idleMs > 0) wait = Math.min(wait, t.idleMs)
     if (wait !== Infinity) this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(wait)))
   }
 

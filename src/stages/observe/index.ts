@@ -21,13 +21,11 @@ export function observe(ports: ObservePorts): Stage {
   const { metrics, logger } = ports
   const recorder = new Recorder(metrics, logger)
   return async function observeStage(ctx, next) {
-    metrics.inFlight.inc()
     try {
       await next()
     } catch (thrown) {
       answerFailure(ctx, thrown, logger)
     } finally {
-      metrics.inFlight.dec()
       record(ctx, ports, recorder)
     }
   }
