@@ -60,8 +60,9 @@ describe('data plane: upstream failures and timeouts', () => {
     const error = expectErrorBody(res.json(), 'upstream_timeout')
     expect(error.type).toBe('upstream_error')
     expect(error.message).toContain('300ms')
-    expect(elapsed).toBeGreaterThanOrEqual(250)
-    expect(elapsed).toBeLessThan(1500)
+    // At the configured time: never early, and late only by scheduling noise.
+    expect(elapsed).toBeGreaterThanOrEqual(295)
+    expect(elapsed).toBeLessThan(900)
     const log = await stack.logs.waitForAccessLog((r) => r.some((x) => x.requestId === res.headers['x-request-id']))
     expect(log.find((x) => x.requestId === res.headers['x-request-id'])).toMatchObject({ status: 504, outcome: 'timeout', error: 'upstream_timeout' })
   })
@@ -70,7 +71,9 @@ describe('data plane: upstream failures and timeouts', () => {
     stack.sim.script([{ kind: 'stall_mid_stream', after_chunks: 3, ms: 2000 }])
     const startedAt = performance.now()
     const res = await post(chat('quiet-model', { stream: true, max_tokens: 10 }))
-    expect(performance.now() - startedAt).toBeLessThan(1500)
+    const elapsed = performance.now() - startedAt
+    expect(elapsed).toBeGreaterThanOrEqual(295)
+    expect(elapsed).toBeLessThan(900)
     expect(res.status).toBe(200)
     expectBrokenStream(res.text, 'upstream_timeout')
     // role preamble + the 3 chunks before the stall, then the error
