@@ -20,16 +20,21 @@ function endOfString(body: Buffer, start: number): number {
   return -1
 }
 
-/** [start, end) of the top-level "model" value in a JSON object, or null. */
+/**
+ * [start, end) of the top-level "model" value in a JSON object, or null when there is none,
+ * or more than one (JSON.parse keeps the last; the splice must change the one it keeps).
+ */
 export function findModelValue(body: Buffer): [number, number] | null {
   let depth = 0
   let expectKey = false
+  let found: [number, number] | null = null
   for (let i = 0; i < body.length; i++) {
     const c = body[i]
     if (c === QUOTE) {
       const end = endOfString(body, i)
       if (end === -1) return null
       if (depth === 1 && expectKey && end - i === 7 && body.toString('latin1', i, end) === '"model"') {
+        if (found !== null) return null
         let j = end
         while (isSpace(body[j])) j++
         if (body[j] !== COLON) return null
@@ -37,7 +42,11 @@ export function findModelValue(body: Buffer): [number, number] | null {
         while (isSpace(body[j])) j++
         if (body[j] !== QUOTE) return null
         const valueEnd = endOfString(body, j)
-        return valueEnd === -1 ? null : [j, valueEnd]
+        if (valueEnd === -1) return null
+        found = [j, valueEnd]
+        i = valueEnd - 1
+        expectKey = false
+        continue
       }
       expectKey = false
       i = end - 1
@@ -56,7 +65,7 @@ export function findModelValue(body: Buffer): [number, number] | null {
       expectKey = depth === 1
     }
   }
-  return null
+  return found
 }
 
 /**

@@ -19,6 +19,8 @@ describe('rewriteModel', () => {
     { name: 'a "model" value of another key', text: '{"name":"model","model":"m"}', spliced: true },
     { name: 'an escaped model name', text: '{"model":"\\u006d"}', spliced: false },
     { name: 'unicode model name', text: '{"model":"模型-é"}', spliced: true },
+    { name: 'a duplicated model key (JSON.parse keeps the last)', text: '{"model":"m","messages":[],"model":"m"}', spliced: false },
+    { name: 'a duplicated model key with different values', text: '{"model":"other","model":"m"}', spliced: false },
   ]
   for (const c of cases) {
     it(`${c.name}: only the top-level model changes`, () => {
