@@ -16,6 +16,7 @@ export const codes = {
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model `%s` does not exist or is not served by this gateway' },
   not_found: { status: 404, type: 'invalid_request_error', message: 'Unknown route: %s %s' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'Method %s is not allowed on %s' },
+  request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request body did not arrive within %dms' },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'Request body exceeds the limit of %d bytes' },
   upstream_error: { status: 502, type: 'upstream_error', message: 'Upstream %s failed: %s' },
   upstream_invalid_response: { status: 502, type: 'upstream_error', message: 'Upstream %s sent an invalid response' },

@@ -52,8 +52,28 @@ const headerName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
   .refine((name) => !reservedHeaders.has(name.toLowerCase()), { message: 'sluice sets this header itself (credentials come from `keys`)' })
-const headerValue = z.string().regex(/^[^\r\n\0]*$/, 'a header value cannot contain line breaks or NUL')
-const reservedHeaders = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'authorization', 'api-key', 'x-api-key', 'proxy-authorization'])
+// What HTTP allows in a header value: tab, visible ASCII and space, obs-text bytes.
+const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value may hold only tab, printable ASCII and Latin-1 characters (no line breaks, control characters or emoji)')
+const reservedHeaders = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'authorization',
+  'api-key',
+  'x-api-key',
+  'proxy-authorization',
+  'content-type',
+  'accept',
+  'user-agent',
+  'x-request-id',
+  'anthropic-version',
+  'anthropic-beta',
+])
 
 export const KeyConfig = z
   .strictObject({
@@ -62,7 +82,7 @@ export const KeyConfig = z
       .string()
       .trim() // a key read from a file or an environment variable often ends in a newline
       .min(1, 'the key is empty (is its ${VAR} set?)')
-      .regex(/^[^\s\0]*$/, 'a key cannot contain whitespace or NUL')
+      .regex(/^[\x21-\x7e\x80-\xff]*$/, 'a key may hold only printable ASCII and Latin-1 characters (no whitespace; check for a character pasted from a web page)')
       .describe('The upstream credential; use ${ENV_VAR} to keep it out of the file.'),
   })
   .describe('One upstream credential.')
@@ -73,8 +93,8 @@ export const ProviderConfig = z
     base_url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional().describe(
       'Upstream URL up to and including the version segment: https://api.openai.com/v1, https://integrate.api.nvidia.com/v1, http://127.0.0.1:8000/v1, https://api.anthropic.com/v1; for azure the resource URL https://NAME.openai.azure.com. Defaults to the official URL for openai and anthropic; required for azure.',
     ),
-    api_version: z.string().optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
-    anthropic_version: z.string().optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
+    api_version: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a version such as 2024-10-21').optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
+    anthropic_version: headerValue.min(1).optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
     keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
     headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
     timeouts: Timeouts.prefault({}),

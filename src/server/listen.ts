@@ -16,9 +16,14 @@ export interface ListenOptions {
  * they close first.
  */
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, opts: ListenOptions): Promise<{ server: Server; port: number }> {
-  const requestTimeout = opts.requestTimeoutMs
+  // sluice answers a slow body itself (408 request_timeout, in the OpenAI shape); Node's own
+  // timeout stays behind it as a backstop for the header phase.
+  const requestTimeout = opts.requestTimeoutMs > 0 ? opts.requestTimeoutMs + 5_000 : 0
   const headersTimeout = requestTimeout > 0 ? Math.min(30_000, requestTimeout) : 30_000
-  const server = createServer({ requestTimeout, headersTimeout, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true }, handler)
+  // Node enforces both timeouts only when it sweeps its connections (every 30 s by default);
+  // sweeping a few times per timeout keeps them near what is configured.
+  const connectionsCheckingInterval = Math.max(250, Math.min(30_000, Math.floor(headersTimeout / 4)))
+  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true }, handler)
   server.keepAliveTimeout = opts.keepAliveTimeoutMs
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -23,7 +23,7 @@ export interface AccessRecord {
 }
 
 const str = (v: string | null | undefined): string => (v === null || v === undefined ? 'null' : JSON.stringify(v))
-const num = (v: number | null): string => (v === null ? 'null' : String(v))
+const num = (v: number | null): string => (v !== null && Number.isFinite(v) ? String(v) : 'null')
 
 /**
  * The access log line, built by hand: it is written once per request, and a template with a

@@ -1,7 +1,7 @@
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawRequest } from '../support/data-plane.js'
-import { startStack, type Stack } from '../support/harness.js'
+import { defaultGatewayConfig, startStack, type Stack } from '../support/harness.js'
 
 describe('requests refused by the server are answered, counted and logged like any other', () => {
   let stack: Stack
@@ -36,5 +36,29 @@ describe('requests refused by the server are answered, counted and logged like a
     expect(res.status).toBe(413)
     expect(res.headers.connection).toBe('close')
     expect(stack.sim.stats().totals.requests).toBe(0)
+  })
+})
+
+describe('a client that trickles its body', () => {
+  let stack: Stack
+  beforeAll(async () => {
+    stack = await startStack({
+      gateway: (simUrl) => ({ ...defaultGatewayConfig(simUrl), server: { request_timeout: 300 } }),
+    })
+  })
+  afterAll(() => stack.close())
+
+  it('gets 408 request_timeout at server.request_timeout, and the upstream is never called', async () => {
+    const startedAt = performance.now()
+    const res = await rawRequest(stack.gw.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100', '{"model":')
+    const elapsed = performance.now() - startedAt
+    expect(res.status).toBe(408)
+    expect(res.headers.connection).toBe('close')
+    expect(res.json()).toMatchObject({ error: { code: 'request_timeout', type: 'invalid_request_error' } })
+    expect(elapsed).toBeGreaterThanOrEqual(295)
+    expect(elapsed).toBeLessThan(2000)
+    expect(stack.sim.stats().totals.requests).toBe(0)
+    const log = await stack.logs.waitForAccessLog((records) => records.some((r) => r.error === 'request_timeout'))
+    expect(log.find((r) => r.error === 'request_timeout')).toMatchObject({ status: 408, outcome: 'rejected' })
   })
 })

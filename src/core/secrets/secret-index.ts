@@ -4,6 +4,11 @@
  * with one set lookup per position, so the cost grows with the text, not with the number of
  * keys. Any run of characters covered by windows is a quoted piece of a key.
  */
+// Values that self-hosted servers' docs tell users to put where a key goes (vLLM, llama.cpp,
+// LocalAI, Ollama). They guard nothing, and matching them would cut words such as "required"
+// out of upstream messages.
+const placeholders = new Set(['none', 'empty', 'null', 'dummy', 'ollama', 'not-needed', 'no-key', 'sk-no-key-required', 'sk-xxx', 'token-abc123', 'sk-1234'])
+
 export class SecretIndex {
   static readonly window = 8
   readonly #windows: ReadonlySet<string>
@@ -13,7 +18,10 @@ export class SecretIndex {
     const w = SecretIndex.window
     // Shorter values (vLLM's "none", Ollama's "EMPTY") are placeholders, not secrets, and
     // matching them would strip ordinary words from upstream text.
-    for (const secret of secrets) for (let i = 0; i + w <= secret.length; i++) windows.add(secret.slice(i, i + w))
+    for (const secret of secrets) {
+      if (placeholders.has(secret.toLowerCase())) continue
+      for (let i = 0; i + w <= secret.length; i++) windows.add(secret.slice(i, i + w))
+    }
     this.#windows = windows
   }
 

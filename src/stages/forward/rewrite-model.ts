@@ -20,6 +20,11 @@ function endOfString(body: Buffer, start: number): number {
   return -1
 }
 
+function hasEscape(body: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (body[i] === BACKSLASH) return true
+  return false
+}
+
 /**
  * [start, end) of the top-level "model" value in a JSON object, or null when there is none,
  * or more than one (JSON.parse keeps the last; the splice must change the one it keeps).
@@ -33,6 +38,9 @@ export function findModelValue(body: Buffer): [number, number] | null {
     if (c === QUOTE) {
       const end = endOfString(body, i)
       if (end === -1) return null
+      // A top-level key spelled with escapes ("mod\u0065l") could be another "model" that
+      // JSON.parse would keep; such bodies are not spliced.
+      if (depth === 1 && expectKey && hasEscape(body, i, end)) return null
       if (depth === 1 && expectKey && end - i === 7 && body.toString('latin1', i, end) === '"model"') {
         if (found !== null) return null
         let j = end

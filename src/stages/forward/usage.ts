@@ -10,7 +10,8 @@ function lastMatch(re: RegExp, text: string): number | null {
   let value: number | null = null
   re.lastIndex = 0
   for (let m = re.exec(text); m !== null; m = re.exec(text)) value = Number(m[1])
-  return value
+  // The text is the upstream's (on passthrough, any file): a count no integer can hold is no count.
+  return value !== null && Number.isSafeInteger(value) ? value : null
 }
 
 /** Token counts from a piece of a response (its tail, or a stream's first event); null when it has none. */

@@ -15,7 +15,7 @@ export function ingress(ports: IngressPorts): Stage {
     if (ports.isDraining()) throw new SluiceError('shutting_down', [], { retryAfter: 1 })
     const method = ctx.req.method
     if (method === 'GET' || method === 'HEAD') ctx.body = null
-    else ctx.body = await readBody(ctx.req, ctx.runtime.server.bodyLimit)
+    else ctx.body = await readBody(ctx.req, ctx.runtime.server.bodyLimit, ctx.runtime.server.requestTimeoutMs)
     if (ctx.endpoint !== 'passthrough') {
       const checked = checkBody(ctx.endpoint, parseJsonBody(ctx.body ?? Buffer.alloc(0)))
       ctx.json = checked.json

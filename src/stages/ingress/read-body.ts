@@ -3,10 +3,11 @@ import { ClientGoneError } from '../../context.js'
 import { SluiceError } from '../../errors.js'
 
 /**
- * Reads the whole request body, refusing it as soon as it passes `limit` bytes: a declared
- * Content-Length over the limit is refused before a byte is read.
+ * Reads the whole request body, refusing it as soon as it passes `limit` bytes (a declared
+ * Content-Length over the limit is refused before a byte is read) or when it has not all
+ * arrived within `timeoutMs`, so a client trickling bytes cannot hold a slot indefinitely.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(new SluiceError('request_too_large', [limit]))
   return new Promise((resolve, reject) => {
@@ -34,7 +35,15 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup()
       reject(new ClientGoneError())
     }
+    const timer =
+      timeoutMs > 0 && !req.complete
+        ? setTimeout(() => {
+            cleanup()
+            reject(new SluiceError('request_timeout', [timeoutMs]))
+          }, timeoutMs)
+        : null
     const cleanup = (): void => {
+      if (timer) clearTimeout(timer)
       req.off('data', onData)
       req.off('end', onEnd)
       req.off('error', onError)

@@ -360,3 +360,20 @@ describe('parseConfigText: upstream headers and keys are checked before any requ
     expect(issuesOf(minimal.replace('key: sk-test-key', 'key: "sk-a b"')).map((i) => i.path)).toContain('providers.openai.keys[0].key')
   })
 })
+
+describe('parseConfigText: values undici would refuse at dispatch are refused at load', () => {
+  const withHeaders = (headers: string) => minimal.replace('    type: openai\n', `    type: openai\n    headers: ${headers}\n`)
+  it('refuses a key holding a character pasted from a web page', () => {
+    expect(issuesOf(minimal.replace('key: sk-test-key', 'key: "sk-abc\u2026def"')).map((i) => i.path)).toContain('providers.openai.keys[0].key')
+  })
+  for (const value of ['"a\\x01b"', '"app 🚀"']) {
+    it(`refuses the header value ${value}`, () => {
+      expect(issuesOf(withHeaders(`{ X-Title: ${value} }`)).map((i) => i.path)).toContain('providers.openai.headers.X-Title')
+    })
+  }
+  for (const name of ['Content-Type', 'User-Agent', 'anthropic-version', 'X-Request-Id']) {
+    it(`refuses ${name}, which sluice sets itself`, () => {
+      expect(issuesOf(withHeaders(`{ ${name}: x }`)).map((i) => i.path)).toContain(`providers.openai.headers.${name}`)
+    })
+  }
+})

@@ -36,3 +36,11 @@ describe('formatAccessLine', () => {
     expect(parsed.model).toBeNull()
   })
 })
+
+describe('formatAccessLine with numbers no JSON can hold', () => {
+  it('writes null for a non-finite count', () => {
+    const parsed = JSON.parse(formatAccessLine({ ...record, promptTokens: Infinity, completionTokens: Number.NaN }, 1)) as Record<string, unknown>
+    expect(parsed.promptTokens).toBeNull()
+    expect(parsed.completionTokens).toBeNull()
+  })
+})

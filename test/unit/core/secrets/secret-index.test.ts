@@ -21,6 +21,12 @@ describe('SecretIndex', () => {
     })
   }
 
+  it('ignores well-known placeholder values, which guard nothing', () => {
+    const local = new SecretIndex(['sk-no-key-required', 'token-abc123'])
+    expect(local.size).toBe(0)
+    expect(local.redact('max_tokens is required')).toBe('max_tokens is required')
+  })
+
   it('indexes nothing for an empty list', () => {
     expect(new SecretIndex([]).holds(key)).toBe(false)
     expect(new SecretIndex([]).size).toBe(0)

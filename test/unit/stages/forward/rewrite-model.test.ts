@@ -21,6 +21,9 @@ describe('rewriteModel', () => {
     { name: 'unicode model name', text: '{"model":"模型-é"}', spliced: true },
     { name: 'a duplicated model key (JSON.parse keeps the last)', text: '{"model":"m","messages":[],"model":"m"}', spliced: false },
     { name: 'a duplicated model key with different values', text: '{"model":"other","model":"m"}', spliced: false },
+    { name: 'a duplicate spelled with an escape', text: '{"model":"m","messages":[],"mod\\u0065l":"m"}', spliced: false },
+    { name: 'a first key spelled with an escape', text: '{"\\u006dodel":"x","model":"m"}', spliced: false },
+    { name: 'escapes inside values are fine', text: '{"model":"m","note":"a\\"b\\\\"}', spliced: true },
   ]
   for (const c of cases) {
     it(`${c.name}: only the top-level model changes`, () => {

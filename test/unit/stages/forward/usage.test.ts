@@ -82,3 +82,9 @@ describe('mergeUsage', () => {
     expect(mergeUsage(null, null)).toBeNull()
   })
 })
+
+describe('usageFromText on hostile text', () => {
+  it('ignores a count too large for an integer', () => {
+    expect(usageFromText(`{"prompt_tokens":${'9'.repeat(400)},"completion_tokens":2}`)).toEqual({ promptTokens: null, completionTokens: 2 })
+  })
+})
