@@ -48,9 +48,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
   const status = new StatusTracker()
-  const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight })
+  const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
-  metrics.configGeneration.set(initial.generation)
 
   const pipeline = createPipeline({
     metrics,
@@ -93,8 +92,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const before = holder.current
     const result = holder.reload()
     if (result.ok) {
-      metrics.configReloads.inc({ result: 'applied' })
-      metrics.configGeneration.set(result.generation)
+      metrics.configReloads.series('applied').inc()
       const after = holder.current
       logger.level = after.log.level
       logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
@@ -102,7 +100,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
       if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')
     } else {
-      metrics.configReloads.inc({ result: 'rejected' })
+      metrics.configReloads.series('rejected').inc()
       logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')
     }
     events.emit('reload', result)

@@ -102,8 +102,8 @@ function notAllowed(req: IncomingMessage): SluiceError {
 
 export async function serveMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {
   try {
-    const text = await metrics.registry.metrics()
-    res.writeHead(200, { 'content-type': metrics.registry.contentType })
+    const text = await metrics.render()
+    res.writeHead(200, { 'content-type': metrics.contentType })
     res.end(text)
   } catch {
     sendError(res, new SluiceError('internal_error', ['metrics']), 'metrics')

@@ -2,7 +2,6 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
-import { LabelCache } from '../../core/metrics/label-cache.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 
@@ -18,15 +17,15 @@ export interface ObservePorts {
  * stage threw into the client's error response, then records metrics and the access log.
  */
 export function observe(ports: ObservePorts): Stage {
-  const { metrics, logger } = ports
-  const recorder = new Recorder(metrics, logger)
+  const { logger } = ports
+  const accessLog = accessLogWriter(logger)
   return async function observeStage(ctx, next) {
     try {
       await next()
     } catch (thrown) {
       answerFailure(ctx, thrown, logger)
     } finally {
-      record(ctx, ports, recorder)
+      record(ctx, ports, accessLog)
     }
   }
 }
@@ -52,26 +51,8 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   sendError(ctx.res, err, ctx.id)
 }
 
-/** Metric children by label values, so a request pays a map lookup, not a label hash. */
-class Recorder {
-  readonly requests: LabelCache<{ inc(): void }>
-  readonly duration: LabelCache<{ observe(v: number): void }>
-  readonly upstreamLatency: LabelCache<{ observe(v: number): void }>
-  readonly upstreamTtft: LabelCache<{ observe(v: number): void }>
-  readonly upstreamErrors: LabelCache<{ inc(): void }>
-  readonly accessLog: (record: AccessRecord) => void
-  constructor(m: Metrics, logger: Logger) {
-    this.accessLog = accessLogWriter(logger)
-    this.requests = new LabelCache((v) => m.requests.labels(...v))
-    this.duration = new LabelCache((v) => m.requestDuration.labels(...v))
-    this.upstreamLatency = new LabelCache((v) => m.upstreamLatency.labels(...v))
-    this.upstreamTtft = new LabelCache((v) => m.upstreamTtft.labels(...v))
-    this.upstreamErrors = new LabelCache((v) => m.upstreamErrors.labels(...v))
-  }
-}
-
-function record(ctx: RequestContext, ports: ObservePorts, recorder: Recorder): void {
-  const { logger } = ports
+function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: AccessRecord) => void): void {
+  const { logger, metrics } = ports
   const now = performance.now()
   const seconds = (now - ctx.startedAt) / 1000
   const model = ctx.route ? ctx.route.name : ctx.passthrough ? 'passthrough' : 'none'
@@ -79,17 +60,17 @@ function record(ctx: RequestContext, ports: ObservePorts, recorder: Recorder): v
   const key = ctx.key?.id ?? 'none'
   const status = String(ctx.status)
   try {
-    recorder.requests.get(model, provider, key, status, ctx.outcome).inc()
-    recorder.duration.get(model, ctx.outcome).observe(seconds)
+    metrics.requests.series(model, provider, key, status, ctx.outcome).inc()
+    metrics.requestDuration.series(model, ctx.outcome).observe(seconds)
     if (ctx.upstreamStartedAt > 0 && ctx.provider) {
       const upstreamModel = ctx.deployment?.upstreamModel ?? 'passthrough'
-      if (ctx.upstreamEndedAt > 0 && ctx.outcome === 'success') recorder.upstreamLatency.get(provider, key, upstreamModel).observe((ctx.upstreamEndedAt - ctx.upstreamStartedAt) / 1000)
-      if (ctx.upstreamFirstByteAt > 0) recorder.upstreamTtft.get(provider, key, upstreamModel).observe((ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) / 1000)
-      if (ctx.upstreamFailure !== null && ctx.outcome !== 'client_abort') recorder.upstreamErrors.get(provider, key, ctx.upstreamFailure).inc()
+      if (ctx.upstreamEndedAt > 0 && ctx.outcome === 'success') metrics.upstreamLatency.series(provider, key, upstreamModel).observe((ctx.upstreamEndedAt - ctx.upstreamStartedAt) / 1000)
+      if (ctx.upstreamFirstByteAt > 0) metrics.upstreamTtft.series(provider, key, upstreamModel).observe((ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) / 1000)
+      if (ctx.upstreamFailure !== null && ctx.outcome !== 'client_abort') metrics.upstreamErrors.series(provider, key, ctx.upstreamFailure).inc()
     }
     ports.onFinished?.(ctx)
     if (ctx.runtime.log.accessLog) {
-      recorder.accessLog({
+      accessLog({
         requestId: ctx.id,
         method: ctx.req.method,
         endpoint: ctx.endpoint,

@@ -1,0 +1,118 @@
+// A minimal Prometheus text-format registry for the per-request metrics. Each label set
+// resolves once to a plain series object; recording is then an array write, with none of the
+// per-call label hashing and validation a general-purpose client does.
+
+export interface Family {
+  render(): string
+}
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+
+function labelText(names: readonly string[], values: readonly string[]): string {
+  return names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`).join(',')
+}
+
+function header(name: string, help: string, type: string): string {
+  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`
+}
+
+abstract class Labelled<S> implements Family {
+  readonly #series = new Map<string, { labels: string; series: S }>()
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+
+  /** The series for these label values (in `labelNames` order), created on first use. */
+  series(...values: string[]): S {
+    const id = values.join('\u0000')
+    let entry = this.#series.get(id)
+    if (entry === undefined) this.#series.set(id, (entry = { labels: labelText(this.labelNames, values), series: this.create() }))
+    return entry.series
+  }
+
+  protected abstract create(): S
+  protected abstract lines(labels: string, series: S): string
+
+  render(): string {
+    let out = header(this.name, this.help, this.type)
+    for (const { labels, series } of this.#series.values()) out += this.lines(labels, series)
+    return out
+  }
+
+  protected abstract readonly type: string
+}
+
+export class CounterSeries {
+  value = 0
+  inc(by = 1): void {
+    this.value += by
+  }
+}
+
+export class Counter extends Labelled<CounterSeries> {
+  protected readonly type = 'counter'
+  protected create(): CounterSeries {
+    return new CounterSeries()
+  }
+  protected lines(labels: string, s: CounterSeries): string {
+    return `${this.name}{${labels}} ${s.value}\n`
+  }
+}
+
+export class HistogramSeries {
+  readonly counts: Float64Array
+  sum = 0
+  count = 0
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length)
+  }
+  observe(value: number): void {
+    const bounds = this.bounds
+    let i = 0
+    while (i < bounds.length && value > (bounds[i] as number)) i++
+    if (i < bounds.length) this.counts[i]!++
+    this.sum += value
+    this.count++
+  }
+}
+
+export class Histogram extends Labelled<HistogramSeries> {
+  protected readonly type = 'histogram'
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    readonly buckets: readonly number[],
+  ) {
+    super(name, help, labelNames)
+  }
+  protected create(): HistogramSeries {
+    return new HistogramSeries(this.buckets)
+  }
+  protected lines(labels: string, s: HistogramSeries): string {
+    let out = ''
+    let cumulative = 0
+    const sep = labels ? ',' : ''
+    this.buckets.forEach((le, i) => {
+      cumulative += s.counts[i] ?? 0
+      out += `${this.name}_bucket{${labels}${sep}le="${le}"} ${cumulative}\n`
+    })
+    out += `${this.name}_bucket{${labels}${sep}le="+Inf"} ${s.count}\n`
+    out += `${this.name}_sum{${labels}} ${s.sum}\n${this.name}_count{${labels}} ${s.count}\n`
+    return out
+  }
+}
+
+/** A value read when scraped. */
+export class Gauge implements Family {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number,
+  ) {}
+  render(): string {
+    return `${header(this.name, this.help, 'gauge')}${this.name} ${this.read()}\n`
+  }
+}
