@@ -108,8 +108,14 @@ async function start(args: string[]): Promise<number> {
   try {
     gateway = await startGateway({ config: source, logger, port, watch: !values['no-watch'] })
   } catch (err) {
+    await onStop()
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n')
+      return 1
+    }
+    const code = (err as { code?: unknown }).code
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`sluice: cannot listen (${code}): ${(err as Error).message}. Pass --port N or change server.port / server.host.\n`)
       return 1
     }
     throw err

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -85,6 +87,23 @@ describe('sluice start without a config file', () => {
     } finally {
       proc.kill('SIGTERM')
       expect((await proc.exited).code).toBe(0)
+    }
+  })
+})
+
+describe('sluice start on a port that is taken', () => {
+  it('exits 1 with a message that says what to change', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as AddressInfo).port
+    try {
+      const file = tempFile('sluice.yaml', `server: { port: ${port} }\nproviders:\n  sim: { type: openai, base_url: "http://127.0.0.1:9/v1", keys: [{ id: k1, key: sk-x }] }\n`)
+      const result = await sluice(['start', '--config', file])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain('cannot listen (EADDRINUSE)')
+      expect(result.stderr).toContain('--port')
+    } finally {
+      blocker.close()
     }
   })
 })
