@@ -37,6 +37,7 @@ export class Relay implements Dispatcher.DispatchHandler {
   #settle!: () => void
   #mode = Mode.AwaitingHeaders
   #controller: Dispatcher.DispatchController | null = null
+  /** The upstream's status, 0 until its response headers arrive. */
   #status = 0
   #headers: IncomingHttpHeaders = {}
   #errorBody: Buffer[] = []
@@ -49,7 +50,6 @@ export class Relay implements Dispatcher.DispatchHandler {
   #timer: NodeJS.Timeout | null = null
   /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
   #lastActivity = 0
-  #headersReceived = false
   #earlyAbort: ExchangeAborted | null = null
   readonly #resume = (): void => {
     this.#lastActivity = performance.now()
@@ -79,7 +79,6 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return // 1xx informational
     this.#status = statusCode
     this.#headers = headers
-    this.#headersReceived = true
     this.#lastActivity = performance.now()
     this.ctx.upstreamStatus = statusCode
     if (statusCode >= 400) this.#mode = Mode.Error
@@ -161,17 +160,18 @@ export class Relay implements Dispatcher.DispatchHandler {
     const now = performance.now()
     const started = this.ctx.upstreamStartedAt
     if (t.totalMs > 0 && now - started >= t.totalMs) return this.#abort(new ExchangeAborted('total_timeout'))
-    const phaseLimit = this.#headersReceived ? t.idleMs : t.firstByteMs
+    const headersReceived = this.#status !== 0
+    const phaseLimit = headersReceived ? t.idleMs : t.firstByteMs
     const paused = this.#controller?.paused === true
     if (phaseLimit > 0 && !paused && now - this.#lastActivity >= phaseLimit) {
-      return this.#abort(new ExchangeAborted(this.#headersReceived ? 'idle_timeout' : 'first_byte_timeout'))
+      return this.#abort(new ExchangeAborted(headersReceived ? 'idle_timeout' : 'first_byte_timeout'))
     }
     let wait = Infinity
     if (t.totalMs > 0) wait = started + t.totalMs - now
     if (phaseLimit > 0) wait = Math.min(wait, paused ? phaseLimit : this.#lastActivity + phaseLimit - now)
     // Headers may arrive at any moment, and from then on the idle limit applies: waking no
     // later than one idle period from now means the arrival needs no timer work of its own.
-    if (!this.#headersReceived && t.idleMs > 0) wait = Math.min(wait, t.idleMs)
+    if (!headersReceived && t.idleMs > 0) wait = Math.min(wait, t.idleMs)
     if (wait !== Infinity) this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(wait)))
   }
 
