@@ -84,8 +84,13 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
   const origin = settings.baseUrl.origin
   const staticHeaders = Object.entries(p.headers).map(([k, v]) => [k.toLowerCase(), v] as const)
   const keys: ProviderKey[] = p.keys.map((k) => {
-    const pairs = [...Object.entries(dialect.authHeaders(k.key, settings)), ...staticHeaders, ['user-agent', userAgent] as const]
-    return Object.freeze({ id: k.id, headers: Object.freeze(pairs.flat()) })
+    const headers = [...Object.entries(dialect.authHeaders(k.key, settings)), ...staticHeaders, ['user-agent', userAgent] as const].flat()
+    return Object.freeze({
+      id: k.id,
+      headers: Object.freeze(headers),
+      jsonRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'application/json']),
+      streamRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'text/event-stream']),
+    })
   })
   return Object.freeze({
     id,

@@ -28,6 +28,9 @@ export interface ProviderKey {
   readonly id: string
   /** Flat [name, value, …] pairs sent with every request on this key: credentials and static headers. */
   readonly headers: readonly string[]
+  /** `headers` plus the content negotiation of a managed JSON request, and of a streaming one. */
+  readonly jsonRequestHeaders: readonly string[]
+  readonly streamRequestHeaders: readonly string[]
 }
 
 /** provider × key × upstream model: the unit a request is sent to. */

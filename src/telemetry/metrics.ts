@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Family } from './prometheus.js'
 
 // One registry per process. Label values are ids (model route, provider id, key id), never
 // secrets. The request-path metrics use sluice's own minimal families (see prometheus.ts);
-// Node's process metrics come from prom-client. Later stages add families to `families`.
+// Node's process metrics come from prom-client. Later stages add their families to `metrics`.
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
@@ -44,7 +44,6 @@ export function createMetrics(opts: MetricsOptions = {}) {
   const families: Family[] = Object.values(metrics)
   return {
     ...metrics,
-    families,
     contentType: processRegistry.contentType,
     /** The Prometheus text exposition of every metric. */
     async render(): Promise<string> {
