@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './config/runtime.js'
 import type { SluiceError } from './errors.js'
 import type { Endpoint } from './providers/types.js'
@@ -16,6 +16,20 @@ export type Outcome =
 export interface Usage {
   promptTokens: number | null
   completionTokens: number | null
+}
+
+/**
+ * The scheduler's view of one upstream attempt, told by the forward stage as the answer arrives.
+ * Lets a rate-limit refusal go back to the queue instead of to the client.
+ */
+export interface UpstreamAttempt {
+  /** The upstream's response headers arrived (any status). */
+  responded(status: number, headers: IncomingHttpHeaders): void
+  /**
+   * The upstream refused with 429; `body` is its error body. True when the scheduler takes the
+   * request back (to retry it, or to answer 429 itself): the forward stage then sends nothing.
+   */
+  holdRefusal(body: Buffer): boolean
 }
 
 /**
@@ -55,6 +69,16 @@ export class RequestContext {
   upstreamFirstByteAt = 0
   upstreamEndedAt = 0
   usage: Usage | null = null
+  /** Set by the scheduler while an upstream attempt is under way. */
+  attempt: UpstreamAttempt | null = null
+  /** The last attempt's 429 was taken back by the scheduler (nothing was sent to the client). */
+  refusalHeld = false
+  /** Upstream attempts made (a held 429 and the retry after it are two). */
+  attempts = 0
+  /** Time spent waiting in the queue, ms (all waits of a request together). */
+  queuedMs = 0
+  /** 0 urgent … 3 low; null until the scheduler reads X-Priority. */
+  priority: number | null = null
 
   constructor(
     readonly id: string,
@@ -66,6 +90,20 @@ export class RequestContext {
     /** For passthrough: the normalised path below /v1 (with query). */
     readonly pathBelowV1: string,
   ) {}
+
+  /** Clears what one upstream attempt wrote, before the scheduler sends the request again. */
+  resetAttempt(): void {
+    this.refusalHeld = false
+    this.status = 0
+    this.outcome = 'success'
+    this.errorCode = null
+    this.upstreamStatus = 0
+    this.upstreamFailure = null
+    this.upstreamStartedAt = 0
+    this.upstreamFirstByteAt = 0
+    this.upstreamEndedAt = 0
+    this.usage = null
+  }
 
   /** Called by the server when the client connection closes early; runs the registered handler once. */
   clientClosed(): void {

@@ -5,9 +5,11 @@ import { ConfigHolder, type ConfigSource, type ReloadResult } from './config/hol
 import { UpstreamPools } from './config/pools.js'
 import type { Runtime } from './config/runtime.js'
 import { watchFile } from './config/watch.js'
+import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
 import { Drain } from './server/drain.js'
 import { createHandler, serveMetrics } from './server/handler.js'
+import { Scheduler } from './stages/schedule/index.js'
 import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
@@ -44,18 +46,22 @@ export interface Gateway {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const pools = new UpstreamPools()
-  const holder = new ConfigHolder(opts.config, pools, opts.env)
+  const pacers = new PacerRegistry()
+  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers)
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
+  const scheduler = new Scheduler({ pacers, metrics })
+  status.extra = () => scheduler.snapshot()
 
   const pipeline = createPipeline({
     metrics,
     logger,
     isDraining: () => drain.draining,
     onFinished: (ctx) => status.record(ctx),
+    scheduler,
   })
   const handler = createHandler({
     runtime: () => holder.current,
@@ -116,6 +122,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       stopWatching()
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
       const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
+      scheduler.close()
       await (clean ? pools.close() : pools.destroy())
       logger.info({ clean }, 'stopped')
       flushLoggerSync(logger)

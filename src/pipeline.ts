@@ -4,6 +4,7 @@ import { forward } from './stages/forward/index.js'
 import { ingress, type IngressPorts } from './stages/ingress/index.js'
 import { observe, type ObservePorts } from './stages/observe/index.js'
 import { route } from './stages/route/index.js'
+import { schedule, type Scheduler } from './stages/schedule/index.js'
 
 // The request path, in order. Read this first.
 //
@@ -13,16 +14,22 @@ import { route } from './stages/route/index.js'
 //   (auth)    virtual key → consumer                              — consumers issue
 //   route     model → route, or the passthrough provider
 //   (admit)   consumer limits: RPM, TPM, budget                    — consumers issue
-//   (schedule) priority queue until some deployment has capacity  — queue and pacing issue
-//   balance   picks the deployment (round-robin for now)
-//   forward   one upstream exchange, relayed as it arrives
+//   schedule  priority queue until one of the model's keys can take the request; picks that
+//             deployment (round-robin among those whose pacer allows it now) and charges its
+//             pacer in one step; takes a 429 back and sends the request again while its
+//             maximum wait allows
+//   balance   picks the key of a passthrough request
+//   forward   one upstream exchange, relayed as it arrives; tells the scheduler what the
+//             upstream answered (rate-limit headers, 429s)
 //
 // Stages never import each other; each is a factory given its ports.
 
-export interface PipelinePorts extends IngressPorts, ObservePorts {}
+export interface PipelinePorts extends IngressPorts, ObservePorts {
+  readonly scheduler: Scheduler
+}
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
-  return compose([observe(ports), ingress(ports), route(), balance(), forward()])
+  return compose([observe(ports), ingress(ports), route(), schedule(ports.scheduler), balance(), forward()])
 }
 
 /** Runs stages in order; each calls next() at most once to hand on to the one after it. */

@@ -14,8 +14,10 @@ export function sendJson(res: ServerResponse, status: number, body: string, extr
 
 export function sendError(res: ServerResponse, err: SluiceError, requestId: string): void {
   if (res.headersSent) {
-    // Too late for a status: the caller decides how to end a started response.
-    res.destroy()
+    // Too late for a status. A stream opened early (kept alive while queued) can still carry
+    // the error as its last event; anything else is cut so the client sees it is incomplete.
+    if (!res.writableEnded && String(res.getHeader('content-type') ?? '').includes('text/event-stream')) res.end(sseErrorEvent(err))
+    else res.destroy()
     return
   }
   const headers: Record<string, string> = { 'x-request-id': requestId }

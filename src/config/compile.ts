@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { PacerRegistry } from '../core/pacer/registry.js'
 import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
 import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
@@ -12,6 +13,8 @@ export interface CompileOptions {
   readonly generation: number
   readonly source: string
   readonly pools: UpstreamPools
+  /** Pacers outlive a config generation; a reload finds its keys' pacers here. Default: fresh ones. */
+  readonly pacers?: PacerRegistry
   readonly now?: () => number
 }
 
@@ -20,6 +23,8 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   const providers = new Map<string, Provider>()
   for (const [id, p] of Object.entries(cfg.providers)) providers.set(id, compileProvider(id, p, opts.pools))
 
+  const pacers = opts.pacers ?? new PacerRegistry()
+  const livePacers = new Set<string>()
   const models = new Map<string, ModelRoute>()
   const created = Math.floor((opts.now ?? Date.now)() / 1000)
   for (const [name, m] of Object.entries(cfg.models)) {
@@ -28,13 +33,18 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       const provider = providers.get(target.provider)
       if (!provider) throw new Error(`unknown provider ${target.provider}`) // checked by the schema already
       const upstreamModel = target.model ?? name
-      const settings = providerSettings(cfg.providers[target.provider] as ProviderConfigParsed)
+      const providerConfig = cfg.providers[target.provider] as ProviderConfigParsed
+      const settings = providerSettings(providerConfig)
       const paths = Object.fromEntries(endpoints.map((e) => [e, provider.dialect.path(e, upstreamModel, settings)])) as Record<Endpoint, string | null>
-      for (const key of provider.keys) {
+      provider.keys.forEach((key, i) => {
+        const keyConfig = providerConfig.keys[i]!
+        const perModel = providerConfig.limit_scope === 'key-model'
+        const pacer = pacers.obtain(provider.id, key.id, perModel ? upstreamModel : null, { rpm: keyConfig.rpm, tpm: keyConfig.tpm })
+        livePacers.add(pacer.id)
         deployments.push(
-          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths) }),
+          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths), pacer }),
         )
-      }
+      })
     }
     const byEndpoint = Object.fromEntries(endpoints.map((e) => [e, Object.freeze(deployments.filter((d) => d.paths[e] !== null))])) as Record<Endpoint, readonly Deployment[]>
     const modelJson = JSON.stringify({ id: name, object: 'model', created, owned_by: m.owned_by })
@@ -43,6 +53,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
 
   const modelListJson = `{"object":"list","data":[${[...models.values()].map((m) => m.modelJson).join(',')}]}`
   const secrets = new SecretIndex([...providers.values()].flatMap((p) => p.secrets))
+  pacers.retain(livePacers)
 
   return Object.freeze({
     generation: opts.generation,
@@ -62,6 +73,14 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     models,
     modelListJson,
     passthrough: cfg.passthrough ? (providers.get(cfg.passthrough.provider) ?? null) : null,
+    queue: Object.freeze({
+      maxSize: cfg.queue.max_size,
+      perConsumer: cfg.queue.per_consumer,
+      whenFull: cfg.queue.when_full,
+      maxWaitMs: Object.freeze({ 0: cfg.queue.max_wait.urgent, 1: cfg.queue.max_wait.high, 2: cfg.queue.max_wait.normal, 3: cfg.queue.max_wait.low }),
+      keepaliveMs: cfg.queue.keepalive,
+    }),
+    outputReserve: cfg.pacing.output_reserve,
     secrets,
   })
 }

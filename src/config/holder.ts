@@ -1,3 +1,4 @@
+import { PacerRegistry } from '../core/pacer/registry.js'
 import { compile, dispatchersOf } from './compile.js'
 import { ConfigError, loadConfigFile, parseConfigText } from './load.js'
 import type { UpstreamPools } from './pools.js'
@@ -24,8 +25,9 @@ export class ConfigHolder {
     private readonly source: ConfigSource,
     private readonly pools: UpstreamPools,
     private readonly env: NodeJS.ProcessEnv = process.env,
+    readonly pacers: PacerRegistry = new PacerRegistry(),
   ) {
-    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools })
+    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers })
   }
 
   get current(): Runtime {
@@ -54,7 +56,7 @@ export class ConfigHolder {
 
   reload(): ReloadResult {
     try {
-      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools })
+      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools, pacers: this.pacers })
       this.#generation++
       // Requests already admitted keep their generation, pools included, until they end.
       if (this.#currentInUse > 0) this.#draining.set(this.#current, this.#currentInUse)

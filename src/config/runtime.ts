@@ -1,4 +1,6 @@
 import type { Dispatcher } from 'undici'
+import type { KeyPacer } from '../core/pacer/key-pacer.js'
+import type { Priority } from '../core/queue/index.js'
 import type { SecretIndex } from '../core/secrets/secret-index.js'
 import type { Dialect, Endpoint } from '../providers/types.js'
 
@@ -43,6 +45,23 @@ export interface Deployment {
   readonly upstreamModelJson: string
   /** Per endpoint, the upstream path, or null when this deployment cannot serve it. */
   readonly paths: Readonly<Record<Endpoint, string | null>>
+  /**
+   * The pacer of this deployment's key (or key × model with `limit_scope: key-model`). It is
+   * long-lived state, shared by every deployment on the same key and kept across reloads.
+   */
+  readonly pacer: KeyPacer
+}
+
+export type WhenFull = 'reject' | 'passthrough' | 'shed-lowest'
+
+export interface QueueSettings {
+  readonly maxSize: number
+  readonly perConsumer: number
+  readonly whenFull: WhenFull
+  /** Max wait per priority (urgent, high, normal, low), ms. */
+  readonly maxWaitMs: Readonly<Record<Priority, number>>
+  /** SSE comment interval for waiting streams, ms; 0 = off. */
+  readonly keepaliveMs: number
 }
 
 export interface ModelRoute {
@@ -73,6 +92,9 @@ export interface Runtime {
   /** Serialized /v1/models list. */
   readonly modelListJson: string
   readonly passthrough: Provider | null
+  readonly queue: QueueSettings
+  /** Output tokens charged at dispatch when a request sets no max_tokens. */
+  readonly outputReserve: number
   /** Every provider secret, indexed for finding whole keys or pieces of them in upstream text. */
   readonly secrets: SecretIndex
 }

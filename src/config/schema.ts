@@ -84,6 +84,12 @@ export const KeyConfig = z
       .min(1, 'the key is empty (is its ${VAR} set?)')
       .regex(/^[\x21-\x7e\x80-\xff]*$/, 'a key may hold only printable ASCII and Latin-1 characters (no whitespace; check for a character pasted from a web page)')
       .describe('The upstream credential; use ${ENV_VAR} to keep it out of the file.'),
+    rpm: z.number().positive().nullable().default(null).describe(
+      'Requests per minute this key may send: a ceiling sluice paces under (at 97 %, evenly spaced). null (the default) learns the limit from rate-limit headers and 429s.',
+    ),
+    tpm: z.number().positive().nullable().default(null).describe(
+      'Tokens per minute this key may use (prompt estimate + max_tokens charged at dispatch, settled from usage). null (the default) paces tokens only once headers or token 429s reveal a limit.',
+    ),
   })
   .describe('One upstream credential.')
 
@@ -98,6 +104,9 @@ export const ProviderConfig = z
     keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
     headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
     timeouts: Timeouts.prefault({}),
+    limit_scope: z.enum(['key', 'key-model']).default('key').describe(
+      'Whether the upstream counts a key\'s limits over all models (key, the default) or separately per model (key-model, as OpenAI does): one pacer per key, or per key and upstream model.',
+    ),
     max_connections: z.number().int().positive().default(256).describe('Most open connections to this provider\'s origin. Default 256.'),
   })
   .describe('An upstream API.')
@@ -122,6 +131,34 @@ export const PassthroughConfig = z
   })
   .describe('Forward what sluice does not manage to one provider instead of answering 404.')
 
+const maxWait = (def: string, priority: string) => duration(def, `Longest time a ${priority} request waits in the queue before 503 queue_timeout`)
+
+export const QueueConfig = z
+  .strictObject({
+    max_size: z.number().int().positive().default(1000).describe('Most requests waiting per model. Default 1000.'),
+    per_consumer: z.number().int().positive().default(50).describe('Most requests one consumer (until consumers exist: one client API key or IP) may have waiting per model. Default 50.'),
+    when_full: z.enum(['reject', 'passthrough', 'shed-lowest']).default('shed-lowest').describe(
+      'When the queue is full: reject the arrival (503 queue_full); passthrough (skip the queue, still wait for the pacer); shed-lowest (evict the newest request of the lowest waiting priority if the arrival outranks it, else reject the arrival). Default shed-lowest.',
+    ),
+    max_wait: z
+      .strictObject({
+        urgent: maxWait('10s', 'urgent'),
+        high: maxWait('30s', 'high'),
+        normal: maxWait('60s', 'normal'),
+        low: maxWait('120s', 'low'),
+      })
+      .prefault({})
+      .describe('Longest wait in the queue, per priority. A client may shorten it with X-Sluice-Max-Wait: <seconds>.'),
+    keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection'),
+  })
+  .describe('The priority queue in front of each model: requests wait there until a key has capacity.')
+
+export const PacingConfig = z
+  .strictObject({
+    output_reserve: z.number().int().nonnegative().default(1024).describe('Output tokens charged at dispatch when a request sets no max_tokens; settled from usage afterwards. Default 1024.'),
+  })
+  .describe('Pacing of upstream keys.')
+
 export const LogConfig = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level. Default info.'),
@@ -136,6 +173,8 @@ export const SluiceConfig = z
     providers: z.record(identifier, ProviderConfig).describe('Upstream APIs by id.'),
     models: z.record(z.string().min(1).max(256), ModelConfig).default({}).describe('Model routes by the name clients send.'),
     passthrough: PassthroughConfig.nullable().default(null),
+    queue: QueueConfig.prefault({}),
+    pacing: PacingConfig.prefault({}),
   })
   .superRefine(checkReferences)
   .describe('sluice configuration (sluice.yaml).')

@@ -15,6 +15,8 @@ export class StatusTracker {
   readonly #outcomes: Record<Outcome, number> = { success: 0, upstream_error: 0, timeout: 0, rejected: 0, client_abort: 0, internal_error: 0 }
   readonly #upstreams = new Map<string, UpstreamSeen>()
   inFlight = 0
+  /** More to report (queues, pacers), merged into the snapshot. */
+  extra: () => unknown = () => ({})
 
   constructor(private readonly now: () => number = Date.now) {
     this.startedAt = now()
@@ -65,6 +67,7 @@ export class StatusTracker {
       requests: { in_flight: this.inFlight, total, by_outcome: { ...this.#outcomes } },
       models: [...runtime.models.keys()],
       upstreams,
+      ...(this.extra() as object),
     }
   }
 }

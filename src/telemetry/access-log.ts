@@ -20,6 +20,11 @@ export interface AccessRecord {
   readonly ttftMs: number | null
   readonly promptTokens: number | null
   readonly completionTokens: number | null
+  /** urgent | high | normal | low, for managed requests. */
+  readonly priority: string | null
+  readonly queuedMs: number
+  /** Upstream attempts (a 429 taken back and the retry after it are two). */
+  readonly attempts: number
 }
 
 const str = (v: string | null | undefined): string => (v === null || v === undefined ? 'null' : JSON.stringify(v))
@@ -36,7 +41,7 @@ export function formatAccessLine(r: AccessRecord, time: number): string {
     `,"endpoint":${str(r.endpoint)},"model":${str(r.model)},"route":${str(r.route)},"provider":${str(r.provider)},"key":${str(r.key)}` +
     `,"deployment":${str(r.deployment)},"stream":${r.stream},"status":${r.status},"outcome":${str(r.outcome)},"error":${str(r.error)}` +
     `,"upstreamStatus":${num(r.upstreamStatus)},"totalMs":${r.totalMs},"upstreamMs":${num(r.upstreamMs)},"ttftMs":${num(r.ttftMs)}` +
-    `,"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)}}\n`
+    `,"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)},"priority":${str(r.priority)},"queuedMs":${r.queuedMs},"attempts":${r.attempts}}\n`
   )
 }
 

@@ -1,10 +1,11 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import { Counter, Gauge, Histogram, type Family } from './prometheus.js'
+import { Counter, Gauge, GaugeSet, Histogram, type Family } from './prometheus.js'
 
 // One registry per process. Label values are ids (model route, provider id, key id), never
 // secrets. The request-path metrics use sluice's own minimal families (see prometheus.ts);
 // Node's process metrics come from prom-client. Later stages add their families to `metrics`.
 
+const waitBuckets = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
 
 export interface MetricsOptions {
@@ -38,6 +39,18 @@ export function createMetrics(opts: MetricsOptions = {}) {
       'Upstream failures: HTTP error statuses, or the transport failure kind (connect, reset, first_byte_timeout, idle_timeout, total_timeout, connect_timeout, invalid).',
       ['provider', 'key', 'status'],
     ),
+    queueDepth: new GaugeSet('sluice_queue_depth', 'Requests waiting in each model\'s queue, by priority.', ['model', 'priority']),
+    queueWait: new Histogram('sluice_queue_wait_seconds', 'Time a request waited in the queue before it was sent upstream, by model and priority.', ['model', 'priority'], waitBuckets),
+    queueRejected: new Counter(
+      'sluice_queue_rejected_total',
+      'Requests that left the queue without being sent upstream, by reason: full, consumer_full, shed, timeout, rate_limited, no_capacity, client_gone.',
+      ['model', 'priority', 'reason'],
+    ),
+    pacerRate: new GaugeSet('sluice_pacer_rate_rpm', 'Requests per minute each key is paced at now (+Inf: not paced yet).', ['provider', 'key', 'model']),
+    pacerLimit: new GaugeSet('sluice_pacer_limit_rpm', 'Each key\'s request limit per minute as sluice knows it: min(configured, learned); +Inf when unknown.', ['provider', 'key', 'model']),
+    pacerTokenRate: new GaugeSet('sluice_pacer_rate_tpm', 'Tokens per minute each key is paced at now (+Inf: not paced).', ['provider', 'key', 'model']),
+    pacerState: new GaugeSet('sluice_pacer_state', 'Each key\'s pacer state: 1 for the current one of steady, paused, retreating, recovering.', ['provider', 'key', 'model', 'state']),
+    upstream429: new Counter('sluice_upstream_429_total', 'Upstream 429s (and 529 overloads), by type: rpm, tpm, concurrent, quota, overload, unknown.', ['provider', 'key', 'type']),
     configReloads: new Counter('sluice_config_reloads_total', 'Configuration reloads, by result (applied or rejected).', ['result']),
     configGeneration: new Gauge('sluice_config_generation', 'Generation number of the configuration in use.', opts.configGeneration ?? (() => 0)),
   }

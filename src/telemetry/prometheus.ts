@@ -116,3 +116,25 @@ export class Gauge implements Family {
     return `${header(this.name, this.help, 'gauge')}${this.name} ${this.read()}\n`
   }
 }
+
+/** Labelled values read when scraped, from state that lives elsewhere (queues, pacers). */
+export class GaugeSet implements Family {
+  /** Set by whoever owns the state; yields [label values, value] pairs. */
+  read: () => Iterable<readonly [readonly string[], number]> = () => []
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+  render(): string {
+    let out = header(this.name, this.help, 'gauge')
+    for (const [values, value] of this.read()) out += `${this.name}{${labelText(this.labelNames, values)}} ${formatValue(value)}\n`
+    return out
+  }
+}
+
+function formatValue(v: number): string {
+  if (v === Infinity) return '+Inf'
+  if (v === -Infinity) return '-Inf'
+  return Number.isInteger(v) ? String(v) : v.toFixed(3)
+}

@@ -51,6 +51,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
   #lastActivity = 0
   #earlyAbort: ExchangeAborted | null = null
+  /** Response headers were sent to the client by this relay. */
+  #headersWritten = false
   readonly #resume = (): void => {
     this.#lastActivity = performance.now()
     this.#controller?.resume()
@@ -81,6 +83,10 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#headers = headers
     this.#lastActivity = performance.now()
     this.ctx.upstreamStatus = statusCode
+    this.ctx.attempt?.responded(statusCode, headers)
+    // Headers already went out when a waiting stream was kept alive with SSE comments; from
+    // here on anything but a stream can only end as an SSE error event.
+    if (this.ctx.res.headersSent) this.#sse = true
     if (statusCode >= 400) this.#mode = Mode.Error
     else if (this.raw) this.#startRaw()
     else if (String(headers['content-type'] ?? '').includes('text/event-stream')) this.#startStream()
@@ -103,7 +109,7 @@ export class Relay implements Dispatcher.DispatchHandler {
         }
         return
       case Mode.Body:
-        if (!ctx.res.headersSent && !this.#startBody(chunk)) return
+        if (!this.#headersWritten && !this.#startBody(chunk)) return
         break
       case Mode.Done:
         return
@@ -121,8 +127,15 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.#mode === Mode.Done) return
     const ctx = this.ctx
     if (this.#mode === Mode.Error) {
-      this.#sendUpstreamError()
-    } else if (!ctx.res.headersSent && this.#mode === Mode.Body) {
+      if (this.#status === 429 && ctx.attempt?.holdRefusal(Buffer.concat(this.#errorBody, this.#errorSize))) {
+        // The scheduler retries it, or answers 429 itself: the client hears nothing of this one.
+        ctx.refusalHeld = true
+        ctx.outcome = 'upstream_error'
+        ctx.upstreamFailure = '429'
+      } else {
+        this.#sendUpstreamError()
+      }
+    } else if (!this.#headersWritten && this.#mode === Mode.Body) {
       // A 2xx with an empty body is not an answer any client can use.
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return
@@ -193,6 +206,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       'x-request-id': this.ctx.id,
     }
     if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
+    if (this.ctx.res.headersSent) return // kept alive while queued: the stream is already open
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
   }
@@ -202,7 +216,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     const contentType = this.#headers['content-type'] ?? ''
     let i = 0
     while (i < first.length && (first[i] === 0x20 || first[i] === 0x0a || first[i] === 0x0d || first[i] === 0x09)) i++
-    if (!String(contentType).includes('json') || (i < first.length && first[i] !== 0x7b && first[i] !== 0x5b)) {
+    if (this.ctx.res.headersSent || !String(contentType).includes('json') || (i < first.length && first[i] !== 0x7b && first[i] !== 0x5b)) {
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return false
     }
@@ -211,6 +225,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (length !== undefined && this.#headers['content-encoding'] === undefined) headers['content-length'] = length
     if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
     this.ctx.res.writeHead(this.#status, headers)
+    this.#headersWritten = true
     return true
   }
 
@@ -286,7 +301,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (status === 429 && typeof retryAfter === 'string' && /^\d+(\.\d+)?$/.test(retryAfter)) headers['retry-after'] = retryAfter
     if (ctx.deployment) headers['x-sluice-deployment'] = ctx.deployment.id
     ctx.status = clientStatus
-    sendJson(ctx.res, clientStatus, body, headers)
+    if (ctx.res.headersSent) ctx.res.end(`data: ${body}\n\n`) // a kept-alive stream: the error is its only event
+    else sendJson(ctx.res, clientStatus, body, headers)
   }
 
   #fail(err: SluiceError, kind: string): void {

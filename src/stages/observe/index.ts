@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
+import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
@@ -89,6 +90,9 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
         ttftMs: ctx.upstreamFirstByteAt > 0 ? round(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) : null,
         promptTokens: ctx.usage?.promptTokens ?? null,
         completionTokens: ctx.usage?.completionTokens ?? null,
+        priority: ctx.priority === null ? null : (priorityNames[ctx.priority as Priority] ?? null),
+        queuedMs: round(ctx.queuedMs),
+        attempts: ctx.attempts,
       })
     }
   } catch (err) {

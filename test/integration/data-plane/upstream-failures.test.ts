@@ -145,7 +145,7 @@ describe('data plane: upstream failures and timeouts', () => {
     expect(res.headers['x-upstream-internal']).toBeUndefined()
   })
 
-  it('upstream 429 with retry-after: 429 with the same retry-after', async () => {
+  it('an upstream 429 that cannot be retried within the max wait: sluice\'s 429 with the upstream\'s retry-after', async () => {
     stack.sim.script([
       {
         kind: 'error',
@@ -154,9 +154,11 @@ describe('data plane: upstream failures and timeouts', () => {
         headers: { 'retry-after': '7' },
       },
     ])
-    const res = await post(chat('test-model'))
+    const res = await send(stack.gw.url, '/v1/chat/completions', { body: chat('test-model'), headers: { 'x-sluice-max-wait': '2' } })
     expect(res.status).toBe(429)
     expect(res.headers['retry-after']).toBe('7')
     expectErrorBody(res.json(), 'rate_limit_exceeded')
+    expect(stack.sim.requests()).toHaveLength(1)
   })
+
 })

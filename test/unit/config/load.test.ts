@@ -70,7 +70,16 @@ describe('parseConfigText: defaults', () => {
     expect(p?.timeouts).toEqual({ connect: 10_000, first_byte: 120_000, idle: 60_000, total: 600_000 })
     expect(p?.max_connections).toBe(256)
     expect(p?.headers).toEqual({})
-    expect(p?.keys).toEqual([{ id: 'k1', key: 'sk-test-key' }])
+    expect(p?.keys).toEqual([{ id: 'k1', key: 'sk-test-key', rpm: null, tpm: null }])
+    expect(p?.limit_scope).toBe('key')
+    expect(cfg.queue).toEqual({
+      max_size: 1000,
+      per_consumer: 50,
+      when_full: 'shed-lowest',
+      max_wait: { urgent: 10_000, high: 30_000, normal: 60_000, low: 120_000 },
+      keepalive: 0,
+    })
+    expect(cfg.pacing).toEqual({ output_reserve: 1024 })
     expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai' }], owned_by: 'sluice' })
   })
 

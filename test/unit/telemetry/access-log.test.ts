@@ -20,6 +20,9 @@ const record: AccessRecord = {
   ttftMs: null,
   promptTokens: 3,
   completionTokens: null,
+  priority: 'high',
+  queuedMs: 12.5,
+  attempts: 2,
 }
 
 describe('formatAccessLine', () => {

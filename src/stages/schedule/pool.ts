@@ -1,0 +1,223 @@
+import type { Deployment, QueueSettings } from '../../config/runtime.js'
+import { ClientGoneError, type RequestContext } from '../../context.js'
+import type { Clock } from '../../core/clock.js'
+import { PoolQueue, priorityNames } from '../../core/queue/index.js'
+import { SluiceError } from '../../errors.js'
+import type { ScheduleMetrics } from './metrics.js'
+import type { Pumpable, Wakeups } from './wakeups.js'
+import type { Waiter } from './waiter.js'
+
+/** The bounded queue in front of one model, and the dispatcher that drains it as keys allow. */
+export class Pool implements Pumpable {
+  readonly queue = new PoolQueue<Waiter>()
+  /** `when_full: passthrough`: requests that skipped the queue but still wait for a key, served first. */
+  readonly bypass = new Set<Waiter>()
+  #cursor = 0
+  #pumping = false
+  #pumpAgain = false
+
+  constructor(
+    readonly model: string,
+    private readonly clock: Clock,
+    private readonly wakeups: Wakeups,
+    private readonly metrics: ScheduleMetrics,
+  ) {}
+
+  get waiting(): number {
+    return this.queue.size + this.bypass.size
+  }
+
+  /** Dispatches at once when nothing waits ahead and a key can take it now. */
+  tryNow(w: Waiter): boolean {
+    if (this.waiting > 0) return false
+    const now = this.clock.now()
+    if (!this.#dispatch(w, now, false)) return false
+    this.metrics.observeWait(this.model, w.priority, 0)
+    return true
+  }
+
+  /** Queues a new arrival (applying the `when_full` policy) until a key can take it. */
+  admit(w: Waiter, settings: QueueSettings): Promise<void> {
+    if (this.queue.countFor(w.consumer) >= settings.perConsumer) {
+      this.metrics.rejected(this.model, w.priority, 'consumer_full')
+      throw new SluiceError('queue_full', [this.model, `this client already has ${settings.perConsumer} requests waiting`], { retryAfter: this.#retryAfterSeconds(w) })
+    }
+    if (this.queue.size >= settings.maxSize) {
+      if (settings.whenFull === 'passthrough') return this.#park(w, 'bypass')
+      const lowest = this.queue.lowestWaitingPriority()
+      const victim = settings.whenFull === 'shed-lowest' && lowest !== null && w.priority < lowest ? this.queue.newest(lowest) : undefined
+      if (victim === undefined) {
+        this.metrics.rejected(this.model, w.priority, 'full')
+        throw new SluiceError('queue_full', [this.model, `${settings.maxSize} requests are waiting`], { retryAfter: this.#retryAfterSeconds(w) })
+      }
+      this.#unpark(victim)
+      this.metrics.rejected(this.model, victim.priority, 'shed')
+      victim.failed(new SluiceError('queue_full', [this.model, `a ${priorityNames[w.priority]} request took this ${priorityNames[victim.priority]} one's place`], { retryAfter: this.#retryAfterSeconds(victim) }))
+    }
+    return this.#park(w, 'queue')
+  }
+
+  /** A request whose 429 was taken back goes to the head of its consumer's line, keeping its place. */
+  requeue(w: Waiter): Promise<void> {
+    return this.#park(w, w.lane === 'bypass' ? 'bypass' : 'front')
+  }
+
+  /** Dispatches waiting requests, in queue order, while keys can take them. */
+  pump(): void {
+    if (this.#pumping) {
+      this.#pumpAgain = true
+      return
+    }
+    this.#pumping = true
+    try {
+      do {
+        this.#pumpAgain = false
+        this.#drain()
+      } while (this.#pumpAgain)
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  /** Seconds a client should wait before trying again, from the pacers of the keys it could use. */
+  retryAfterMs(w: Waiter, now: number): number {
+    let best = Infinity
+    for (const d of w.candidates) best = Math.min(best, d.pacer.wait(now, w.tokens, false))
+    return best === Infinity ? 1000 : best
+  }
+
+  #retryAfterSeconds(w: Waiter): number {
+    return Math.max(1, Math.ceil(this.retryAfterMs(w, this.clock.now()) / 1000))
+  }
+
+  #drain(): void {
+    const now = this.clock.now()
+    for (;;) {
+      const head = this.#head()
+      if (head === undefined) return
+      if (!this.#dispatch(head, now, true)) {
+        if (this.#allOut(head, now)) {
+          this.#unpark(head)
+          this.metrics.rejected(this.model, head.priority, 'no_capacity')
+          head.failed(new SluiceError('no_capacity', [this.model], { retryAfter: this.#retryAfterSeconds(head) }))
+          continue
+        }
+        return
+      }
+      if (head.where === 'queue') this.queue.pop() // the head: pop() charges its priority and consumer
+      this.#unpark(head)
+      this.metrics.observeWait(this.model, head.priority, now - head.waitStartedAt)
+      head.ctx.queuedMs += now - head.waitStartedAt
+      head.granted()
+    }
+  }
+
+  #head(): Waiter | undefined {
+    for (const w of this.bypass) return w
+    return this.queue.peek()
+  }
+
+  /**
+   * Gives `w` the next deployment, round-robin among those whose key can take it now, and
+   * charges that key. When none can, arms a wake-up on every candidate key for the moment it can.
+   */
+  #dispatch(w: Waiter, now: number, waiting: boolean): boolean {
+    const candidates = w.candidates
+    const n = candidates.length
+    const start = this.#cursor
+    for (let i = 0; i < n; i++) {
+      const d = candidates[(start + i) % n] as Deployment
+      if (d.pacer.wait(now, w.tokens, waiting) > 0) continue
+      this.#cursor = (start + i + 1) % n
+      this.#assign(w, d, now)
+      return true
+    }
+    for (const d of candidates) {
+      const wait = d.pacer.wait(now, w.tokens, waiting)
+      if (wait !== Infinity) this.wakeups.arm(d.pacer, wait, this)
+    }
+    return false
+  }
+
+  #assign(w: Waiter, d: Deployment, now: number): void {
+    d.pacer.take(now, w.tokens)
+    w.deployment = d
+    w.pacer = d.pacer
+    w.dispatchedAt = now
+    w.inflightAtDispatch = d.pacer.inflight
+    w.snapshot = null
+    const ctx = w.ctx
+    ctx.deployment = d
+    ctx.provider = d.provider
+    ctx.key = d.key
+  }
+
+  /** Every key this request could use is out of service (quota exhausted). */
+  #allOut(w: Waiter, now: number): boolean {
+    for (const d of w.candidates) if (!d.pacer.disabled(now)) return false
+    return true
+  }
+
+  #park(w: Waiter, where: 'queue' | 'front' | 'bypass'): Promise<void> {
+    const ctx = w.ctx
+    const now = this.clock.now()
+    w.waitStartedAt = now
+    if (where === 'bypass') {
+      this.bypass.add(w)
+      w.where = w.lane = 'bypass'
+    } else {
+      if (where === 'front') this.queue.pushFront(w)
+      else this.queue.push(w)
+      w.where = w.lane = 'queue'
+    }
+    if (w.keepaliveMs > 0 && ctx.stream) w.keepaliveTimer = setInterval(keepAlive, w.keepaliveMs, ctx)
+    const parked = w.parked()
+    const remaining = w.deadline - now
+    w.deadlineTimer = setTimeout(() => this.#expire(w), Math.max(0, Math.ceil(remaining)))
+    ctx.onClientGone(() => {
+      this.#unpark(w)
+      this.metrics.rejected(this.model, w.priority, 'client_gone')
+      w.failed(new ClientGoneError())
+      this.pump()
+    })
+    this.pump()
+    return parked
+  }
+
+  #expire(w: Waiter): void {
+    w.deadlineTimer = null
+    if (w.where === 'none') return
+    this.#unpark(w)
+    const retryAfter = this.#retryAfterSeconds(w)
+    if (w.refusedUpstream) {
+      this.metrics.rejected(this.model, w.priority, 'rate_limited')
+      w.failed(new SluiceError('rate_limit_exceeded', [this.model], { retryAfter }))
+    } else {
+      this.metrics.rejected(this.model, w.priority, 'timeout')
+      w.failed(new SluiceError('queue_timeout', [this.model, Math.round(this.clock.now() - w.waitStartedAt)], { retryAfter }))
+    }
+    this.pump()
+  }
+
+  /** Takes `w` out of wherever it waits, with its timers. */
+  #unpark(w: Waiter): void {
+    if (w.where === 'queue' && w.queueFlow !== null) this.queue.remove(w)
+    else if (w.where === 'bypass') this.bypass.delete(w)
+    w.where = 'none'
+    if (w.deadlineTimer !== null) clearTimeout(w.deadlineTimer)
+    w.deadlineTimer = null
+    if (w.keepaliveTimer !== null) clearInterval(w.keepaliveTimer)
+    w.keepaliveTimer = null
+    w.ctx.onClientGone(null)
+  }
+}
+
+/** An SSE comment keeps proxies from cutting a stream that is still waiting for its turn. */
+function keepAlive(ctx: RequestContext): void {
+  const res = ctx.res
+  if (res.writableEnded || ctx.clientGone) return
+  if (!res.headersSent) {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': ctx.id })
+  }
+  res.write(': waiting for an upstream slot\n\n')
+}

@@ -1,0 +1,70 @@
+import type { Clock } from '../../core/clock.js'
+import type { KeyPacer } from '../../core/pacer/key-pacer.js'
+
+/** Something that may be able to dispatch when a key has capacity again. */
+export interface Pumpable {
+  pump(): void
+}
+
+interface Alarm {
+  timer: NodeJS.Timeout | null
+  at: number
+  readonly waiting: Set<Pumpable>
+}
+
+/**
+ * One timer per key, armed for the earliest instant any pool waiting on it said it could go.
+ * Pools are woken by this timer, by answers on the key and by reloads — never by polling.
+ */
+export class Wakeups {
+  readonly #alarms = new Map<KeyPacer, Alarm>()
+
+  constructor(private readonly clock: Clock) {}
+
+  /** `pool` wants to be pumped when `pacer` can take a request, `waitMs` from now. */
+  arm(pacer: KeyPacer, waitMs: number, pool: Pumpable): void {
+    let alarm = this.#alarms.get(pacer)
+    if (!alarm) this.#alarms.set(pacer, (alarm = { timer: null, at: Infinity, waiting: new Set() }))
+    alarm.waiting.add(pool)
+    const at = this.clock.now() + waitMs
+    if (alarm.timer !== null && alarm.at <= at) return
+    if (alarm.timer !== null) clearTimeout(alarm.timer)
+    alarm.at = at
+    // A timer can fire a little before its instant as the pacer's clock sees it; the pool then
+    // finds a sub-millisecond wait and arms again.
+    alarm.timer = setTimeout(() => this.#ring(pacer), Math.max(1, Math.ceil(waitMs)))
+  }
+
+  /** Something changed on the key (an answer, a refund): let the pools waiting on it look again. */
+  poke(pacer: KeyPacer): void {
+    const alarm = this.#alarms.get(pacer)
+    if (alarm && alarm.waiting.size > 0) this.#wake(pacer, alarm)
+  }
+
+  #ring(pacer: KeyPacer): void {
+    const alarm = this.#alarms.get(pacer)
+    if (!alarm) return
+    alarm.timer = null
+    alarm.at = Infinity
+    this.#wake(pacer, alarm)
+  }
+
+  #wake(pacer: KeyPacer, alarm: Alarm): void {
+    const pools = [...alarm.waiting]
+    alarm.waiting.clear()
+    if (alarm.timer === null) this.#alarms.delete(pacer)
+    for (const pool of pools) pool.pump()
+  }
+
+  /** Pending timers, for tests and shutdown. */
+  get armed(): number {
+    let n = 0
+    for (const a of this.#alarms.values()) if (a.timer !== null) n++
+    return n
+  }
+
+  close(): void {
+    for (const a of this.#alarms.values()) if (a.timer !== null) clearTimeout(a.timer)
+    this.#alarms.clear()
+  }
+}
