@@ -160,6 +160,8 @@ export class Pool implements Pumpable {
 
   #park(w: Waiter, where: 'queue' | 'front' | 'bypass'): Promise<void> {
     const ctx = w.ctx
+    // Gone before it could wait (while its body was read): never queued, never sent.
+    if (ctx.clientGone) return Promise.reject(new ClientGoneError())
     const now = this.clock.now()
     w.waitStartedAt = now
     if (where === 'bypass') {
