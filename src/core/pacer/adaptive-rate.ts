@@ -107,8 +107,16 @@ export class AdaptiveRate {
       this.estimate = w.limit
     }
     const limit = w.limit ?? this.#headerLimit
-    if (w.remaining !== null && w.resetInMs !== null && limit !== Infinity && w.remaining <= Math.max(1, nearlySpent * limit)) {
-      this.pauseUntil = Math.max(this.pauseUntil, now + w.resetInMs)
+    const floor = Math.max(1, nearlySpent * limit)
+    if (w.remaining !== null && w.resetInMs !== null && limit !== Infinity && w.remaining <= floor) {
+      // OpenAI and Anthropic give the time until the *whole* budget is back, and a budget
+      // comes back gradually (a bucket refills, a sliding window lets old requests go). Waiting
+      // for all of it would idle a sliding-log key for a minute at a time; the pause lasts the
+      // share of that time it takes to get back above the floor. An integer-second reset
+      // (Azure's window end) is short anyway.
+      const used = Math.max(1, limit - w.remaining)
+      const needed = Math.min(used, Math.floor(floor) + 1 - w.remaining)
+      this.pauseUntil = Math.max(this.pauseUntil, now + (w.resetInMs * needed) / used)
     }
   }
 

@@ -439,32 +439,41 @@ describe('AdaptiveRate: response headers', () => {
     expect(r.target).toBeCloseTo(38.8, 12)
   })
 
-  const cases: Array<{ limit: number, remaining: number, pauses: boolean }> = [
-    { limit: 10, remaining: 0, pauses: true },
-    { limit: 10, remaining: 1, pauses: true }, // max(1, 0.2) = 1
-    { limit: 10, remaining: 2, pauses: false },
-    { limit: 100, remaining: 2, pauses: true }, // max(1, 2) = 2
-    { limit: 100, remaining: 3, pauses: false },
-    { limit: 10_000, remaining: 200, pauses: true },
-    { limit: 10_000, remaining: 201, pauses: false },
-    { limit: 150_000, remaining: 3_000, pauses: true },
-    { limit: 150_000, remaining: 3_001, pauses: false },
+  // The pause is the share of the time-to-full-reset that brings the budget back above the
+  // floor max(1, 2 % of limit): reset × (floor + 1 − remaining) / (limit − remaining).
+  const cases: Array<{ limit: number, remaining: number, pauseMs: number | null }> = [
+    { limit: 10, remaining: 0, pauseMs: 6_500 * 2 / 10 },
+    { limit: 10, remaining: 1, pauseMs: 6_500 * 1 / 9 }, // floor max(1, 0.2) = 1
+    { limit: 10, remaining: 2, pauseMs: null },
+    { limit: 100, remaining: 2, pauseMs: 6_500 * 1 / 98 }, // floor max(1, 2) = 2
+    { limit: 100, remaining: 3, pauseMs: null },
+    { limit: 10_000, remaining: 200, pauseMs: 6_500 * 1 / 9_800 },
+    { limit: 10_000, remaining: 201, pauseMs: null },
+    { limit: 150_000, remaining: 0, pauseMs: 6_500 * 3_001 / 150_000 },
+    { limit: 150_000, remaining: 3_001, pauseMs: null },
+    { limit: 1, remaining: 0, pauseMs: 6_500 }, // the whole budget is needed back
   ]
   for (const c of cases) {
-    test(`limit ${c.limit}, remaining ${c.remaining}: ${c.pauses ? 'pauses until the reset' : 'no pause'}`, () => {
+    test(`limit ${c.limit}, remaining ${c.remaining}: ${c.pauseMs === null ? 'no pause' : `pauses ${c.pauseMs.toFixed(1)} ms`}`, () => {
       const r = new AdaptiveRate(null)
       r.observed(T0, { limit: c.limit, remaining: c.remaining, resetInMs: 6_500 })
-      expect(r.pauseUntil).toBe(c.pauses ? T0 + 6_500 : -Infinity)
-      expect(r.wait(T0, false)).toBe(c.pauses ? 6_500 : 0)
-      expect(r.state(T0)).toBe(c.pauses ? 'paused' : 'steady')
+      if (c.pauseMs === null) {
+        expect(r.pauseUntil).toBe(-Infinity)
+        expect(r.wait(T0, false)).toBe(0)
+        expect(r.state(T0)).toBe('steady')
+      } else {
+        expect(r.pauseUntil - T0).toBeCloseTo(c.pauseMs, 9)
+        expect(r.wait(T0, false)).toBeCloseTo(c.pauseMs, 9)
+        expect(r.state(T0)).toBe('paused')
+      }
     })
   }
 
   test('remaining without a limit uses the limit of earlier headers', () => {
     const r = new AdaptiveRate(null)
     r.observed(T0, { limit: 100, remaining: 50, resetInMs: 1_000 })
-    r.observed(T0 + 10, { limit: null, remaining: 2, resetInMs: 4_000 })
-    expect(r.pauseUntil).toBe(T0 + 4_010)
+    r.observed(T0 + 10, { limit: null, remaining: 0, resetInMs: 4_000 })
+    expect(r.pauseUntil).toBe(T0 + 10 + 4_000 * 3 / 100)
   })
 
   test('no reset: no pause; a header pause never shortens an existing one', () => {

@@ -233,15 +233,15 @@ describe('KeyPacer: headers', () => {
     p.observed(T0, snap({ inputTokens: win(40_000, 100, 12_000), outputTokens: win(8_000, 8_000, 1_000) }))
     expect(p.tokens.estimate).toBe(40_000)
     expect(p.requests.estimate).toBe(Infinity)
-    // 100 left of 40 000 is under 2 %: paused until the reset.
-    expect(p.wait(T0, 1, false)).toBe(12_000)
+    // 100 left of 40 000 is under 2 % (800): paused for the share of the reset that refills 701.
+    expect(p.wait(T0, 1, false)).toBeCloseTo((12_000 * 701) / 39_900, 9)
     expect(p.state(T0)).toBe('paused')
   })
 
   test('nearly spent requests pause before any 429', () => {
     const p = pacer({ rpm: null, tpm: null })
-    p.observed(T0, snap({ requests: win(100, 1, 30_000) }))
-    expect(p.wait(T0 + 10_000, 1, false)).toBe(20_000)
+    p.observed(T0, snap({ requests: win(100, 0, 30_000) }))
+    expect(p.wait(T0 + 100, 1, false)).toBeCloseTo((30_000 * 3) / 100 - 100, 9)
     expect(p.refusals.rpm).toBe(0)
   })
 })
