@@ -12,17 +12,21 @@ type PerPriority = [number, number, number, number]
  * cost converges to the weights' proportions among the backlogged priorities, and an
  * empty priority's share goes to the others.
  *
- * `select()` only advances the state that serving would advance anyway (grant, rotate),
- * so calling it repeatedly without a `charge()` keeps answering the same priority.
+ * `select()` commits nothing: it works out the turn on a copy of the ring and deficits and
+ * keeps that plan until the queue changes. Only `charge()` (a real dispatch) commits it. A
+ * dispatcher that peeks while no key can take the head must not hand the turn to whoever
+ * happens to wait alone: urgent requests arriving before the key frees up go first.
  */
 export class DeficitRoundRobin {
   readonly #grant: PerPriority
   readonly #headCost: (p: Priority) => number
   readonly #deficit: PerPriority = [0, 0, 0, 0]
   readonly #inRing = [false, false, false, false]
-  readonly #ring: Priority[] = []
+  #ring: Priority[] = []
   /** Whether the front of the ring already received its quantum this turn. */
   #granted = false
+  /** The uncommitted outcome of the last select(), valid until the queue changes. */
+  #plan: { p: Priority; ring: Priority[]; deficit: PerPriority; granted: boolean } | null = null
 
   /** `headCost(p)` is the cost of the entry priority p would serve next; p is backlogged. */
   constructor(weights: readonly [number, number, number, number], quantum: number, headCost: (p: Priority) => number) {
@@ -30,8 +34,14 @@ export class DeficitRoundRobin {
     this.#headCost = headCost
   }
 
+  /** A head changed (an entry arrived, left or came back): the planned turn may differ now. */
+  invalidate(): void {
+    this.#plan = null
+  }
+
   /** p went from empty to backlogged: it joins the back of the ring with no deficit. */
   activate(p: Priority): void {
+    this.#plan = null
     if (this.#inRing[p]) return
     this.#inRing[p] = true
     this.#deficit[p] = 0
@@ -40,6 +50,7 @@ export class DeficitRoundRobin {
 
   /** p emptied: it leaves the ring and forfeits its deficit. */
   deactivate(p: Priority): void {
+    this.#plan = null
     if (!this.#inRing[p]) return
     this.#inRing[p] = false
     this.#deficit[p] = 0
@@ -50,23 +61,36 @@ export class DeficitRoundRobin {
 
   /** The priority to serve next, or undefined when nothing is backlogged. */
   select(): Priority | undefined {
+    if (this.#plan !== null) return this.#plan.p
+    if (this.#ring.length === 0) return undefined
+    const ring = this.#ring.slice()
+    const deficit: PerPriority = [...this.#deficit]
+    let granted = this.#granted
     for (;;) {
-      const p = this.#ring[0]
-      if (p === undefined) return undefined
-      if (!this.#granted) {
-        this.#skipBarrenRounds()
-        this.#deficit[p] += this.#grant[p]
-        this.#granted = true
+      const p = ring[0] as Priority
+      if (!granted) {
+        this.#skipBarrenRounds(ring, deficit)
+        deficit[p] += this.#grant[p]
+        granted = true
       }
-      if (this.#headCost(p) <= this.#deficit[p]) return p
-      const front = this.#ring.shift()
-      if (front !== undefined) this.#ring.push(front)
-      this.#granted = false
+      if (this.#headCost(p) <= deficit[p]) {
+        this.#plan = { p, ring, deficit, granted }
+        return p
+      }
+      ring.push(ring.shift() as Priority)
+      granted = false
     }
   }
 
-  /** p (the last `select()` answer) served an entry of this cost. */
+  /** p (the last `select()` answer) served an entry of this cost: the planned turn happens. */
   charge(p: Priority, cost: number): void {
+    const plan = this.#plan
+    if (plan !== null && plan.p === p) {
+      this.#ring = plan.ring
+      for (let i = 0; i < 4; i++) this.#deficit[i] = plan.deficit[i] as number
+      this.#granted = plan.granted
+    }
+    this.#plan = null
     this.#deficit[p] -= cost
   }
 
@@ -76,6 +100,7 @@ export class DeficitRoundRobin {
    * priority that goes idle, and returns as a newcomer.
    */
   refund(p: Priority, cost: number): void {
+    this.#plan = null
     if (this.#inRing[p]) this.#deficit[p] += cost
   }
 
@@ -85,15 +110,15 @@ export class DeficitRoundRobin {
    * many quanta (a huge prompt) would make a single `select()` spin for thousands of turns;
    * here it costs one pass over at most four priorities and the outcome is identical.
    */
-  #skipBarrenRounds(): void {
+  #skipBarrenRounds(ring: readonly Priority[], deficit: PerPriority): void {
     let rounds = Infinity
-    for (const p of this.#ring) {
+    for (const p of ring) {
       // Grants p needs before it can serve, counting the one it gets on its next turn.
-      const need = Math.max(1, Math.ceil((this.#headCost(p) - this.#deficit[p]) / this.#grant[p]))
+      const need = Math.max(1, Math.ceil((this.#headCost(p) - deficit[p]) / this.#grant[p]))
       if (need < rounds) rounds = need
     }
     const skip = rounds - 1
     if (!(skip > 0) || !Number.isFinite(skip)) return
-    for (const p of this.#ring) this.#deficit[p] += skip * this.#grant[p]
+    for (const p of ring) deficit[p] += skip * this.#grant[p]
   }
 }

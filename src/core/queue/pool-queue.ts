@@ -97,6 +97,7 @@ export class PoolQueue<T extends QueueEntry> {
     const band = this.#bands[entry.priority]
     const flow = entry.queueFlow
     if (flow === null || band === undefined || flow.owner !== band) return false
+    this.#drr.invalidate()
     band.remove(entry)
     this.#left(entry, band)
     return true
@@ -120,6 +121,7 @@ export class PoolQueue<T extends QueueEntry> {
   adjustCounter(consumer: string, p: Priority, deltaCost: number, weight: number): void {
     if (!Number.isFinite(deltaCost)) throw new RangeError(`deltaCost must be finite, got ${deltaCost}`)
     if (!positive(weight)) throw new RangeError(`weight must be a positive number, got ${weight}`)
+    this.#drr.invalidate() // the consumer served next in p, and so p's head cost, may change
     this.#bands[p].adjust(consumer, deltaCost / weight)
   }
 
@@ -136,6 +138,7 @@ export class PoolQueue<T extends QueueEntry> {
   }
 
   #entered(entry: T, returning: boolean): void {
+    this.#drr.invalidate()
     if (this.#bands[entry.priority].size === 1) this.#drr.activate(entry.priority)
     else if (returning) this.#drr.refund(entry.priority, entry.cost)
     this.#size++

@@ -235,3 +235,15 @@ describe('PoolQueue', () => {
     expect(q.size).toBe(1)
   })
 })
+
+describe('PoolQueue: peeking commits no turn', () => {
+  it('a lone low entry peeked while no key is free does not keep its turn when urgent ones arrive', () => {
+    const q = new PoolQueue<Item>()
+    const low = item(3, 'L', 300)
+    q.push(low)
+    expect(q.peek()).toBe(low) // the dispatcher looks, but no key can take it yet
+    const urgent = [item(0, 'U', 300), item(0, 'U', 300), item(0, 'U', 300)]
+    for (const u of urgent) q.push(u)
+    expect(q.pop()).toBe(urgent[0])
+  })
+})
