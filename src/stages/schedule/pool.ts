@@ -62,21 +62,23 @@ export class Pool implements Pumpable {
     return this.#park(w, w.lane === 'bypass' ? 'bypass' : 'front')
   }
 
-  /** Dispatches waiting requests, in queue order, while keys can take them. */
-  pump(): void {
+  /** Dispatches waiting requests, in queue order, while keys can take them; true if any went. */
+  pump(): boolean {
     if (this.#pumping) {
       this.#pumpAgain = true
-      return
+      return false
     }
     this.#pumping = true
+    let sent = false
     try {
       do {
         this.#pumpAgain = false
-        this.#drain()
+        if (this.#drain()) sent = true
       } while (this.#pumpAgain)
     } finally {
       this.#pumping = false
     }
+    return sent
   }
 
   /** Seconds a client should wait before trying again, from the pacers of the keys it could use. */
@@ -90,11 +92,18 @@ export class Pool implements Pumpable {
     return Math.max(1, Math.ceil(this.retryAfterMs(w, this.clock.now()) / 1000))
   }
 
-  #drain(): void {
+  #drain(): boolean {
     const now = this.clock.now()
+    let sent = false
     for (;;) {
       const head = this.#head()
-      if (head === undefined) return
+      if (head === undefined) return sent
+      // Its deadline timer may be due in this same turn of the event loop, behind the wake-up
+      // that brought us here: past its max wait, a request is never sent.
+      if (now >= head.deadline) {
+        this.#expire(head)
+        continue
+      }
       if (!this.#dispatch(head, now, true)) {
         if (this.#allOut(head, now)) {
           this.#unpark(head)
@@ -102,8 +111,9 @@ export class Pool implements Pumpable {
           head.failed(new SluiceError('no_capacity', [this.model], { retryAfter: this.#retryAfterSeconds(head) }))
           continue
         }
-        return
+        return sent
       }
+      sent = true
       if (head.where === 'queue') this.queue.pop() // the head: pop() charges its priority and consumer
       this.#unpark(head)
       this.metrics.observeWait(this.model, head.priority, now - head.waitStartedAt)
@@ -219,7 +229,13 @@ function keepAlive(ctx: RequestContext): void {
   const res = ctx.res
   if (res.writableEnded || ctx.clientGone) return
   if (!res.headersSent) {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': ctx.id })
+    // Set one by one, not passed to writeHead: an error later reads the content type back to
+    // know it can still end this response with an SSE error event.
+    res.setHeader('content-type', 'text/event-stream')
+    res.setHeader('cache-control', 'no-cache')
+    res.setHeader('x-accel-buffering', 'no')
+    res.setHeader('x-request-id', ctx.id)
+    res.writeHead(200)
   }
   res.write(': waiting for an upstream slot\n\n')
 }

@@ -3,13 +3,16 @@ import type { KeyPacer } from '../../core/pacer/key-pacer.js'
 
 /** Something that may be able to dispatch when a key has capacity again. */
 export interface Pumpable {
-  pump(): void
+  /** Dispatches what it can; true when it sent anything. */
+  pump(): boolean
 }
 
 interface Alarm {
   timer: NodeJS.Timeout | null
   at: number
   readonly waiting: Set<Pumpable>
+  /** Every pool that waited on this key, least recently served first: pools take turns. */
+  readonly order: Pumpable[]
 }
 
 /**
@@ -24,7 +27,8 @@ export class Wakeups {
   /** `pool` wants to be pumped when `pacer` can take a request, `waitMs` from now. */
   arm(pacer: KeyPacer, waitMs: number, pool: Pumpable): void {
     let alarm = this.#alarms.get(pacer)
-    if (!alarm) this.#alarms.set(pacer, (alarm = { timer: null, at: Infinity, waiting: new Set() }))
+    if (!alarm) this.#alarms.set(pacer, (alarm = { timer: null, at: Infinity, waiting: new Set(), order: [] }))
+    if (!alarm.waiting.has(pool) && !alarm.order.includes(pool)) alarm.order.push(pool)
     alarm.waiting.add(pool)
     const at = this.clock.now() + waitMs
     if (alarm.timer !== null && alarm.at <= at) return
@@ -38,7 +42,7 @@ export class Wakeups {
   /** Something changed on the key (an answer, a refund): let the pools waiting on it look again. */
   poke(pacer: KeyPacer): void {
     const alarm = this.#alarms.get(pacer)
-    if (alarm && alarm.waiting.size > 0) this.#wake(pacer, alarm)
+    if (alarm && alarm.waiting.size > 0) this.#wake(alarm)
   }
 
   #ring(pacer: KeyPacer): void {
@@ -46,14 +50,26 @@ export class Wakeups {
     if (!alarm) return
     alarm.timer = null
     alarm.at = Infinity
-    this.#wake(pacer, alarm)
+    if (alarm.waiting.size > 0) this.#wake(alarm)
   }
 
-  #wake(pacer: KeyPacer, alarm: Alarm): void {
-    const pools = [...alarm.waiting]
+  #wake(alarm: Alarm): void {
+    const waiting = [...alarm.waiting]
     alarm.waiting.clear()
-    if (alarm.timer === null) this.#alarms.delete(pacer)
-    for (const pool of pools) pool.pump()
+    // The pool pumped first takes the slot, so the one served goes to the back of the line:
+    // one model's backlog cannot starve another model on the same key.
+    const order = alarm.order
+    for (let i = 0; i < order.length; ) {
+      const pool = order[i] as Pumpable
+      if (waiting.includes(pool) && pool.pump()) {
+        order.splice(i, 1)
+        order.push(pool)
+        waiting.splice(waiting.indexOf(pool), 1)
+        if (waiting.length === 0) return
+        continue
+      }
+      i++
+    }
   }
 
   /** Pending timers, for tests and shutdown. */
