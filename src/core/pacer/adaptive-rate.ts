@@ -15,6 +15,8 @@ export const backoffMaxMs = 60_000
 /** After this long without a 429, with demand waiting, L̂ is probed 5 % upward (once per period). */
 export const probeAfterMs = 600_000
 export const probeGain = 1.05
+/** How late a slot may be taken and still count as taken on time (timer lateness). */
+const lateSlackMs = 20
 /** Fewer successes than this in the last 60 s say nothing about the limit. */
 const minSamplesForEstimate = 3
 /** Headers that show at most this share of the budget left pause the key until their reset. */
@@ -75,8 +77,14 @@ export class AdaptiveRate {
 
   take(now: number, cost: number): void {
     const rate = this.rate(now)
-    const start = Math.max(this.#tat, now)
-    this.#tat = rate === Infinity ? start : start + (cost * 60_000) / rate
+    // A wake-up timer fires a millisecond or so after the slot it was armed for; scheduling
+    // from the late instant would lose that much per dispatch (2 % at 1,000 RPM). A slot
+    // taken within a little of its due time keeps the schedule instead: no burst can come of
+    // it, since the credit is less than half an interval.
+    const late = now - this.#tat
+    const interval = rate === Infinity ? 0 : 60_000 / rate
+    const start = late > 0 && late <= Math.min(lateSlackMs, interval / 2) ? this.#tat : Math.max(this.#tat, now)
+    this.#tat = rate === Infinity ? start : start + cost * interval
   }
 
   /**

@@ -640,3 +640,22 @@ describe('AdaptiveRate: ceiling changed by a reload', () => {
     expect(r.wait(T0 + 20_000, false)).toBeCloseTo(spacing(116.4), 9)
   })
 })
+
+describe('AdaptiveRate: timer lateness', () => {
+  test('slots taken a millisecond late keep the schedule: no rate is lost to wake-up lag', () => {
+    const r = new AdaptiveRate(1_000) // target 970/min: one slot every 61.86 ms
+    let now = T0
+    for (let i = 0; i < 1_000; i++) {
+      now += r.wait(now, true) + 1 // every wake-up comes 1 ms after its slot
+      r.take(now, 1)
+    }
+    expect(now - T0).toBeCloseTo(999 * spacing(970) + 2, 6) // not 999 × (interval + 1 ms)
+  })
+
+  test('a slot taken long after it was due starts the schedule afresh: idle time is not banked', () => {
+    const r = new AdaptiveRate(60)
+    r.take(T0, 1)
+    r.take(T0 + 5_000, 1)
+    expect(r.wait(T0 + 5_000, false)).toBeCloseTo(spacing(58.2), 9)
+  })
+})
