@@ -4,6 +4,7 @@
 //   npm run bench                        full run (~2 minutes)
 //   BENCH_SECONDS=3 BENCH_WARMUP=1 npm run bench     quick smoke run
 //   npm run bench -- --profile           one closed-loop sluice run under --cpu-prof, summarised
+//   npm run bench -- pacing              the queue and pacer scenarios of issue 6 instead (bench/pacing.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -26,6 +27,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const resultsDir = join(here, 'results')
 const profileMode = process.argv.includes('--profile')
+const pacingMode = process.argv.slice(2).includes('pacing')
 
 const num = (name, def) => {
   const raw = process.env[name]
@@ -429,7 +431,9 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-main().then(cleanup, (err) => {
+// `pacing` runs the scenarios of bench/pacing.js instead; it starts and stops its own processes.
+const run = pacingMode ? () => import('./pacing.js').then((m) => m.runPacing()) : main
+run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)
   process.exitCode = 1
