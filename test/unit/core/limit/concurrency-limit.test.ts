@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest'
+import { ConcurrencyLimit, concurrencyDefaults, nothingLearned } from '../../../../src/core/limit/concurrency-limit.js'
+
+const t0 = Date.UTC(2026, 10, 22, 12, 0, 0)
+const sec = 1_000
+const min = 60 * sec
+
+function adaptive(learnedLimit: number | null = null, acceptedLevel: number | null = null): ConcurrencyLimit {
+  return new ConcurrencyLimit('sim~k1', 'sim', 'k1', null, { ...nothingLearned, learnedLimit, acceptedLevel })
+}
+
+/** Successes at full saturation, one every `everyMs`, until `untilMs`. */
+function saturatedSuccesses(l: ConcurrencyLimit, from: number, untilMs: number, everyMs: number): number {
+  let now = from
+  for (; now < untilMs; now += everyMs) l.succeeded(now, l.effective)
+  return now
+}
+
+describe('ConcurrencyLimit: permits', () => {
+  it('starts adaptive at 8 and hands out exactly floor(L) permits', () => {
+    const l = adaptive()
+    expect(l.adaptive).toBe(true)
+    expect(l.effective).toBe(concurrencyDefaults.initial)
+    for (let i = 0; i < 8; i++) {
+      expect(l.hasPermit).toBe(true)
+      l.acquire()
+    }
+    expect(l.hasPermit).toBe(false)
+    l.release()
+    expect(l.hasPermit).toBe(true)
+  })
+
+  it('a release without a permit never drives the count below zero', () => {
+    const l = adaptive()
+    l.release()
+    expect(l.inflight).toBe(0)
+  })
+
+  it('starts from the persisted value', () => {
+    expect(adaptive(17.4).effective).toBe(17)
+  })
+
+  it('clamps persisted values to 1…200', () => {
+    expect(adaptive(0.2).effective).toBe(1)
+    expect(adaptive(1e6).effective).toBe(200)
+  })
+})
+
+describe('ConcurrencyLimit: learning from concurrency 429s', () => {
+  it('ten 429s in the same 100 ms at in-flight 11 lower L once, to exactly 9', () => {
+    const l = adaptive(20)
+    for (let i = 0; i < 10; i++) l.refused(t0 + i * 10, 'concurrent', 11)
+    expect(l.acceptedLevel).toBe(10)
+    expect(l.learnedExact).toBe(9)
+    expect(l.effective).toBe(9)
+    expect(l.concurrent429Count).toBe(10)
+    expect(l.history).toHaveLength(1)
+    expect(l.history[0]).toMatchObject({ old_limit: 20, new_limit: 9, reason: 'concurrent_429', inflight: 11 })
+  })
+
+  it('the lowest refused level of a burst wins, whatever order the 429s arrive in', () => {
+    const l = adaptive()
+    l.refused(t0, 'concurrent', 7)
+    l.refused(t0 + 5, 'concurrent', 5)
+    l.refused(t0 + 9, 'concurrent', 8)
+    expect(l.acceptedLevel).toBe(4)
+    expect(l.learnedExact).toBeCloseTo(3.6, 10)
+    expect(l.effective).toBe(3)
+  })
+
+  it('never goes below 1', () => {
+    const l = adaptive()
+    l.refused(t0, 'concurrent', 1)
+    expect(l.effective).toBe(1)
+    expect(l.acceptedLevel).toBe(1)
+  })
+
+  it('counts rate 429s without touching the limit', () => {
+    const l = adaptive(20)
+    l.refused(t0, 'rpm', 15)
+    l.refused(t0, 'tpm', 15)
+    l.refused(t0, 'unknown', 15)
+    expect(l.effective).toBe(20)
+    expect(l.rpm429Count).toBe(1)
+    expect(l.tpm429Count).toBe(1)
+    expect(l.concurrent429Count).toBe(0)
+    expect(l.last429Type).toBe('unknown')
+    expect(l.last429At).toBe(t0)
+    expect(l.history).toHaveLength(0)
+  })
+
+  it('a fixed limit is never changed, but its 429s are counted', () => {
+    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    l.refused(t0, 'concurrent', 5)
+    saturatedSuccesses(l, t0 + 20 * min, t0 + 40 * min, sec)
+    expect(l.effective).toBe(4)
+    expect(l.adaptive).toBe(false)
+    expect(l.concurrent429Count).toBe(1)
+    expect(l.history).toHaveLength(0)
+  })
+})
+
+describe('ConcurrencyLimit: growth', () => {
+  it('grows by 1/L per saturated success: from 8 to 9 after nine (each step is 1/L of the L it starts from)', () => {
+    const l = adaptive()
+    let successes = 0
+    while (l.effective === 8) {
+      l.succeeded(t0 + successes * sec, 8)
+      successes++
+    }
+    expect(successes).toBe(9)
+    expect(l.effective).toBe(9)
+    expect(l.history.at(-1)).toMatchObject({ old_limit: 8, new_limit: 9, reason: 'high_utilization' })
+  })
+
+  it('does not grow while below 80 % of the limit in flight', () => {
+    const l = adaptive(10)
+    for (let i = 0; i < 100; i++) l.succeeded(t0 + i * sec, 7)
+    expect(l.learnedExact).toBe(10)
+    l.succeeded(t0 + 101 * sec, 8)
+    expect(l.learnedExact).toBeCloseTo(10.1, 10)
+  })
+
+  it('holds for 5 s after any 429', () => {
+    const l = adaptive(20)
+    l.refused(t0, 'concurrent', 11) // L = 9, Ĉ = 10
+    l.succeeded(t0 + 4_999, 9)
+    expect(l.learnedExact).toBe(9)
+    l.refused(t0 + 5_000, 'rpm', 3)
+    l.succeeded(t0 + 9_999, 9)
+    expect(l.learnedExact).toBe(9)
+    l.succeeded(t0 + 10_000, 9)
+    expect(l.learnedExact).toBeCloseTo(9 + 1 / 9, 10)
+  })
+
+  it('is capped at Ĉ until ten quiet minutes pass', () => {
+    const l = adaptive(20)
+    l.refused(t0, 'concurrent', 11)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 9 * min, 100)
+    expect(l.learnedExact).toBe(10)
+    expect(l.acceptedLevel).toBe(10)
+  })
+
+  it('after ten quiet minutes probes Ĉ up by max(1, 5 %) at most once a minute', () => {
+    const l = adaptive(20)
+    l.refused(t0, 'concurrent', 11)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 10 * min, 100)
+    expect(l.acceptedLevel).toBe(10)
+    // The first saturated success at 10 min raises Ĉ to 11; then nothing more for a minute.
+    saturatedSuccesses(l, t0 + 10 * min, t0 + 11 * min, 100)
+    expect(l.acceptedLevel).toBe(11)
+    expect(l.effective).toBe(11)
+    saturatedSuccesses(l, t0 + 11 * min, t0 + 12 * min, 100)
+    expect(l.acceptedLevel).toBe(12)
+    const probes = l.history.filter((h) => h.reason === 'probe_increase')
+    expect(probes.map((p) => [p.old_limit, p.new_limit])).toEqual([[10, 11], [11, 12]])
+  })
+
+  it('probes by 5 % once Ĉ is 40 or more', () => {
+    const l = adaptive(60, 60)
+    l.refused(t0, 'concurrent', 61) // Ĉ = 60, L = 54
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 10 * min + 1, 50)
+    expect(l.acceptedLevel).toBe(63)
+  })
+
+  it('never grows above 200', () => {
+    const l = adaptive(199.99)
+    saturatedSuccesses(l, t0, t0 + 10 * sec, 10)
+    expect(l.effective).toBe(200)
+    expect(l.learnedExact).toBe(200)
+  })
+
+  it('recovers from a cap that halved and came back, with probes', () => {
+    // The upstream accepted 40, then 20, then 40 again: the law finds each level.
+    const l = adaptive(40)
+    l.refused(t0, 'concurrent', 41)
+    expect(l.effective).toBe(36)
+    let now = saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min, 50)
+    expect(l.effective).toBe(40)
+    l.refused(now, 'concurrent', 21)
+    expect(l.effective).toBe(18)
+    now = saturatedSuccesses(l, now + 5 * sec, now + 60 * sec, 50)
+    expect(l.effective).toBe(20)
+    // The cap is back at 40 and nothing is refused any more: probes walk Ĉ up once a minute.
+    now = saturatedSuccesses(l, now, now + 30 * min, 50)
+    expect(l.effective).toBeGreaterThanOrEqual(38)
+  })
+})
+
+describe('ConcurrencyLimit: history and admin', () => {
+  it('keeps exactly the last 20 adjustments', () => {
+    const l = adaptive(8)
+    saturatedSuccesses(l, t0, t0 + 60 * sec, 10) // grows through many whole numbers
+    expect(l.history.length).toBe(20)
+    const last = l.history.at(-1)!
+    expect(last.new_limit).toBe(l.effective)
+    expect(l.history[0]!.new_limit).toBe(l.effective - 19)
+  })
+
+  it('resetLearning forgets limit, counters and history but keeps the mode', () => {
+    const l = adaptive(30)
+    l.refused(t0, 'concurrent', 11)
+    l.refused(t0, 'rpm', 11)
+    l.setFixed(5)
+    l.resetLearning()
+    expect(l.adaptive).toBe(false)
+    expect(l.effective).toBe(5)
+    l.setFixed(null)
+    expect(l.effective).toBe(8)
+    expect(l.acceptedLevel).toBeNull()
+    expect([l.concurrent429Count, l.rpm429Count, l.tpm429Count]).toEqual([0, 0, 0])
+    expect(l.last429At).toBeNull()
+    expect(l.history).toEqual([])
+  })
+
+  it('learnedState round-trips through restore', () => {
+    const a = adaptive(20)
+    a.refused(t0, 'concurrent', 11)
+    a.refused(t0 + 1, 'tpm', 3)
+    const b = adaptive()
+    b.restore(a.learnedState())
+    expect(b.learnedState()).toEqual(a.learnedState())
+    expect(b.effective).toBe(9)
+  })
+
+  it('every change worth storing bumps the version and tells the listener', () => {
+    const l = adaptive()
+    let told = 0
+    l.onChange = () => told++
+    const v = l.version
+    l.acquire()
+    l.release()
+    expect(l.version).toBe(v)
+    l.refused(t0, 'rpm', 2)
+    l.setFixed(3)
+    l.resetLearning()
+    expect(l.version).toBe(v + 3)
+    expect(told).toBe(3)
+  })
+})
