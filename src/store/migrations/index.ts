@@ -1,0 +1,9 @@
+import { upstreamKeys } from './0001-upstream-keys.js'
+import type { Migration } from './types.js'
+
+export type { Migration } from './types.js'
+export { pendingMigrations, type AppliedMigration } from './plan.js'
+export { ledger } from './ledger.js'
+
+/** Every migration this sluice knows, oldest first. Append only. */
+export const migrations: readonly Migration[] = [upstreamKeys]
