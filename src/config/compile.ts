@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { LimitRegistry, limitId } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
 import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
@@ -15,13 +16,20 @@ export interface CompileOptions {
   readonly pools: UpstreamPools
   /** Pacers outlive a config generation; a reload finds its keys' pacers here. Default: fresh ones. */
   readonly pacers?: PacerRegistry
+  /** Concurrency limits outlive a config generation too. Default: fresh ones. */
+  readonly limits?: LimitRegistry
   readonly now?: () => number
 }
 
 /** Turns a validated config into the frozen objects the request path reads. No I/O besides pool creation. */
 export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime {
   const providers = new Map<string, Provider>()
-  for (const [id, p] of Object.entries(cfg.providers)) providers.set(id, compileProvider(id, p, opts.pools))
+  const limits = opts.limits ?? new LimitRegistry()
+  const liveLimits = new Set<string>()
+  for (const [id, p] of Object.entries(cfg.providers)) {
+    providers.set(id, compileProvider(id, p, opts.pools, limits))
+    for (const k of p.keys) liveLimits.add(limitId(id, k.id))
+  }
 
   const pacers = opts.pacers ?? new PacerRegistry()
   const livePacers = new Set<string>()
@@ -42,7 +50,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
         const pacer = pacers.obtain(provider.id, key.id, perModel ? upstreamModel : null, { rpm: keyConfig.rpm, tpm: keyConfig.tpm })
         livePacers.add(pacer.id)
         deployments.push(
-          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths), pacer }),
+          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths), pacer, limit: key.limit }),
         )
       })
     }
@@ -54,6 +62,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   const modelListJson = `{"object":"list","data":[${[...models.values()].map((m) => m.modelJson).join(',')}]}`
   const secrets = new SecretIndex([...providers.values()].flatMap((p) => p.secrets))
   pacers.retain(livePacers)
+  limits.retain(liveLimits)
 
   return Object.freeze({
     generation: opts.generation,
@@ -81,6 +90,8 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       keepaliveMs: cfg.queue.keepalive,
     }),
     outputReserve: cfg.pacing.output_reserve,
+    database: cfg.database,
+    adminKeys: Object.freeze([...cfg.admin.keys]),
     secrets,
   })
 }
@@ -97,7 +108,7 @@ function providerSettings(p: ProviderConfigParsed): ProviderSettings {
   return { baseUrl: new URL(raw), apiVersion: p.api_version ?? '2024-10-21', anthropicVersion: p.anthropic_version ?? '2023-06-01' }
 }
 
-function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPools): Provider {
+function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPools, limits: LimitRegistry): Provider {
   const dialect = dialects[p.type]
   const settings = providerSettings(p)
   const origin = settings.baseUrl.origin
@@ -109,6 +120,7 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
       headers: Object.freeze(headers),
       jsonRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'application/json']),
       streamRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'text/event-stream']),
+      limit: limits.obtain(id, k.id, k.max_concurrent),
     })
   })
   return Object.freeze({

@@ -1,3 +1,4 @@
+import { LimitRegistry } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
 import { compile, dispatchersOf } from './compile.js'
 import { ConfigError, loadConfigFile, parseConfigText } from './load.js'
@@ -26,8 +27,9 @@ export class ConfigHolder {
     private readonly pools: UpstreamPools,
     private readonly env: NodeJS.ProcessEnv = process.env,
     readonly pacers: PacerRegistry = new PacerRegistry(),
+    readonly limits: LimitRegistry = new LimitRegistry(),
   ) {
-    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers })
+    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers, limits })
   }
 
   get current(): Runtime {
@@ -56,7 +58,7 @@ export class ConfigHolder {
 
   reload(): ReloadResult {
     try {
-      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools, pacers: this.pacers })
+      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools, pacers: this.pacers, limits: this.limits })
       this.#generation++
       // Requests already admitted keep their generation, pools included, until they end.
       if (this.#currentInUse > 0) this.#draining.set(this.#current, this.#currentInUse)

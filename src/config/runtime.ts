@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import type { ConcurrencyLimit } from '../core/limit/concurrency-limit.js'
 import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { Priority } from '../core/queue/index.js'
 import type { SecretIndex } from '../core/secrets/secret-index.js'
@@ -33,6 +34,11 @@ export interface ProviderKey {
   /** `headers` plus the content negotiation of a managed JSON request, and of a streaming one. */
   readonly jsonRequestHeaders: readonly string[]
   readonly streamRequestHeaders: readonly string[]
+  /**
+   * How many requests may be in flight on this key, and the permits held: long-lived, shared by
+   * every deployment on the key, kept across reloads with what it learned.
+   */
+  readonly limit: ConcurrencyLimit
 }
 
 /** provider × key × upstream model: the unit a request is sent to. */
@@ -50,6 +56,8 @@ export interface Deployment {
    * long-lived state, shared by every deployment on the same key and kept across reloads.
    */
   readonly pacer: KeyPacer
+  /** `key.limit`, at hand for the dispatcher. */
+  readonly limit: ConcurrencyLimit
 }
 
 export type WhenFull = 'reject' | 'passthrough' | 'shed-lowest'
@@ -95,6 +103,10 @@ export interface Runtime {
   readonly queue: QueueSettings
   /** Output tokens charged at dispatch when a request sets no max_tokens. */
   readonly outputReserve: number
+  /** The database URL (read at start only; may hold a password, so never logged). */
+  readonly database: string
+  /** Admin API keys (`admin.keys`); empty = the admin API refuses everything. */
+  readonly adminKeys: readonly string[]
   /** Every provider secret, indexed for finding whole keys or pieces of them in upstream text. */
   readonly secrets: SecretIndex
 }

@@ -90,6 +90,9 @@ export const KeyConfig = z
     tpm: z.number().positive().nullable().default(null).describe(
       'Tokens per minute this key may use (prompt estimate + max_tokens charged at dispatch, settled from usage). null (the default) paces tokens only once headers or token 429s reveal a limit.',
     ),
+    max_concurrent: z.number().int().min(1).max(10_000).nullable().default(null).describe(
+      'Most requests in flight on this key at once. null (the default) learns the limit from the upstream\'s concurrency 429s (starting at 8, between 1 and 200); a number is fixed and never changed. An admin may change the mode through the adaptive admin API; that choice wins until this value changes in the file.',
+    ),
   })
   .describe('One upstream credential.')
 
@@ -159,6 +162,23 @@ export const PacingConfig = z
   })
   .describe('Pacing of upstream keys.')
 
+export const AdminConfig = z
+  .strictObject({
+    keys: z
+      .array(z.string().trim().min(16, 'an admin key needs at least 16 characters').regex(/^[\x21-\x7e]+$/, 'an admin key may hold only printable ASCII without spaces'))
+      .default([])
+      .describe('Keys accepted as `Authorization: Bearer <key>` on /api/admin/*; use ${ENV_VAR}. With none, the admin API refuses every request.'),
+  })
+  .describe('The admin API.')
+
+const databaseUrl = z
+  .string()
+  .regex(/^(sqlite:(?!\/\/).+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> (sqlite:./data/sluice.db, sqlite:/var/lib/sluice.db), sqlite::memory: or postgres://user@host:port/database')
+  .default('sqlite:./data/sluice.db')
+  .describe(
+    'Where sluice keeps what must survive a restart (learned concurrency limits and their history): sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
+  )
+
 export const LogConfig = z
   .strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level. Default info.'),
@@ -175,6 +195,8 @@ export const SluiceConfig = z
     passthrough: PassthroughConfig.nullable().default(null),
     queue: QueueConfig.prefault({}),
     pacing: PacingConfig.prefault({}),
+    database: databaseUrl,
+    admin: AdminConfig.prefault({}),
   })
   .superRefine(checkReferences)
   .describe('sluice configuration (sluice.yaml).')

@@ -70,7 +70,7 @@ describe('parseConfigText: defaults', () => {
     expect(p?.timeouts).toEqual({ connect: 10_000, first_byte: 120_000, idle: 60_000, total: 600_000 })
     expect(p?.max_connections).toBe(256)
     expect(p?.headers).toEqual({})
-    expect(p?.keys).toEqual([{ id: 'k1', key: 'sk-test-key', rpm: null, tpm: null }])
+    expect(p?.keys).toEqual([{ id: 'k1', key: 'sk-test-key', rpm: null, tpm: null, max_concurrent: null }])
     expect(p?.limit_scope).toBe('key')
     expect(cfg.queue).toEqual({
       max_size: 1000,
@@ -80,7 +80,25 @@ describe('parseConfigText: defaults', () => {
       keepalive: 0,
     })
     expect(cfg.pacing).toEqual({ output_reserve: 1024 })
+    expect(cfg.database).toBe('sqlite:./data/sluice.db')
+    expect(cfg.admin).toEqual({ keys: [] })
     expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai' }], owned_by: 'sluice' })
+  })
+
+  it('refuses a database URL sluice cannot open, and admin keys shorter than 16 characters', () => {
+    const base = 'providers: {}\n'
+    expect(() => parseConfigText(base + 'database: mysql://x\n', 'sluice.yaml', {})).toThrow(/database/)
+    expect(() => parseConfigText(base + 'database: "sqlite://data/x.db"\n', 'sluice.yaml', {})).toThrow(/database/)
+    expect(() => parseConfigText(base + 'admin: { keys: [short] }\n', 'sluice.yaml', {})).toThrow(/admin\.keys\[0\]: an admin key needs at least 16 characters/)
+    expect(parseConfigText(base + 'database: postgres://sluice@db:5432/sluice\n', 'sluice.yaml', {}).database).toBe('postgres://sluice@db:5432/sluice')
+  })
+
+  it('max_concurrent is a whole number from 1, or null for a learned limit', () => {
+    const withLimit = (v: string) => `providers:\n  p:\n    type: openai\n    keys: [{ id: k, key: sk-1, max_concurrent: ${v} }]\n`
+    expect(parseConfigText(withLimit('4'), 'sluice.yaml', {}).providers.p?.keys[0]?.max_concurrent).toBe(4)
+    expect(parseConfigText(withLimit('null'), 'sluice.yaml', {}).providers.p?.keys[0]?.max_concurrent).toBeNull()
+    expect(() => parseConfigText(withLimit('0'), 'sluice.yaml', {})).toThrow(/max_concurrent/)
+    expect(() => parseConfigText(withLimit('2.5'), 'sluice.yaml', {})).toThrow(/max_concurrent/)
   })
 
   it('models default to none', () => {
