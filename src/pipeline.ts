@@ -15,9 +15,10 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 //   route     model → route, or the passthrough provider
 //   (admit)   consumer limits: RPM, TPM, budget                    — consumers issue
 //   schedule  priority queue until one of the model's keys can take the request; picks that
-//             deployment (round-robin among those whose pacer allows it now) and charges its
-//             pacer in one step; takes a 429 back and sends the request again while its
-//             maximum wait allows
+//             deployment (round-robin among those with a free concurrency permit whose pacer
+//             allows it now), takes the permit and charges the pacer in one step, releases the
+//             permit when the answer ends; takes a 429 back and sends the request again while
+//             its maximum wait allows
 //   balance   picks the key of a passthrough request
 //   forward   one upstream exchange, relayed as it arrives; tells the scheduler what the
 //             upstream answered (rate-limit headers, 429s)

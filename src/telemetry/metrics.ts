@@ -51,6 +51,8 @@ export function createMetrics(opts: MetricsOptions = {}) {
     pacerTokenRate: new GaugeSet('sluice_pacer_rate_tpm', 'Tokens per minute each key is paced at now (+Inf: not paced).', ['provider', 'key', 'model']),
     pacerState: new GaugeSet('sluice_pacer_state', 'Each key\'s pacer state: 1 for the current one of steady, paused, retreating, recovering.', ['provider', 'key', 'model', 'state']),
     upstream429: new Counter('sluice_upstream_429_total', 'Upstream 429s (and 529 overloads), by type: rpm, tpm, concurrent, quota, overload, unknown.', ['provider', 'key', 'type']),
+    concurrencyLimit: new GaugeSet('sluice_concurrency_limit', 'Requests each key may have in flight now: its fixed limit, or the learned one (floor(L)).', ['provider', 'key', 'mode']),
+    concurrencyInFlight: new GaugeSet('sluice_concurrency_in_flight', 'Permits held on each key: requests sent upstream whose answer or stream has not ended.', ['provider', 'key']),
     configReloads: new Counter('sluice_config_reloads_total', 'Configuration reloads, by result (applied or rejected).', ['result']),
     configGeneration: new Gauge('sluice_config_generation', 'Generation number of the configuration in use.', opts.configGeneration ?? (() => 0)),
   }

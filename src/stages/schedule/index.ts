@@ -40,6 +40,7 @@ export function schedule(scheduler: Scheduler): Stage {
       arrivedAt + maxWait,
       settings.keepaliveMs,
       clock,
+      scheduler.epoch,
       scheduler.onRefusal,
     )
     ctx.attempt = w

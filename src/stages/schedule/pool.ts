@@ -137,12 +137,17 @@ export class Pool implements Pumpable {
     const start = this.#cursor
     for (let i = 0; i < n; i++) {
       const d = candidates[(start + i) % n] as Deployment
-      if (d.pacer.wait(now, w.tokens, waiting) > 0) continue
+      if (!d.limit.hasPermit || d.pacer.wait(now, w.tokens, waiting) > 0) continue
       this.#cursor = (start + i + 1) % n
       this.#assign(w, d, now)
       return true
     }
     for (const d of candidates) {
+      if (!d.limit.hasPermit) {
+        // Event driven: the next permit released on this key pumps this pool.
+        this.wakeups.arm(d.limit, Infinity, this)
+        continue
+      }
       const wait = d.pacer.wait(now, w.tokens, waiting)
       if (wait !== Infinity) this.wakeups.arm(d.pacer, wait, this)
     }
@@ -151,10 +156,12 @@ export class Pool implements Pumpable {
 
   #assign(w: Waiter, d: Deployment, now: number): void {
     d.pacer.take(now, w.tokens)
+    d.limit.acquire()
     w.deployment = d
     w.pacer = d.pacer
+    w.limit = d.limit
+    w.permitsAtDispatch = d.limit.inflight
     w.dispatchedAt = now
-    w.inflightAtDispatch = d.pacer.inflight
     w.snapshot = null
     const ctx = w.ctx
     ctx.deployment = d

@@ -1,5 +1,7 @@
 import { systemClock, type Clock } from '../../core/clock.js'
 import type { RateLimitKind } from '../../core/pacer/classify-429.js'
+import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
+import { LimitRegistry } from '../../core/limit/registry.js'
 import type { KeyPacer } from '../../core/pacer/key-pacer.js'
 import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
@@ -13,9 +15,14 @@ const pacerStates = ['steady', 'paused', 'retreating', 'recovering'] as const
 
 export interface SchedulerOptions {
   readonly pacers: PacerRegistry
+  readonly limits?: LimitRegistry
   readonly metrics?: Metrics | null
   readonly clock?: Clock
+  /** Wall-clock epoch ms, for what the concurrency limits record and persist. */
+  readonly epoch?: Clock
 }
+
+const systemEpoch: Clock = { now: () => Date.now() }
 
 /**
  * The long-lived side of scheduling: one pool per model and one wake-up timer per key. It
@@ -23,13 +30,17 @@ export interface SchedulerOptions {
  */
 export class Scheduler {
   readonly clock: Clock
+  readonly epoch: Clock
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
   readonly #metrics: ScheduleMetrics
   readonly #pacers: PacerRegistry
+  readonly #limits: LimitRegistry
 
   constructor(opts: SchedulerOptions) {
     this.clock = opts.clock ?? systemClock
+    this.epoch = opts.epoch ?? systemEpoch
+    this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
     this.#pacers = opts.pacers
@@ -48,6 +59,15 @@ export class Scheduler {
 
   /** The attempt `w` was given ended: tell its key's pacer how, exactly once per dispatch. */
   settle(pool: Pool, w: Waiter): void {
+    const limit = w.limit
+    if (limit !== null) {
+      w.limit = null
+      const status = w.ctx.upstreamStatus
+      // In flight counted before the release: this request was one of them when it succeeded.
+      if (status >= 200 && status < 300) limit.succeeded(this.epoch.now(), limit.inflight)
+      limit.release()
+      this.#wakeups.poke(limit)
+    }
     const pacer = w.pacer
     if (pacer === null) return
     w.pacer = null
@@ -68,6 +88,11 @@ export class Scheduler {
     this.#wakeups.poke(pacer)
   }
 
+  /** A limit was raised or its mode changed (admin): requests waiting for its permits may go now. */
+  limitChanged(limit: ConcurrencyLimit): void {
+    this.#wakeups.poke(limit)
+  }
+
   /** For /status: queues by model and priority, and each key's pacer. */
   snapshot(): unknown {
     const now = this.clock.now()
@@ -78,7 +103,8 @@ export class Scheduler {
       queues[model] = { waiting: pool.waiting, by_priority: byPriority, bypassing: pool.bypass.size }
     }
     const pacers = [...this.#pacers.all()].map((p) => describePacer(p, now))
-    return { queues, pacers }
+    const concurrency = [...this.#limits.all()].map(describeLimit)
+    return { queues, pacers, concurrency }
   }
 
   #publish(metrics: Metrics): void {
@@ -87,6 +113,14 @@ export class Scheduler {
     metrics.pacerLimit.read = () => this.#perPacer((p) => Math.min(p.requests.ceiling, p.requests.estimate))
     metrics.pacerTokenRate.read = () => this.#perPacer((p, now) => p.tokens.rate(now))
     metrics.pacerState.read = () => this.#states()
+    metrics.concurrencyLimit.read = () => this.#perLimit((l) => l.effective, true)
+    metrics.concurrencyInFlight.read = () => this.#perLimit((l) => l.inflight, false)
+  }
+
+  *#perLimit(value: (l: ConcurrencyLimit) => number, withMode: boolean): Iterable<[string[], number]> {
+    for (const l of this.#limits.all()) {
+      yield [withMode ? [l.provider, l.key, l.adaptive ? 'adaptive' : 'fixed'] : [l.provider, l.key], value(l)]
+    }
   }
 
   *#depths(): Iterable<[string[], number]> {
@@ -137,5 +171,21 @@ function describePacer(p: KeyPacer, now: number) {
     out_of_service_for_ms: Math.max(0, Math.round(p.disabledUntil - now)),
     upstream_429: { ...p.refusals },
     last_429_type: p.lastRefusalKind,
+  }
+}
+
+function describeLimit(l: ConcurrencyLimit) {
+  return {
+    id: l.id,
+    provider: l.provider,
+    key: l.key,
+    mode: l.adaptive ? 'adaptive' : 'fixed',
+    effective_limit: l.effective,
+    learned_limit: l.learned,
+    learned_exact: Math.round(l.learnedExact * 1000) / 1000,
+    accepted_level: l.acceptedLevel,
+    in_flight: l.inflight,
+    concurrent_429_count: l.concurrent429Count,
+    last_429_type: l.last429Type,
   }
 }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Deployment } from '../../config/runtime.js'
 import type { RequestContext, UpstreamAttempt } from '../../context.js'
 import type { Clock } from '../../core/clock.js'
+import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import { parseRateLimitHeaders, type RateLimitSnapshot } from '../../core/headers/rate-limits.js'
 import { classify429, type RateLimitKind } from '../../core/pacer/classify-429.js'
 import type { KeyPacer } from '../../core/pacer/key-pacer.js'
@@ -37,9 +38,11 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
 
   deployment: Deployment | null = null
   pacer: KeyPacer | null = null
+  /** The key's concurrency limit while this request holds one of its permits; null otherwise. */
+  limit: ConcurrencyLimit | null = null
+  /** Permits held on the key right after this one took its own. */
+  permitsAtDispatch = 0
   dispatchedAt = 0
-  /** Requests in flight on the key when this one went, itself included. */
-  inflightAtDispatch = 0
   snapshot: RateLimitSnapshot | null = null
   lastRefusal: RateLimitKind | null = null
 
@@ -58,6 +61,8 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
     /** SSE keep-alive interval while a stream waits; 0 = off. */
     readonly keepaliveMs: number,
     private readonly clock: Clock,
+    /** Wall-clock time for what the concurrency limit records. */
+    private readonly epoch: Clock,
     private readonly onRefusal: (w: Waiter, kind: RateLimitKind) => void,
   ) {}
 
@@ -100,12 +105,13 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
       body: body.toString('utf8'),
       snapshot: this.snapshot,
       requestTokens: this.tokens,
-      inflight: this.inflightAtDispatch,
-      concurrencyLimit: null,
+      inflight: this.permitsAtDispatch,
+      concurrencyLimit: this.limit?.effective ?? null,
       nearRateTarget: pacer.nearRateTarget(now),
     })
     this.lastRefusal = kind
     pacer.refused(now, this.dispatchedAt, kind, this.snapshot)
+    this.limit?.refused(this.epoch.now(), kind, this.permitsAtDispatch)
     this.onRefusal(this, kind)
     // An exhausted quota is never retried: the key is out, and the client learns why.
     return kind !== 'quota'

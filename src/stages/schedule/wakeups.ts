@@ -1,5 +1,4 @@
 import type { Clock } from '../../core/clock.js'
-import type { KeyPacer } from '../../core/pacer/key-pacer.js'
 
 /** Something that may be able to dispatch when a key has capacity again. */
 export interface Pumpable {
@@ -16,37 +15,43 @@ interface Alarm {
 }
 
 /**
- * One timer per key, armed for the earliest instant any pool waiting on it said it could go.
- * Pools are woken by this timer, by answers on the key and by reloads — never by polling.
+ * What pools wait on: a key's pacer (until an instant) or its concurrency limit (until a permit
+ * is released). One timer per pacer, armed for the earliest instant any pool waiting on it said
+ * it could go. Pools are woken by these timers, by answers on the key and by reloads — never by
+ * polling.
  */
 export class Wakeups {
-  readonly #alarms = new Map<KeyPacer, Alarm>()
+  readonly #alarms = new Map<object, Alarm>()
 
   constructor(private readonly clock: Clock) {}
 
-  /** `pool` wants to be pumped when `pacer` can take a request, `waitMs` from now. */
-  arm(pacer: KeyPacer, waitMs: number, pool: Pumpable): void {
-    let alarm = this.#alarms.get(pacer)
-    if (!alarm) this.#alarms.set(pacer, (alarm = { timer: null, at: Infinity, waiting: new Set(), order: [] }))
+  /**
+   * `pool` wants to be pumped when `source` can take a request, `waitMs` from now; Infinity
+   * means only when poke(source) says something changed.
+   */
+  arm(source: object, waitMs: number, pool: Pumpable): void {
+    let alarm = this.#alarms.get(source)
+    if (!alarm) this.#alarms.set(source, (alarm = { timer: null, at: Infinity, waiting: new Set(), order: [] }))
     if (!alarm.waiting.has(pool) && !alarm.order.includes(pool)) alarm.order.push(pool)
     alarm.waiting.add(pool)
+    if (waitMs === Infinity) return
     const at = this.clock.now() + waitMs
     if (alarm.timer !== null && alarm.at <= at) return
     if (alarm.timer !== null) clearTimeout(alarm.timer)
     alarm.at = at
     // A timer can fire a little before its instant as the pacer's clock sees it; the pool then
     // finds a sub-millisecond wait and arms again.
-    alarm.timer = setTimeout(() => this.#ring(pacer), Math.max(1, Math.ceil(waitMs)))
+    alarm.timer = setTimeout(() => this.#ring(source), Math.max(1, Math.ceil(waitMs)))
   }
 
-  /** Something changed on the key (an answer, a refund): let the pools waiting on it look again. */
-  poke(pacer: KeyPacer): void {
-    const alarm = this.#alarms.get(pacer)
+  /** Something changed on the key (an answer, a refund, a released permit): let the pools waiting on it look again. */
+  poke(source: object): void {
+    const alarm = this.#alarms.get(source)
     if (alarm && alarm.waiting.size > 0) this.#wake(alarm)
   }
 
-  #ring(pacer: KeyPacer): void {
-    const alarm = this.#alarms.get(pacer)
+  #ring(source: object): void {
+    const alarm = this.#alarms.get(source)
     if (!alarm) return
     alarm.timer = null
     alarm.at = Infinity

@@ -1,5 +1,6 @@
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultGatewayConfig } from '../../support/harness.js'
 import { gatewayStatus, sha256, startWatchedStack, type WatchedStack } from '../../support/data-plane.js'
 
 // Many streams at once, each with split multi-byte characters: every one must arrive byte for
@@ -10,7 +11,15 @@ const streams = 200
 describe(`data plane: ${streams} concurrent streams`, () => {
   let stack: WatchedStack
   beforeAll(async () => {
-    stack = await startWatchedStack({ sim: { chunk_split_utf8: true } })
+    // The key's concurrency limit is fixed at the stream count: this is about the relay carrying
+    // them all at once, not about a learned limit queueing them 8 at a time.
+    stack = await startWatchedStack({
+      sim: { chunk_split_utf8: true },
+      gateway: (simUrl) => {
+        const config = defaultGatewayConfig(simUrl)
+        return { ...config, providers: { sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1', max_concurrent: streams }] } } }
+      },
+    })
   })
   afterAll(() => stack.close())
 
