@@ -202,7 +202,7 @@ async function runScenario(plan) {
     models: { 'bench-model': { targets: [{ provider: 'sim', model: 'sim-bench' }] } },
     queue: plan.queue,
   }
-  const gw = await startGateway({ config: { value: gatewayConfig, label: `bench/pacing ${plan.id}` }, logger, port: 0, processMetrics: false, watch: false })
+  const gw = await startGateway({ config: { value: gatewayConfig, label: `bench/pacing ${plan.id}` }, logger, port: 0, processMetrics: false, database: 'sqlite::memory:', watch: false })
 
   // The gateway holds a waiting request's connection open until it is dispatched, so client
   // concurrency = queue depth: more connections than the queue can hold, and timeouts above
@@ -656,7 +656,7 @@ async function runGatewayChild(configFile) {
   const { startGateway } = await import('../dist/main.js')
   if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc')
   // Default logger: the access log goes to stdout, which the parent points at /dev/null.
-  const gw = await startGateway({ config: { file: configFile }, port: 0, processMetrics: false, watch: false })
+  const gw = await startGateway({ config: { file: configFile }, port: 0, processMetrics: false, database: 'sqlite::memory:', watch: false })
   // Enabled only around the drain: its timer wakes the loop every 10 ms, which costs CPU.
   const eld = monitorEventLoopDelay({ resolution: 10 })
   // Garbage-collection time, to explain CPU spent while nothing but waiting happens.

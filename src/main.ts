@@ -5,6 +5,10 @@ import { ConfigHolder, type ConfigSource, type ReloadResult } from './config/hol
 import { UpstreamPools } from './config/pools.js'
 import type { Runtime } from './config/runtime.js'
 import { watchFile } from './config/watch.js'
+import { addAdaptiveRoutes } from './admin/adaptive.js'
+import { createAdminHandler, Router } from './admin/index.js'
+import type { Clock } from './core/clock.js'
+import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
 import { Drain } from './server/drain.js'
@@ -12,6 +16,9 @@ import { createHandler, serveMetrics } from './server/handler.js'
 import { Scheduler } from './stages/schedule/index.js'
 import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
+import { LearningWriter } from './store/learning-writer.js'
+import { openStore } from './store/open.js'
+import type { Store } from './store/types.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
@@ -27,6 +34,12 @@ export interface GatewayOptions {
   readonly watch?: boolean
   /** Collect Node's default process metrics. Default true. */
   readonly processMetrics?: boolean
+  /** Overrides the config's `database` (e.g. sqlite::memory: for tests). */
+  readonly database?: string
+  /** Monotonic time for the scheduler and pacers; for benchmarks that run time faster. */
+  readonly clock?: Clock
+  /** Wall-clock epoch ms for what the concurrency limits record. */
+  readonly epoch?: Clock
 }
 
 export interface Gateway {
@@ -35,6 +48,7 @@ export interface Gateway {
   readonly metricsPort: number | null
   readonly logger: Logger
   readonly metrics: Metrics
+  readonly store: Store
   runtime(): Runtime
   /** Loads and compiles the config again; the old one keeps serving if the new one fails. */
   reload(): ReloadResult
@@ -47,14 +61,35 @@ export interface Gateway {
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const pools = new UpstreamPools()
   const pacers = new PacerRegistry()
-  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers)
+  const limits = new LimitRegistry()
+  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers, limits)
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
+  let store: Store
+  try {
+    store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
+    limits.restore(await store.keyLearning.loadAll())
+  } catch (err) {
+    await pools.destroy()
+    throw err
+  }
+  const writer = new LearningWriter(limits, store.keyLearning, {
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
+  })
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
-  const scheduler = new Scheduler({ pacers, metrics })
-  status.extra = () => scheduler.snapshot()
+  const scheduler = new Scheduler({ pacers, limits, metrics, clock: opts.clock, epoch: opts.epoch })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
+
+  const router = new Router()
+  addAdaptiveRoutes(router, {
+    limits,
+    persist: () => writer.flush(),
+    changed: (limit) => scheduler.limitChanged(limit),
+    now: () => (opts.epoch ?? { now: Date.now }).now(),
+  })
+  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, logger })
 
   const pipeline = createPipeline({
     metrics,
@@ -72,14 +107,24 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     isDraining: () => drain.draining,
     onIdle: () => drain.notifyIdle(),
+    admin,
   })
 
-  const { server, port } = await listen(handler, {
-    host: initial.server.host,
-    port: opts.port ?? initial.server.port,
-    keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
-    requestTimeoutMs: initial.server.requestTimeoutMs,
-  })
+  let listening: Awaited<ReturnType<typeof listen>>
+  try {
+    listening = await listen(handler, {
+      host: initial.server.host,
+      port: opts.port ?? initial.server.port,
+      keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
+      requestTimeoutMs: initial.server.requestTimeoutMs,
+    })
+  } catch (err) {
+    scheduler.close()
+    await writer.close()
+    await Promise.all([store.close(), pools.destroy()])
+    throw err
+  }
+  const { server, port } = listening
   const servers: Server[] = [server]
   let metricsPort: number | null = null
   if (initial.server.metricsPort !== null) {
@@ -124,6 +169,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
       scheduler.close()
       await (clean ? pools.close() : pools.destroy())
+      await writer.close()
+      await store.close()
       logger.info({ clean }, 'stopped')
       flushLoggerSync(logger)
       return clean
@@ -138,6 +185,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metricsPort,
     logger,
     metrics,
+    store,
     runtime: () => holder.current,
     reload,
     events,

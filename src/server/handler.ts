@@ -20,6 +20,8 @@ export interface HandlerDeps {
   readonly isDraining: () => boolean
   /** Called when a pipeline request finishes, so shutdown can wait for the last one. */
   readonly onIdle: () => void
+  /** Serves /api/admin/*. */
+  readonly admin?: (req: IncomingMessage, res: ServerResponse, requestId: string) => void
 }
 
 const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
@@ -74,6 +76,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         return sendJson(res, 200, JSON.stringify(status.snapshot(deps.runtime(), deps.isDraining())))
       case 'metrics':
         return void serveMetrics(metrics, res)
+      case 'admin':
+        if (deps.admin) return deps.admin(req, res, id)
+        return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, req.url]))
       case 'unknown':
         return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, target.path]))
     }

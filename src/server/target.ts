@@ -8,6 +8,7 @@ export type Target =
   | { readonly kind: 'model'; readonly id: string; readonly below: string }
   | { readonly kind: 'passthrough'; readonly below: string }
   | { readonly kind: 'health' | 'ready' | 'status' | 'metrics' }
+  | { readonly kind: 'admin' }
   | { readonly kind: 'unknown'; readonly path: string }
 
 const exact = new Map<string, Target>(Object.entries({
@@ -57,5 +58,6 @@ export function classifyTarget(rawUrl: string): Target {
     return { kind: 'model', id, below: path.slice(3) + query }
   }
   if (path.startsWith('/v1/')) return { kind: 'passthrough', below: path.slice(3) + query }
+  if (path.startsWith('/api/admin/')) return { kind: 'admin' }
   return { kind: 'unknown', path }
 }

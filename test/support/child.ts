@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 
 const cli = resolve(import.meta.dirname, '../../dist/cli.js')
@@ -27,8 +29,14 @@ export class SluiceProcess {
     this.exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
   }
 
+  /**
+   * Without a `cwd`, the process runs in a fresh temporary directory (removed when it exits), so
+   * the default database (sqlite:./data/sluice.db) never carries learned state between tests.
+   */
   static start(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SluiceProcess {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'sluice-run-'))
+    const child = spawn(process.execPath, [cli, ...args], { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    if (opts.cwd === undefined) child.once('exit', () => rmSync(cwd, { recursive: true, force: true }))
     return new SluiceProcess(child)
   }
 

@@ -66,7 +66,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const logs = new LogCapture()
   const logger = createLogger({ level: 'info', destination: logs })
   const config = (opts.gateway ?? defaultGatewayConfig)(sim.url)
-  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false })
+  // An in-memory database unless the test names one: learned limits must not leak between tests.
+  const database = config.database === undefined ? 'sqlite::memory:' : undefined
+  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false, database })
   return {
     sim,
     gw,

@@ -31,7 +31,7 @@ function tempFile(name: string, text: string): string {
 
 describe('sluice check-config', () => {
   it('accepts the example configuration shipped in the repository', async () => {
-    const result = await sluice(['check-config', join(root, 'sluice.example.yaml')], { OPENAI_API_KEY: 'sk-x', NVIDIA_KEY_1: 'n1', NVIDIA_KEY_2: 'n2' })
+    const result = await sluice(['check-config', join(root, 'sluice.example.yaml')], { OPENAI_API_KEY: 'sk-x', NVIDIA_KEY_1: 'n1', NVIDIA_KEY_2: 'n2', SLUICE_ADMIN_KEY: 'admin-key-for-the-example-check' })
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
   })

@@ -44,7 +44,7 @@ describe('hot reload', () => {
     sim = await startSimulator()
     file = join(mkdtempSync(join(tmpdir(), 'sluice-reload-')), 'sluice.yaml')
     writeFileSync(file, config(sim.url, ['alpha']))
-    gw = await startGateway({ config: { file }, logger: createLogger({ destination: logs }), port: 0, processMetrics: false })
+    gw = await startGateway({ config: { file }, logger: createLogger({ destination: logs }), port: 0, processMetrics: false, database: 'sqlite::memory:' })
   })
   afterAll(async () => {
     await gw.shutdown()
@@ -100,7 +100,7 @@ describe('hot reload of a Kubernetes-style ConfigMap mount', () => {
     writeFileSync(join(dir, '..v1', 'sluice.yaml'), config(sim.url, ['first']))
     symlinkSync('..v1', join(dir, '..data'))
     symlinkSync(join('..data', 'sluice.yaml'), join(dir, 'sluice.yaml'))
-    const gw = await startGateway({ config: { file: join(dir, 'sluice.yaml') }, logger: createLogger({ destination: new LogCapture() }), port: 0, processMetrics: false })
+    const gw = await startGateway({ config: { file: join(dir, 'sluice.yaml') }, logger: createLogger({ destination: new LogCapture() }), port: 0, processMetrics: false, database: 'sqlite::memory:' })
     try {
       const reloaded = once(gw.events, 'reload') as Promise<[ReloadResult]>
       // What the kubelet does: write the new version beside the old, then swap one symlink.
@@ -123,7 +123,7 @@ describe('a reload while requests are running', () => {
     const sim = await startSimulator()
     const file = join(mkdtempSync(join(tmpdir(), 'sluice-reload-pool-')), 'sluice.yaml')
     writeFileSync(file, config(sim.url, ['alpha']))
-    const gw = await startGateway({ config: { file }, logger: createLogger({ destination: new LogCapture() }), port: 0, watch: false, processMetrics: false })
+    const gw = await startGateway({ config: { file }, logger: createLogger({ destination: new LogCapture() }), port: 0, watch: false, processMetrics: false, database: 'sqlite::memory:' })
     try {
       const body = JSON.stringify({ model: 'alpha', messages: [{ role: 'user', content: 'hi' }] })
       const admitted = nextServerRequest(gw.port, '/v1/chat/completions', 'start')

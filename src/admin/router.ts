@@ -1,0 +1,79 @@
+import type { IncomingMessage } from 'node:http'
+import { SluiceError } from '../errors.js'
+
+export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
+
+/** What a route handler gets: path parameters (decoded), the query, and the JSON body if any. */
+export interface AdminRequest {
+  readonly req: IncomingMessage
+  readonly params: Readonly<Record<string, string>>
+  readonly query: URLSearchParams
+  /** Parsed lazily: only routes that take a body read one. */
+  body(): Promise<unknown>
+}
+
+/** A handler's answer: a status and a JSON-serialisable value. */
+export interface AdminResponse {
+  readonly status: number
+  readonly body: unknown
+}
+
+export type AdminHandler = (r: AdminRequest) => AdminResponse | Promise<AdminResponse>
+
+export interface Route {
+  readonly method: Method
+  /** A path such as /api/admin/adaptive/keys/{key_id}/mode. */
+  readonly path: string
+  readonly handler: AdminHandler
+}
+
+interface CompiledRoute extends Route {
+  readonly pattern: RegExp
+  readonly names: readonly string[]
+}
+
+export interface Match {
+  readonly route: Route
+  readonly params: Record<string, string>
+}
+
+/** Routes matched by method and path; the table is public so tests can enumerate every route. */
+export class Router {
+  readonly #routes: CompiledRoute[] = []
+
+  add(method: Method, path: string, handler: AdminHandler): this {
+    const names: string[] = []
+    const source = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name)
+      return '([^/]+)'
+    })
+    this.#routes.push({ method, path, handler, pattern: new RegExp(`^${source}$`), names })
+    return this
+  }
+
+  get routes(): readonly Route[] {
+    return this.#routes
+  }
+
+  /** The route for `method` and `path`; 404 when no route has the path, 405 when none has the method. */
+  match(method: string, path: string): Match {
+    let pathKnown = false
+    for (const r of this.#routes) {
+      const m = r.pattern.exec(path)
+      if (!m) continue
+      pathKnown = true
+      if (r.method !== method) continue
+      const params: Record<string, string> = {}
+      r.names.forEach((name, i) => {
+        try {
+          params[name] = decodeURIComponent(m[i + 1] as string)
+        } catch {
+          throw new SluiceError('invalid_path', ['malformed percent-encoding'])
+        }
+      })
+      return { route: r, params }
+    }
+    if (pathKnown) throw new SluiceError('method_not_allowed', [method, path])
+    throw new SluiceError('not_found', [method, path])
+  }
+}
