@@ -44,7 +44,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
   router.add('PATCH', `${base}/keys/{key_id}/mode`, async (r) => {
     const limit = find(r)
     const body = await r.body()
-    if (!isRecord(body)) throw new SluiceError('invalid_field', ['body', 'expected a JSON object such as {"enabled": false, "fixed_limit": 10}'], { param: 'body' })
+    if (!isRecord(body)) throw new SluiceError('invalid_json', ['expected a JSON object such as {"enabled": false, "fixed_limit": 10}'])
     const enabled = body.enabled
     if (typeof enabled !== 'boolean') throw new SluiceError('invalid_field', ['enabled', 'expected true (adaptive) or false (fixed)'], { param: 'enabled' })
     let fixed: number | null = null
@@ -110,7 +110,8 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
   router.add('GET', `${base}/summary`, () => {
     const all = [...limits.all()]
     const adjustments: (LimitAdjustment & { key_id: string })[] = []
-    for (const l of all) for (const a of l.history) adjustments.push({ ...a, key_id: l.id })
+    // Each history newest first, and a stable sort: changes in the same millisecond keep that order.
+    for (const l of all) for (let i = l.history.length - 1; i >= 0; i--) adjustments.push({ ...(l.history[i] as LimitAdjustment), key_id: l.id })
     adjustments.sort((a, b) => (a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0))
     return ok({
       total_adaptive_keys: all.filter((l) => l.adaptive).length,
