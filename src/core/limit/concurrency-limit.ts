@@ -78,6 +78,10 @@ export class ConcurrencyLimit {
   tpm429Count: number
   last429Type: string | null
   readonly #history: LimitAdjustment[]
+  /** Monotonic ms until which a concurrency 429 holds new requests back (see holdBack). */
+  #gateUntil = -Infinity
+  /** Releases still to come from refused requests, which free no upstream slot. */
+  #refusedReleases = 0
 
   constructor(
     readonly id: string,
@@ -149,6 +153,28 @@ export class ConcurrencyLimit {
     return this.inflight < this.effective
   }
 
+  /**
+   * How long until this key may take another request, in the scheduler's monotonic ms: 0 now,
+   * a time while a concurrency 429 holds it back, Infinity while every permit is held (a
+   * release ends that wait, not time).
+   */
+  wait(now: number): number {
+    if (this.inflight >= this.effective) return Infinity
+    return now < this.#gateUntil ? this.#gateUntil - now : 0
+  }
+
+  /**
+   * The upstream refused a request for concurrency: sending another one at once would be
+   * refused too, as no slot upstream has freed. Hold new requests until one of ours on this key
+   * ends (a slot freed) or, when none of ours is in flight to end, until `until` (the 429's
+   * Retry-After, monotonic ms). The refused request's own release does not count as a slot
+   * freed: it never held one upstream.
+   */
+  holdBack(until: number): void {
+    this.#gateUntil = Math.max(this.#gateUntil, until)
+    this.#refusedReleases++
+  }
+
   get history(): readonly LimitAdjustment[] {
     return this.#history
   }
@@ -159,12 +185,18 @@ export class ConcurrencyLimit {
 
   release(): void {
     if (this.inflight > 0) this.inflight--
+    if (this.#refusedReleases > 0) this.#refusedReleases--
+    else this.#gateUntil = -Infinity
   }
 
   /**
    * A typed 429 on this key. `inflight` counts the requests in flight when the refused one was
    * sent, itself included: the upstream refused that level, so it accepts at most one fewer.
-   * Every 429 of a burst carries about the same level, so the cut is made once, not once per 429.
+   * L only ever takes the lower of itself and 0.9 × Ĉ, so a burst of 429s at one level cuts it
+   * once, not once per 429. Ĉ, the ceiling L grows back to, is the latest refused level: a
+   * request that reached the upstream behind later ones (a slow new connection) is refused at a
+   * level lower than the real one, and keeping the lowest would pin the key below its cap until
+   * the next probe, ten minutes on; the latest is corrected by the next 429 if it is too high.
    */
   refused(now: EpochMs, kind: RateLimitKind, inflight: number): void {
     if (kind === 'concurrent') this.concurrent429Count++
@@ -174,8 +206,7 @@ export class ConcurrencyLimit {
     this.last429Type = kind
     this.markChanged()
     if (kind !== 'concurrent' || this.#fixed !== null) return
-    const refusedLevel = Math.max(min, inflight - 1)
-    this.#accepted = this.#accepted === null ? refusedLevel : Math.min(this.#accepted, refusedLevel)
+    this.#accepted = Math.max(min, inflight - 1)
     const next = clamp(Math.min(this.#limit, concurrencyDefaults.backoff * this.#accepted))
     if (next !== this.#limit) this.#set(now, next, 'concurrent_429', inflight)
   }

@@ -84,7 +84,11 @@ export class Pool implements Pumpable {
   /** Seconds a client should wait before trying again, from the pacers of the keys it could use. */
   retryAfterMs(w: Waiter, now: number): number {
     let best = Infinity
-    for (const d of w.candidates) best = Math.min(best, d.pacer.wait(now, w.tokens, false))
+    for (const d of w.candidates) {
+      // A key whose permits are all held frees one when an answer ends: no time to add.
+      const held = d.limit.wait(now)
+      best = Math.min(best, Math.max(d.pacer.wait(now, w.tokens, false), held === Infinity ? 0 : held))
+    }
     return best === Infinity ? 1000 : best
   }
 
@@ -137,15 +141,17 @@ export class Pool implements Pumpable {
     const start = this.#cursor
     for (let i = 0; i < n; i++) {
       const d = candidates[(start + i) % n] as Deployment
-      if (!d.limit.hasPermit || d.pacer.wait(now, w.tokens, waiting) > 0) continue
+      if (d.limit.wait(now) > 0 || d.pacer.wait(now, w.tokens, waiting) > 0) continue
       this.#cursor = (start + i + 1) % n
       this.#assign(w, d, now)
       return true
     }
     for (const d of candidates) {
-      if (!d.limit.hasPermit) {
-        // Event driven: the next permit released on this key pumps this pool.
-        this.wakeups.arm(d.limit, Infinity, this)
+      const held = d.limit.wait(now)
+      if (held > 0) {
+        // Event driven: the next permit released on this key pumps this pool (and, after a
+        // concurrency 429 with nothing of ours in flight, so does the end of its hold).
+        this.wakeups.arm(d.limit, held, this)
         continue
       }
       const wait = d.pacer.wait(now, w.tokens, waiting)

@@ -12,6 +12,10 @@ import type { Endpoint } from '../../providers/types.js'
 
 export type Where = 'none' | 'queue' | 'bypass'
 
+/** A concurrency 429 without Retry-After holds the key back this long when none of ours can free a slot. */
+const concurrencyRetryDefaultMs = 1_000
+const concurrencyRetryCapMs = 30_000
+
 /**
  * One request in the scheduler: its place in the queue, its deadline, the key it was given,
  * and what that key's answer said. It lives from arrival to the request's end, across retries.
@@ -111,7 +115,11 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
     })
     this.lastRefusal = kind
     pacer.refused(now, this.dispatchedAt, kind, this.snapshot)
-    this.limit?.refused(this.epoch.now(), kind, this.permitsAtDispatch)
+    const limit = this.limit
+    if (limit !== null) {
+      limit.refused(this.epoch.now(), kind, this.permitsAtDispatch)
+      if (kind === 'concurrent') limit.holdBack(now + Math.min(concurrencyRetryCapMs, this.snapshot?.retryAfterMs ?? concurrencyRetryDefaultMs))
+    }
     this.onRefusal(this, kind)
     // An exhausted quota is never retried: the key is out, and the client learns why.
     return kind !== 'quota'

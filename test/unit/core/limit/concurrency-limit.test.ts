@@ -46,6 +46,47 @@ describe('ConcurrencyLimit: permits', () => {
   })
 })
 
+describe('ConcurrencyLimit: holding back after a concurrency 429', () => {
+  it('wait() is 0 with a free permit and Infinity with none', () => {
+    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 1)
+    expect(l.wait(0)).toBe(0)
+    l.acquire()
+    expect(l.wait(0)).toBe(Infinity)
+  })
+
+  it('after a refusal, nothing goes until another request of ours ends, not when the refused one does', () => {
+    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    l.acquire() // still running upstream
+    l.acquire() // the one refused
+    l.holdBack(1_000)
+    l.release() // the refused one settles: no upstream slot was freed
+    expect(l.wait(10)).toBe(990)
+    l.release() // the running one ends: a slot upstream is free
+    expect(l.wait(10)).toBe(0)
+  })
+
+  it('with nothing of ours in flight, the hold ends with its time', () => {
+    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    l.acquire()
+    l.holdBack(500)
+    l.release()
+    expect(l.wait(499)).toBe(1)
+    expect(l.wait(500)).toBe(0)
+  })
+
+  it('a burst of refusals needs each refused release plus one real one', () => {
+    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 10)
+    for (let i = 0; i < 4; i++) l.acquire()
+    l.holdBack(1_000)
+    l.holdBack(1_000)
+    l.release()
+    l.release()
+    expect(l.wait(0)).toBe(1_000)
+    l.release()
+    expect(l.wait(0)).toBe(0)
+  })
+})
+
 describe('ConcurrencyLimit: learning from concurrency 429s', () => {
   it('ten 429s in the same 100 ms at in-flight 11 lower L once, to exactly 9', () => {
     const l = adaptive(20)
@@ -58,13 +99,22 @@ describe('ConcurrencyLimit: learning from concurrency 429s', () => {
     expect(l.history[0]).toMatchObject({ old_limit: 20, new_limit: 9, reason: 'concurrent_429', inflight: 11 })
   })
 
-  it('the lowest refused level of a burst wins, whatever order the 429s arrive in', () => {
+  it('L takes the lowest level of a burst, whatever order its 429s arrive in; Ĉ the latest', () => {
     const l = adaptive()
     l.refused(t0, 'concurrent', 7)
     l.refused(t0 + 5, 'concurrent', 5)
     l.refused(t0 + 9, 'concurrent', 8)
-    expect(l.acceptedLevel).toBe(4)
     expect(l.learnedExact).toBeCloseTo(3.6, 10)
+    expect(l.effective).toBe(3)
+    expect(l.acceptedLevel).toBe(7)
+  })
+
+  it('an out-of-order refusal at a low level does not pin the key: L grows back to the latest Ĉ', () => {
+    const l = adaptive()
+    l.refused(t0, 'concurrent', 2) // overtaken on its way: looks like a cap of 1
+    l.refused(t0 + 3, 'concurrent', 4) // the real cap is 3
+    expect(l.effective).toBe(1)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 60 * sec, 500)
     expect(l.effective).toBe(3)
   })
 
