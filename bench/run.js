@@ -162,9 +162,11 @@ providers:
     type: openai
     base_url: ${simUrl}/v1
     keys:
-      - { id: bench-1, key: sk-bench-1 }
-      - { id: bench-2, key: sk-bench-2 }
-      - { id: bench-3, key: sk-bench-3 }
+      # A fixed concurrency limit: this bench measures the proxy's own cost, not a learned limit
+      # ramping up from 8 (that is npm run bench -- concurrency).
+      - { id: bench-1, key: sk-bench-1, max_concurrent: 1000 }
+      - { id: bench-2, key: sk-bench-2, max_concurrent: 1000 }
+      - { id: bench-3, key: sk-bench-3, max_concurrent: 1000 }
 models:
   bench-model:
     targets: [{ provider: sim, model: sim-bench }]
