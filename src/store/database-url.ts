@@ -55,6 +55,12 @@ function parseSqlite(url: string, cwd: string): SqliteTarget {
 }
 
 function parsePostgres(url: string): PostgresTarget {
+  // A password with an unencoded @, / or # still parses, but into the wrong host and path, which
+  // errors would then quote with part of the password in them.
+  const authority = url.slice(url.indexOf('://') + 3).split('?')[0] as string
+  if (authority.includes('#') || authority.indexOf('@') !== authority.lastIndexOf('@') || authority.indexOf('/') < authority.lastIndexOf('@')) {
+    throw invalid(url, 'percent-encode @, / and # in the user name and password (%40, %2F, %23)')
+  }
   let parsed: URL
   try {
     parsed = new URL(url)

@@ -54,6 +54,20 @@ describe('parseDatabaseUrl', () => {
     expect(params.get('sslmode')).toBe('disable')
   })
 
+  it('refuses a password with an unencoded @, / or #, without quoting any of it', () => {
+    for (const url of ['postgres://sluice:hunter2@ss-Pr0d/x@db.internal/sluice', 'postgres://app:12#34@h/db', 'postgres://app:pa/ss@h/db', 'postgres://a:b@c:d@h/db']) {
+      let message = ''
+      try {
+        parseDatabaseUrl(url)
+      } catch (err) {
+        message = (err as Error).message
+      }
+      expect(message).toMatch(/percent-encode/)
+      for (const piece of ['hunter2', 'ss-Pr0d', '12#34', 'pa/ss', 'b@c:d']) expect(message).not.toContain(piece)
+    }
+    expect(parseDatabaseUrl('postgres://app:p%40ss%2Fw%23rd@h/db').kind).toBe('postgres')
+  })
+
   it('never puts a password in an error', () => {
     expect(() => parseDatabaseUrl('postgres://u:hunter2@h/db?schema=no-dashes')).toThrow(/postgres:\/\/u:\*\*\*@h\/db/)
     try {
