@@ -29,6 +29,9 @@ export class LearningWriter {
     this.#delayMs = opts.delayMs ?? 1_000
     this.#onError = opts.onError ?? (() => undefined)
     registry.onChange = () => this.#arm()
+    // Restoring at start may already have changed something (an override the file has since
+    // overruled, keys never stored): store it soon rather than at the next change.
+    this.#arm()
   }
 
   /** Writes every pending change now; resolves once it is stored (or the write failed and was reported). */

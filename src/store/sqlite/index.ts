@@ -34,6 +34,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     migrateSqlite(db, migrations)
+    // Writes run on the event loop: waiting 5 s for another process's lock (a second instance, an
+    // operator's open transaction) would stall every request. A busy write fails fast instead and
+    // the writer tries again later.
+    db.pragma('busy_timeout = 20')
   } catch (err) {
     db.close()
     throw new Error(`sqlite database ${opts.path}: ${(err as Error).message}`, { cause: err })
