@@ -147,6 +147,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const after = holder.current
       logger.level = after.log.level
       logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
+      // A limit raised in the file lets waiting requests go now, not when an answer ends.
+      for (const limit of limits.all()) scheduler.limitChanged(limit)
       const restartOnly = ['host', 'port', 'metricsPort', 'keepAliveTimeoutMs', 'requestTimeoutMs'] as const
       const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
       if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')

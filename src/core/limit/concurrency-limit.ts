@@ -78,6 +78,8 @@ export class ConcurrencyLimit {
   tpm429Count: number
   last429Type: string | null
   readonly #history: LimitAdjustment[]
+  /** The last concurrency 429 (epoch ms): growth waits 5 s after it, probes ten minutes. */
+  #lastCutAt: EpochMs | null = null
   /** Monotonic ms until which a concurrency 429 holds new requests back (see holdBack). */
   #gateUntil = -Infinity
   /** Releases still to come from refused requests, which free no upstream slot. */
@@ -103,6 +105,8 @@ export class ConcurrencyLimit {
     this.#limit = clamp(learned.learnedLimit ?? concurrencyDefaults.initial)
     this.#accepted = learned.acceptedLevel === null ? null : clamp(learned.acceptedLevel)
     this.#last429At = learned.last429At
+    // Only the last 429's type is stored: when it was a concurrency 429, it was also the last cut.
+    this.#lastCutAt = learned.last429Type === 'concurrent' ? learned.last429At : null
     this.#lastProbeAt = learned.lastProbeAt
     this.concurrent429Count = learned.concurrent429Count
     this.rpm429Count = learned.rpm429Count
@@ -206,6 +210,7 @@ export class ConcurrencyLimit {
     this.last429Type = kind
     this.markChanged()
     if (kind !== 'concurrent' || this.#fixed !== null) return
+    this.#lastCutAt = now
     this.#accepted = Math.max(min, inflight - 1)
     const next = clamp(Math.min(this.#limit, concurrencyDefaults.backoff * this.#accepted))
     if (next !== this.#limit) this.#set(now, next, 'concurrent_429', inflight)
@@ -217,7 +222,8 @@ export class ConcurrencyLimit {
    */
   succeeded(now: EpochMs, inflight: number): void {
     if (this.#fixed !== null) return
-    const since429 = this.#last429At === null ? Infinity : now - this.#last429At
+    // Only concurrency 429s say anything about this limit: a rate 429 must not stop it growing.
+    const since429 = this.#lastCutAt === null ? Infinity : now - this.#lastCutAt
     if (since429 < concurrencyDefaults.growthHoldMs) return
     if (inflight < concurrencyDefaults.saturation * Math.floor(this.#limit)) return
     const accepted = this.#accepted
@@ -248,7 +254,7 @@ export class ConcurrencyLimit {
   resetLearning(): void {
     this.#limit = concurrencyDefaults.initial
     this.#accepted = null
-    this.#last429At = null
+    this.#last429At = this.#lastCutAt = null
     this.#lastProbeAt = null
     this.concurrent429Count = this.rpm429Count = this.tpm429Count = 0
     this.last429Type = null

@@ -24,12 +24,14 @@ export class LimitRegistry {
   readonly #entries = new Map<string, Entry>()
   /** Stored state for keys the config does not (yet) name, so an edit that re-adds a key finds it. */
   readonly #stored = new Map<string, KeyLearning>()
+  /** Limits of keys the config dropped, kept with their permits and changes (see retain). */
+  readonly #retired = new Map<string, Entry>()
   #onChange: (() => void) | null = null
 
   /** The limit of `provider`/`key`, with the config file's `max_concurrent` (null = adaptive). */
   obtain(provider: string, key: string, configValue: number | null): ConcurrencyLimit {
     const id = limitId(provider, key)
-    let entry = this.#entries.get(id)
+    let entry = this.#entries.get(id) ?? this.#revive(id)
     if (!entry) {
       const limit = new ConcurrencyLimit(id, provider, key, configValue)
       limit.onChange = this.#onChange
@@ -98,13 +100,26 @@ export class LimitRegistry {
     return this.#entries.get(id)?.override ?? null
   }
 
-  /** Forgets keys the live config no longer names; their stored state stays in the store. */
+  /**
+   * Sets aside keys the live config no longer names. Requests still running on such a key keep
+   * its limit object, so a config that names the key again gets the same object back, permits
+   * held included, instead of a fresh one that would admit past the limit.
+   */
   retain(ids: ReadonlySet<string>): void {
     for (const [id, entry] of this.#entries) {
       if (ids.has(id)) continue
       this.#entries.delete(id)
-      this.#stored.set(id, record(entry))
+      this.#retired.set(id, entry)
     }
+  }
+
+  #revive(id: string): Entry | undefined {
+    const entry = this.#retired.get(id)
+    if (entry) {
+      this.#retired.delete(id)
+      this.#entries.set(id, entry)
+    }
+    return entry
   }
 
   all(): IterableIterator<ConcurrencyLimit> {
@@ -114,7 +129,7 @@ export class LimitRegistry {
   /** Records changed since they were last taken, marked as taken. */
   takeChanged(): KeyLearning[] {
     const changed: KeyLearning[] = []
-    for (const entry of this.#entries.values()) {
+    for (const entry of [...this.#entries.values(), ...this.#retired.values()]) {
       if (entry.limit.version === entry.savedVersion) continue
       entry.savedVersion = entry.limit.version
       changed.push(record(entry))

@@ -85,9 +85,10 @@ export class Pool implements Pumpable {
   retryAfterMs(w: Waiter, now: number): number {
     let best = Infinity
     for (const d of w.candidates) {
-      // A key whose permits are all held frees one when an answer ends: no time to add.
-      const held = d.limit.wait(now)
-      best = Math.min(best, Math.max(d.pacer.wait(now, w.tokens, false), held === Infinity ? 0 : held))
+      // A key whose permits are all held, or held back with requests of ours in flight, frees
+      // up when one of them ends: no time to add.
+      const held = d.limit.inflight > 0 ? 0 : d.limit.wait(now)
+      best = Math.min(best, Math.max(d.pacer.wait(now, w.tokens, false), held))
     }
     return best === Infinity ? 1000 : best
   }

@@ -63,8 +63,9 @@ export class Scheduler {
     if (limit !== null) {
       w.limit = null
       const status = w.ctx.upstreamStatus
-      // In flight counted before the release: this request was one of them when it succeeded.
-      if (status >= 200 && status < 300) limit.succeeded(this.epoch.now(), limit.inflight)
+      // In flight counted before the release: this request was one of them when it succeeded. A
+      // 2xx whose stream broke or whose client left is no evidence the key had room to spare.
+      if (status >= 200 && status < 300 && w.ctx.outcome === 'success') limit.succeeded(this.epoch.now(), limit.inflight)
       limit.release()
       this.#wakeups.poke(limit)
     }

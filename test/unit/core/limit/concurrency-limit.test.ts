@@ -171,16 +171,34 @@ describe('ConcurrencyLimit: growth', () => {
     expect(l.learnedExact).toBeCloseTo(10.1, 10)
   })
 
-  it('holds for 5 s after any 429', () => {
+  it('holds for 5 s after a concurrency 429; a rate 429 does not hold it', () => {
     const l = adaptive(20)
     l.refused(t0, 'concurrent', 11) // L = 9, Ĉ = 10
     l.succeeded(t0 + 4_999, 9)
     expect(l.learnedExact).toBe(9)
     l.refused(t0 + 5_000, 'rpm', 3)
-    l.succeeded(t0 + 9_999, 9)
-    expect(l.learnedExact).toBe(9)
-    l.succeeded(t0 + 10_000, 9)
+    l.succeeded(t0 + 5_001, 9)
     expect(l.learnedExact).toBeCloseTo(9 + 1 / 9, 10)
+    expect(l.last429Type).toBe('rpm')
+  })
+
+  it('rate 429s do not keep a key from probing: only concurrency 429s count as noise', () => {
+    const l = adaptive(20)
+    l.refused(t0, 'concurrent', 11)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 20 * sec, 100)
+    expect(l.learnedExact).toBe(10)
+    for (let t = t0 + 30 * sec; t < t0 + 10 * min; t += 30 * sec) l.refused(t, 'unknown', 9)
+    saturatedSuccesses(l, t0 + 10 * min, t0 + 10 * min + 100, 10)
+    expect(l.acceptedLevel).toBe(11)
+  })
+
+  it('a restart keeps the hold when the last stored 429 was a concurrency 429', () => {
+    const a = adaptive(20)
+    a.refused(t0, 'concurrent', 11)
+    const b = adaptive()
+    b.restore(a.learnedState())
+    b.succeeded(t0 + 1_000, 9)
+    expect(b.learnedExact).toBe(9)
   })
 
   it('is capped at Ĉ until ten quiet minutes pass', () => {

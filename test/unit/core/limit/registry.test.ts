@@ -104,6 +104,16 @@ describe('LimitRegistry', () => {
     expect(told).toBe(1)
   })
 
+  it('a key dropped and named again while its requests run gets the same limit, permits included', () => {
+    const r = new LimitRegistry()
+    const before = r.obtain('sim', 'k1', 2)
+    before.acquire()
+    r.retain(new Set())
+    const after = r.obtain('sim', 'k1', 2)
+    expect(after).toBe(before)
+    expect(after.inflight).toBe(1)
+  })
+
   it('forgets keys the config dropped but finds their state again when they come back', () => {
     const r = new LimitRegistry()
     r.obtain('sim', 'k1', null).refused(1, 'concurrent', 5)
