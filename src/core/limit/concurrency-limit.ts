@@ -55,6 +55,7 @@ export const nothingLearned: LearnedState = {
 }
 
 const { min, max } = concurrencyDefaults
+const acceptedWindowMs = 60_000
 
 /**
  * One key's concurrency limit and the permits held against it. Time comes in as arguments
@@ -80,6 +81,9 @@ export class ConcurrencyLimit {
   readonly #history: LimitAdjustment[]
   /** The last concurrency 429 (epoch ms): growth waits 5 s after it, probes ten minutes. */
   #lastCutAt: EpochMs | null = null
+  /** The highest in-flight level a success was sent at lately, and when (see acceptedRecently). */
+  #okLevel = 0
+  #okAt = -Infinity
   /** Monotonic ms until which a concurrency 429 holds new requests back (see holdBack). */
   #gateUntil = -Infinity
   /** Releases still to come from refused requests, which free no upstream slot. */
@@ -242,6 +246,21 @@ export class ConcurrencyLimit {
     }
     const next = Math.min(this.#accepted ?? max, this.#limit + 1 / this.#limit)
     if (next > this.#limit) this.#set(now, next, 'high_utilization', inflight)
+  }
+
+  /** A request sent while `level` were in flight (itself included) succeeded. */
+  noteAccepted(now: EpochMs, level: number): void {
+    if (now - this.#okAt > acceptedWindowMs) this.#okLevel = 0
+    if (level > this.#okLevel) this.#okLevel = level
+    this.#okAt = now
+  }
+
+  /**
+   * The highest level the upstream took at once within the last minute (0 = none): with no
+   * headers to go by, a 429 at or below it is a rate limit, not a concurrency limit.
+   */
+  acceptedRecently(now: EpochMs): number {
+    return now - this.#okAt > acceptedWindowMs ? 0 : this.#okLevel
   }
 
   /** Admin: fixed at `limit` requests, or adaptive again (null). What was learned is kept. */

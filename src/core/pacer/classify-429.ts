@@ -22,6 +22,11 @@ export interface RateLimitEvidence {
   readonly inflight: number
   /** The key's concurrency limit when one is known (fixed or learned), else null. */
   readonly concurrencyLimit: number | null
+  /**
+   * The highest in-flight level at which the key recently answered successfully (0 = none). A
+   * refusal at or below it was not about concurrency: the upstream took that many at once.
+   */
+  readonly acceptedInflight?: number
   /** The key's measured request rate is ≥ 0.9 × its pacing target. */
   readonly nearRateTarget: boolean
 }
@@ -84,7 +89,7 @@ export function classify429(e: RateLimitEvidence): RateLimitKind {
 
   // No rate headers (NVIDIA NIM, DeepSeek, stripped by a reseller): infer from our own state.
   if (e.nearRateTarget) return 'rpm'
-  if (e.concurrencyLimit !== null && e.inflight >= 2 && e.inflight >= e.concurrencyLimit - 1) return 'concurrent'
+  if (e.concurrencyLimit !== null && e.inflight >= 2 && e.inflight >= e.concurrencyLimit - 1 && e.inflight > (e.acceptedInflight ?? 0)) return 'concurrent'
   return 'unknown'
 }
 

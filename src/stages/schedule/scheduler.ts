@@ -65,7 +65,11 @@ export class Scheduler {
       const status = w.ctx.upstreamStatus
       // In flight counted before the release: this request was one of them when it succeeded. A
       // 2xx whose stream broke or whose client left is no evidence the key had room to spare.
-      if (status >= 200 && status < 300 && w.ctx.outcome === 'success') limit.succeeded(this.epoch.now(), limit.inflight)
+      if (status >= 200 && status < 300 && w.ctx.outcome === 'success') {
+        const now = this.epoch.now()
+        limit.noteAccepted(now, w.permitsAtDispatch)
+        limit.succeeded(now, limit.inflight)
+      }
       limit.release()
       this.#wakeups.poke(limit)
     }

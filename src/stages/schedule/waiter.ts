@@ -111,6 +111,7 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
       requestTokens: this.tokens,
       inflight: this.permitsAtDispatch,
       concurrencyLimit: this.limit?.effective ?? null,
+      acceptedInflight: this.limit?.acceptedRecently(this.epoch.now()) ?? 0,
       nearRateTarget: pacer.nearRateTarget(now),
     })
     this.lastRefusal = kind

@@ -255,6 +255,22 @@ describe('ConcurrencyLimit: growth', () => {
   })
 })
 
+describe('ConcurrencyLimit: what the upstream recently took at once', () => {
+  it('remembers the highest level a success was sent at, for a minute', () => {
+    const l = adaptive()
+    expect(l.acceptedRecently(t0)).toBe(0)
+    l.noteAccepted(t0, 3)
+    l.noteAccepted(t0 + sec, 5)
+    l.noteAccepted(t0 + 2 * sec, 2)
+    expect(l.acceptedRecently(t0 + 2 * sec)).toBe(5)
+    expect(l.acceptedRecently(t0 + 2 * sec + min)).toBe(5)
+    expect(l.acceptedRecently(t0 + 2 * sec + min + 1)).toBe(0)
+    // After a quiet minute the level starts again from what succeeds next.
+    l.noteAccepted(t0 + 5 * min, 2)
+    expect(l.acceptedRecently(t0 + 5 * min)).toBe(2)
+  })
+})
+
 describe('ConcurrencyLimit: history and admin', () => {
   it('keeps exactly the last 20 adjustments', () => {
     const l = adaptive(8)

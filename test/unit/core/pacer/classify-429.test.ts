@@ -71,6 +71,8 @@ describe('classify429', () => {
     // 7. no rate headers
     { name: 'no headers, near the rate target', e: { nearRateTarget: true, inflight: 4, concurrencyLimit: 4 }, kind: 'rpm' },
     { name: 'no headers, at the concurrency limit', e: { inflight: 4, concurrencyLimit: 4 }, kind: 'concurrent' },
+    { name: 'no headers, at the concurrency limit, above what the key recently took at once', e: { inflight: 4, concurrencyLimit: 4, acceptedInflight: 3 }, kind: 'concurrent' },
+    { name: 'no headers, at the limit but no more than the key recently took at once (a rate limit)', e: { inflight: 4, concurrencyLimit: 4, acceptedInflight: 4 }, kind: 'unknown' },
     { name: 'no headers, one below the concurrency limit', e: { inflight: 3, concurrencyLimit: 4 }, kind: 'concurrent' },
     { name: 'no headers, well below the concurrency limit', e: { inflight: 2, concurrencyLimit: 8 }, kind: 'unknown' },
     { name: 'no headers, limit 2 but alone in flight', e: { inflight: 1, concurrencyLimit: 2 }, kind: 'unknown' },
