@@ -12,7 +12,7 @@ import type { KeyLearning, Store } from '../../../src/store/types.js'
 // fresh schema per test in the `test` database, so parallel runs never meet). Postgres is
 // required, not optional: when it is unreachable this suite fails.
 
-const postgresUrl = 'postgres://postgres@127.0.0.1:5432/test'
+const postgresUrl = process.env.SLUICE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** Direct access to the database under test, to look at or tamper with what the store wrote. */
 interface Raw {
