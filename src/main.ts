@@ -87,7 +87,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     limits,
     persist: () => writer.flush(),
     changed: (limit) => scheduler.limitChanged(limit),
-    now: () => (opts.epoch ?? { now: Date.now }).now(),
+    now: () => scheduler.epoch.now(),
   })
   const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, logger })
 
