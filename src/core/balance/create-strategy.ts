@@ -1,0 +1,29 @@
+import { WeightedRoundRobin } from './weighted-round-robin.js'
+import { LowestLatency } from './latency.js'
+import { LeastBusy } from './least-busy.js'
+import { PowerOfTwoChoices } from './p2c.js'
+import { WeightedRandom } from './random.js'
+import { RendezvousHash } from './rendezvous.js'
+import { RoundRobin } from './round-robin.js'
+import type { Strategy, StrategyName } from './strategy.js'
+
+/** The strategy a model uses when its config names none (issue 4, DESIGN.md §6). */
+export const defaultStrategy: StrategyName = 'p2c'
+
+/** A fresh strategy with its own state; build one per model pool, at config compile time. */
+export function createStrategy(name: StrategyName): Strategy {
+  switch (name) {
+    case 'round-robin': return new RoundRobin()
+    case 'weighted': return new WeightedRoundRobin()
+    case 'least-busy': return new LeastBusy()
+    case 'p2c': return new PowerOfTwoChoices()
+    case 'latency': return new LowestLatency()
+    case 'random': return new WeightedRandom()
+    case 'hash': return new RendezvousHash()
+    // Not implemented yet: `metrics` routes on a vLLM server's /metrics (waiting requests,
+    // KV-cache use), which needs a scraper outside core/ to feed those numbers in as candidate
+    // fields. Until then, fail at config compile time rather than silently balance otherwise.
+    case 'metrics': throw new Error('balancing strategy "metrics" is not implemented yet; use p2c, least-busy or latency')
+    default: throw new Error(`unknown balancing strategy "${String(name satisfies never)}"`)
+  }
+}
