@@ -15,6 +15,7 @@ import { readBody, splitTarget } from './http/body.js'
 import { deliverBody, deliverStream, type MidStreamFault } from './http/deliver.js'
 import type { Exchange } from './http/exchange.js'
 import { dialectForPath, matchRoute } from './http/routes.js'
+import { serveServerEndpoint } from './http/server-endpoints.js'
 import { unlistedKeyId } from './keys/key-registry.js'
 import { refusalProblem } from './keys/refusal.js'
 import { NO_KEY_ID, type SimulatorState } from './state.js'
@@ -29,6 +30,7 @@ export function createRequestHandler(state: SimulatorState): (req: IncomingMessa
       void handleControl(state, req, res, path)
       return
     }
+    if (serveServerEndpoint(state, req, res, path)) return
     const ex = state.open(req, res, path)
     serve(state, ex, query).catch(() => {
       // A bug here must not hang the client: answer 500 if nothing was sent, else cut.

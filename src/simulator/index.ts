@@ -16,6 +16,7 @@ export type {
   ScriptedFault,
   Simulator,
   SimulatorConfigInput,
+  ServerStateInput,
   SimulatorStats,
   StartSimulatorOptions,
 } from './types.js'

@@ -21,6 +21,8 @@ export class SimulatorState {
   #input: SimulatorConfigInput = {}
   #random: () => number
   #nextId = 1
+  /** Admitted requests in flight per model, for GET /metrics. Survives reset(), as in-flight counts do. */
+  readonly #inflightByModel = new Map<string, number>()
 
   constructor(readonly clock: Clock, config: SimulatorConfigInput) {
     this.keys = new KeyRegistry(clock)
@@ -63,6 +65,13 @@ export class SimulatorState {
     ex.admitted = true
     ex.ledger?.begin()
     this.stats.totals.begin()
+    const model = ex.model ?? ''
+    this.#inflightByModel.set(model, (this.#inflightByModel.get(model) ?? 0) + 1)
+  }
+
+  /** Requests in flight per model (only models with some). */
+  inflightByModel(): ReadonlyMap<string, number> {
+    return this.#inflightByModel
   }
 
   #finish(ex: Exchange, aborted: boolean): void {
@@ -72,6 +81,12 @@ export class SimulatorState {
     const ledger = ex.ledger ?? this.stats.ledger(NO_KEY_ID)
     ledger.end(outcome, ex.admitted)
     this.stats.totals.end(outcome, ex.admitted)
+    if (ex.admitted) {
+      const model = ex.model ?? ''
+      const left = (this.#inflightByModel.get(model) ?? 1) - 1
+      if (left > 0) this.#inflightByModel.set(model, left)
+      else this.#inflightByModel.delete(model)
+    }
     const record: RequestRecord = {
       id: ex.id,
       key_id: ex.keyId,

@@ -42,6 +42,22 @@ export interface SimulatorConfigInput {
   models?: string[]
   faults?: FaultRatesInput
   seed?: number
+  /** The server itself, as a self-hosted vLLM shows it on GET /health and GET /metrics. */
+  server?: ServerStateInput
+}
+
+export interface ServerStateInput {
+  /** false: GET /health answers 503, as a vLLM whose engine died does. Default true. */
+  healthy?: boolean
+  /**
+   * Sequences the fake engine runs at once, for GET /metrics: requests in flight beyond it
+   * show as waiting, and KV-cache use is in flight ÷ capacity (at most 1). Default 16.
+   */
+  capacity?: number
+  /** A fixed KV-cache use 0..1 for /metrics instead of the derived one; null goes back to derived. */
+  kv_cache_usage?: number | null
+  /** A fixed count of waiting requests for /metrics instead of the derived one; null goes back to derived. */
+  num_requests_waiting?: number | null
 }
 
 export interface FaultMatch { model?: string, key?: string, path?: string }

@@ -16,6 +16,15 @@ export interface Candidate {
   readonly waitMs: number
   /** Peak-EWMA of time to first token in ms (see PeakEwma), or null before its first sample. */
   readonly ttftMs: number | null
+  // The server's own view of its load, scraped from a self-hosted vLLM's /metrics for the
+  // `metrics` strategy. Absent or null when the deployment has no fresh scrape (not a vLLM
+  // server, or its last good scrape is stale); `queueDepth` decides whether there is one.
+  /** Requests queued inside the server (all clients), waiting for a batch slot or KV-cache blocks. */
+  readonly queueDepth?: number | null
+  /** Requests the server reports running, from every client (not only this gateway). */
+  readonly serverRunning?: number | null
+  /** Share of the server's KV cache in use, 0..1. */
+  readonly cacheUsage?: number | null
 }
 
 /** A weight a strategy can use: NaN, negative and zero all count as 0. */

@@ -1,6 +1,7 @@
 import { WeightedRoundRobin } from './weighted-round-robin.js'
 import { LowestLatency } from './latency.js'
 import { LeastBusy } from './least-busy.js'
+import { MetricsAware } from './metrics.js'
 import { PowerOfTwoChoices } from './p2c.js'
 import { WeightedRandom } from './random.js'
 import { RendezvousHash } from './rendezvous.js'
@@ -20,10 +21,9 @@ export function createStrategy(name: StrategyName): Strategy {
     case 'latency': return new LowestLatency()
     case 'random': return new WeightedRandom()
     case 'hash': return new RendezvousHash()
-    // Not implemented yet: `metrics` routes on a vLLM server's /metrics (waiting requests,
-    // KV-cache use), which needs a scraper outside core/ to feed those numbers in as candidate
-    // fields. Until then, fail at config compile time rather than silently balance otherwise.
-    case 'metrics': throw new Error('balancing strategy "metrics" is not implemented yet; use p2c, least-busy or latency')
+    // Fed by the caller: a vLLM /metrics scraper outside core/ fills the candidates' queueDepth,
+    // serverRunning and cacheUsage; without them it balances as least-busy.
+    case 'metrics': return new MetricsAware()
     default: throw new Error(`unknown balancing strategy "${String(name satisfies never)}"`)
   }
 }

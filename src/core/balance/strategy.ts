@@ -1,6 +1,6 @@
 import type { Candidate } from './candidate.js'
 
-/** The names a model's `strategy` may take (issue 4). `metrics` is named but not built yet. */
+/** The names a model's `strategy` may take (issue 4). */
 export const strategyNames = ['round-robin', 'weighted', 'least-busy', 'p2c', 'latency', 'random', 'hash', 'metrics'] as const
 export type StrategyName = (typeof strategyNames)[number]
 

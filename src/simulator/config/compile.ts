@@ -39,6 +39,17 @@ export interface SimulatorRuntime {
   readonly anyFault: boolean
   readonly seed: number
   readonly keys: ReadonlyMap<string, KeyPolicy>
+  readonly server: ServerState
+}
+
+/** What GET /health and GET /metrics report (a self-hosted vLLM's own endpoints). */
+export interface ServerState {
+  readonly healthy: boolean
+  readonly capacity: number
+  /** null: derived from the requests in flight. */
+  readonly kvCacheUsage: number | null
+  /** null: derived from the requests in flight. */
+  readonly waiting: number | null
 }
 
 export const DEFAULT_MODELS: readonly string[] = ['sim-small', 'sim-large', 'gpt-4o-mini', 'meta/llama-3.1-70b-instruct']
@@ -48,6 +59,7 @@ export function mergeConfig(base: SimulatorConfigInput, patch: SimulatorConfigIn
   const merged: SimulatorConfigInput = { ...base, ...definedFields(patch) }
   if (patch.latency !== undefined) merged.latency = { ...base.latency, ...definedFields(patch.latency) }
   if (patch.faults !== undefined) merged.faults = { ...base.faults, ...definedFields(patch.faults) }
+  if (patch.server !== undefined) merged.server = { ...base.server, ...definedFields(patch.server) }
   if (patch.keys !== undefined) {
     const keys: Record<string, KeyConfigInput | null> = { ...base.keys }
     for (const [key, change] of Object.entries(patch.keys)) {
@@ -82,6 +94,12 @@ export function compileConfig(input: SimulatorConfigInput): SimulatorRuntime {
     anyFault: faults.errorRate + faults.resetBeforeHeadersRate + faults.resetMidStreamRate + faults.stallRate + faults.garbageRate > 0,
     seed: input.seed ?? 1,
     keys: compileKeys(input.keys ?? {}),
+    server: Object.freeze({
+      healthy: input.server?.healthy ?? true,
+      capacity: input.server?.capacity ?? 16,
+      kvCacheUsage: input.server?.kv_cache_usage ?? null,
+      waiting: input.server?.num_requests_waiting ?? null,
+    }),
   })
 }
 

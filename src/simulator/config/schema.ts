@@ -40,6 +40,12 @@ export const simulatorConfigSchema: z.ZodType<SimulatorConfigInput> = z.strictOb
     garbage_rate: probability.optional(),
   }).optional(),
   seed: z.number().int().optional(),
+  server: z.strictObject({
+    healthy: z.boolean().optional(),
+    capacity: positiveInt.optional(),
+    kv_cache_usage: probability.nullable().optional(),
+    num_requests_waiting: nonNegativeInt.nullable().optional(),
+  }).optional(),
 })
 
 const match = z.strictObject({

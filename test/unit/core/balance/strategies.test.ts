@@ -3,15 +3,11 @@ import { createStrategy, defaultStrategy, strategyNames, type StrategyName } fro
 import { cand, prng } from './helpers.js'
 
 // The contract every strategy keeps, run against each (hono's shared-suite habit).
-const built = strategyNames.filter((n): n is Exclude<StrategyName, 'metrics'> => n !== 'metrics')
+const built = strategyNames
 
 describe('createStrategy', () => {
-  it('builds every named strategy but metrics, each with its own name', () => {
+  it('builds every named strategy, each with its own name', () => {
     for (const name of built) expect(createStrategy(name).name).toBe(name)
-  })
-
-  it('says clearly that metrics is not implemented yet', () => {
-    expect(() => createStrategy('metrics')).toThrow(/"metrics" is not implemented yet/)
   })
 
   it('rejects an unknown name from untyped config', () => {
@@ -49,6 +45,8 @@ for (const name of built) {
           limit: 1 + Math.floor(rand() * 10),
           waitMs: rand() < 0.7 ? 0 : Math.floor(rand() * 1000),
           ttftMs: rand() < 0.3 ? null : 50 + rand() * 2000,
+          // Scraped server load, for `metrics`; absent, null or stale on some.
+          ...(rand() < 0.5 ? {} : { queueDepth: rand() < 0.2 ? null : Math.floor(rand() * 5), serverRunning: Math.floor(rand() * 300), cacheUsage: rand() < 0.2 ? null : rand() }),
         }))
         const at = s.pick(cs, rand() < 0.5 ? null : `s${i % 37}`, rand)
         expect(Number.isInteger(at) && at >= 0 && at < n, `pick ${i}: ${at} of ${n}`).toBe(true)
