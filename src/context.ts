@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './config/runtime.js'
+import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime, SplitGroup } from './config/runtime.js'
 import type { SluiceError } from './errors.js'
 import type { Endpoint } from './providers/types.js'
 
@@ -32,6 +32,9 @@ export interface UpstreamAttempt {
   holdRefusal(body: Buffer): boolean
 }
 
+/** Failures that may be retried on another key as long as the client has received nothing. */
+export const retryableFailures: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'reset', 'invalid'])
+
 /**
  * Per-request state handed from stage to stage. A class with every field declared up front
  * keeps one object shape on the hot path.
@@ -50,6 +53,10 @@ export class RequestContext {
   model: string | null = null
   stream = false
   route: ModelRoute | null = null
+  /** The split group the request was assigned to, when its route has a split. */
+  group: SplitGroup | null = null
+  /** The model whose fallback serves the request, when one does (the route is then the fallback's). */
+  fallbackFrom: string | null = null
   /** Set instead of `route` when the request goes to the passthrough provider. */
   passthrough: Provider | null = null
   deployment: Deployment | null = null
@@ -73,6 +80,12 @@ export class RequestContext {
   attempt: UpstreamAttempt | null = null
   /** The last attempt's 429 was taken back by the scheduler (nothing was sent to the client). */
   refusalHeld = false
+  /**
+   * The last attempt failed (5xx, 401/403, a connection failure or reset, a malformed answer)
+   * before the client received anything: this is the error the client would have got. The
+   * scheduler retries on another key, falls back, or throws it.
+   */
+  failureHeld: SluiceError | null = null
   /** Upstream attempts made (a held 429 and the retry after it are two). */
   attempts = 0
   /** Time spent waiting in the queue, ms (all waits of a request together). */
@@ -94,6 +107,7 @@ export class RequestContext {
   /** Clears what one upstream attempt wrote, before the scheduler sends the request again. */
   resetAttempt(): void {
     this.refusalHeld = false
+    this.failureHeld = null
     this.status = 0
     this.outcome = 'success'
     this.errorCode = null

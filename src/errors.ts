@@ -17,6 +17,8 @@ export const codes = {
   missing_admin_key: { status: 401, type: 'authentication_error', message: 'The admin API needs Authorization: Bearer <admin key>' },
   invalid_admin_key: { status: 403, type: 'permission_error', message: 'This key may not use the admin API' },
   key_not_found: { status: 404, type: 'invalid_request_error', message: 'No upstream key has the id `%s` (ids look like provider~key)' },
+  deployment_not_found: { status: 404, type: 'invalid_request_error', message: 'No deployment or key has the id `%s` (deployment ids look like provider/key/model, URL-encoded; key ids like provider~key)' },
+  probe_not_configured: { status: 409, type: 'invalid_request_error', message: 'Key %s has no health check: set health_check and failover.enabled on provider %s' },
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model `%s` does not exist or is not served by this gateway' },
   not_found: { status: 404, type: 'invalid_request_error', message: 'Unknown route: %s %s' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'Method %s is not allowed on %s' },

@@ -6,8 +6,12 @@ import { UpstreamPools } from './config/pools.js'
 import type { Runtime } from './config/runtime.js'
 import { watchFile } from './config/watch.js'
 import { addAdaptiveRoutes } from './admin/adaptive.js'
+import { addDeploymentRoutes } from './admin/deployments.js'
+import type { PeakEwma } from './core/balance/index.js'
+import { BreakerRegistry } from './core/breaker/index.js'
+import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
-import type { Clock } from './core/clock.js'
+import { systemClock, type Clock } from './core/clock.js'
 import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
@@ -62,7 +66,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const pools = new UpstreamPools()
   const pacers = new PacerRegistry()
   const limits = new LimitRegistry()
-  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers, limits)
+  const breakers = new BreakerRegistry()
+  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers, limits, breakers, new Map<string, PeakEwma>())
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
   let store: Store
@@ -79,8 +84,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
-  const scheduler = new Scheduler({ pacers, limits, metrics, clock: opts.clock, epoch: opts.epoch })
+  const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock })
+  scraper.setOrigins(initial.metricsOrigins)
+  const scheduler = new Scheduler({
+    pacers,
+    limits,
+    breakers,
+    metrics,
+    clock: opts.clock,
+    epoch: opts.epoch,
+    readLoad: (d, slot) => {
+      const load = scraper.load(d.origin)
+      slot.queueDepth = load?.waiting ?? null
+      slot.serverRunning = load?.running ?? null
+      slot.cacheUsage = load?.kvCache ?? null
+    },
+  })
   status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
+  const prober = new Prober({
+    clock: scheduler.clock,
+    breakers,
+    onResult: (target, result) => {
+      const b = breakers.get(target.id)
+      if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
+    },
+  })
+  prober.setTargets(initial.probes)
 
   const router = new Router()
   addAdaptiveRoutes(router, {
@@ -88,6 +117,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     persist: () => writer.flush(),
     changed: (limit) => scheduler.limitChanged(limit),
     now: () => scheduler.epoch.now(),
+  })
+  addDeploymentRoutes(router, {
+    runtime: () => holder.current,
+    breakers,
+    clock: () => scheduler.clock.now(),
+    epoch: () => scheduler.epoch.now(),
+    probe: (id) => prober.probeNow(id),
+    probeStats: () => prober.stats(),
+    changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
   const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, logger })
 
@@ -119,6 +157,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       requestTimeoutMs: initial.server.requestTimeoutMs,
     })
   } catch (err) {
+    prober.close()
+    scraper.close()
     scheduler.close()
     await writer.close()
     await Promise.all([store.close(), pools.destroy()])
@@ -149,6 +189,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
       // A limit raised in the file lets waiting requests go now, not when an answer ends.
       for (const limit of limits.all()) scheduler.limitChanged(limit)
+      prober.setTargets(after.probes)
+      scraper.setOrigins(after.metricsOrigins)
       const restartOnly = ['host', 'port', 'metricsPort', 'keepAliveTimeoutMs', 'requestTimeoutMs'] as const
       const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
       if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')
@@ -169,6 +211,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       stopWatching()
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
       const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
+      prober.close()
+      scraper.close()
       scheduler.close()
       await (clean ? pools.close() : pools.destroy())
       await writer.close()

@@ -12,16 +12,20 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 //             then writes metrics and the access log, exactly once per request
 //   ingress   refuses work while draining; bounds, reads and checks the body
 //   (auth)    virtual key → consumer                              — consumers issue
-//   route     model → route, or the passthrough provider
+//   route     model → route (exact names, aliases, then wildcards), or the passthrough
+//             provider; a split route also gets its group (A/B header, sticky, or canary)
 //   (admit)   consumer limits: RPM, TPM, budget                    — consumers issue
-//   schedule  priority queue until one of the model's keys can take the request; picks that
-//             deployment (round-robin among those with a free concurrency permit whose pacer
-//             allows it now), takes the permit and charges the pacer in one step, releases the
-//             permit when the answer ends; takes a 429 back and sends the request again while
-//             its maximum wait allows
+//   schedule  priority queue until one of the model's keys can take the request: a key whose
+//             breaker lets it through, with a free concurrency permit, whose pacer allows it
+//             now; the route's strategy picks among those, and the key is charged in the same
+//             step. Feeds each attempt's end back to the key's breaker, permit and pacer. Takes a
+//             429 back and sends the request again while its maximum wait allows; sends a
+//             request whose key failed before the client got a byte to another key (retry
+//             budget), then to the model's fallbacks
 //   balance   picks the key of a passthrough request
 //   forward   one upstream exchange, relayed as it arrives; tells the scheduler what the
-//             upstream answered (rate-limit headers, 429s)
+//             upstream answered (rate-limit headers, 429s), and hands back a failure the
+//             client has not seen yet
 //
 // Stages never import each other; each is a factory given its ports.
 

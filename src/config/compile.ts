@@ -1,14 +1,21 @@
 import type { Dispatcher } from 'undici'
+import { createStrategy, PeakEwma } from '../core/balance/index.js'
+import { BreakerRegistry, type BreakerSettings } from '../core/breaker/index.js'
 import { LimitRegistry, limitId } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
+import { probeRequest } from '../health/probe-request.js'
 import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
 import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
 import type { UpstreamPools } from './pools.js'
-import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime } from './runtime.js'
-import type { ProviderConfigParsed, SluiceConfigParsed } from './schema.js'
+import type { Deployment, ModelRoute, ProbeSpec, Provider, ProviderKey, RouteSplit, Runtime, SplitGroup } from './runtime.js'
+import { wildcardPattern, type ModelConfigParsed, type ProviderConfigParsed, type SluiceConfigParsed } from './schema.js'
 
 const userAgent = 'sluice/0.1'
+/** Distinct names one wildcard config may materialize routes for; more would let clients grow memory at will. */
+const maxWildcardRoutes = 1024
+/** Time-to-first-token estimates decay with this time constant (research/algorithms.md §4.1). */
+const ttftDecayMs = 10_000
 
 export interface CompileOptions {
   readonly generation: number
@@ -18,6 +25,10 @@ export interface CompileOptions {
   readonly pacers?: PacerRegistry
   /** Concurrency limits outlive a config generation too. Default: fresh ones. */
   readonly limits?: LimitRegistry
+  /** So do breakers … */
+  readonly breakers?: BreakerRegistry
+  /** … and time-to-first-token estimates, by deployment id. */
+  readonly latencies?: Map<string, PeakEwma>
   readonly now?: () => number
 }
 
@@ -32,37 +43,48 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   }
 
   const pacers = opts.pacers ?? new PacerRegistry()
+  const breakers = opts.breakers ?? new BreakerRegistry()
+  const latencies = opts.latencies ?? new Map<string, PeakEwma>()
   const livePacers = new Set<string>()
-  const models = new Map<string, ModelRoute>()
+  const liveDeployments = new Set<string>()
+  for (const [id, p] of Object.entries(cfg.providers)) {
+    for (const k of p.keys) breakers.obtain(id, k.id, breakerSettings(p))
+  }
   const created = Math.floor((opts.now ?? Date.now)() / 1000)
+  const build = (name: string, m: ModelConfigParsed): ModelRoute =>
+    compileRoute(name, m, cfg, created, { providers, pacers, breakers, latencies, livePacers, liveDeployments })
+  const models = new Map<string, ModelRoute>()
+  const patterns: { readonly match: RegExp; readonly config: ModelConfigParsed }[] = []
   for (const [name, m] of Object.entries(cfg.models)) {
-    const deployments: Deployment[] = []
-    for (const target of m.targets) {
-      const provider = providers.get(target.provider)
-      if (!provider) throw new Error(`unknown provider ${target.provider}`) // checked by the schema already
-      const upstreamModel = target.model ?? name
-      const providerConfig = cfg.providers[target.provider] as ProviderConfigParsed
-      const settings = providerSettings(providerConfig)
-      const paths = Object.fromEntries(endpoints.map((e) => [e, provider.dialect.path(e, upstreamModel, settings)])) as Record<Endpoint, string | null>
-      provider.keys.forEach((key, i) => {
-        const keyConfig = providerConfig.keys[i]!
-        const perModel = providerConfig.limit_scope === 'key-model'
-        const pacer = pacers.obtain(provider.id, key.id, perModel ? upstreamModel : null, { rpm: keyConfig.rpm, tpm: keyConfig.tpm })
-        livePacers.add(pacer.id)
-        deployments.push(
-          Object.freeze({ id: `${provider.id}/${key.id}/${upstreamModel}`, provider, key, upstreamModel, upstreamModelJson: JSON.stringify(upstreamModel), paths: Object.freeze(paths), pacer, limit: key.limit }),
-        )
-      })
+    if (name.includes('*')) {
+      patterns.push({ match: wildcardPattern(name), config: m })
+      continue
     }
-    const byEndpoint = Object.fromEntries(endpoints.map((e) => [e, Object.freeze(deployments.filter((d) => d.paths[e] !== null))])) as Record<Endpoint, readonly Deployment[]>
-    const modelJson = JSON.stringify({ id: name, object: 'model', created, owned_by: m.owned_by })
-    models.set(name, Object.freeze({ name, deployments: Object.freeze(deployments), byEndpoint: Object.freeze(byEndpoint), modelJson }))
+    const route = build(name, m)
+    models.set(name, route)
+    for (const alias of m.aliases) models.set(alias, route)
+  }
+  const materialized = new Map<string, ModelRoute>()
+  const resolveModel = (name: string): ModelRoute | null => {
+    const exact = models.get(name) ?? materialized.get(name)
+    if (exact !== undefined) return exact
+    for (const p of patterns) {
+      if (!p.match.test(name)) continue
+      if (materialized.size >= maxWildcardRoutes) return null
+      const route = build(name, p.config)
+      materialized.set(name, route)
+      return route
+    }
+    return null
   }
 
-  const modelListJson = `{"object":"list","data":[${[...models.values()].map((m) => m.modelJson).join(',')}]}`
+  const modelListJson = `{"object":"list","data":[${[...models.keys()].map((name) => listEntry(name, models.get(name) as ModelRoute, created)).join(',')}]}`
   const secrets = new SecretIndex([...providers.values()].flatMap((p) => p.secrets))
+  const probes = compileProbes(cfg, providers, pacers, breakers, livePacers)
   pacers.retain(livePacers)
   limits.retain(liveLimits)
+  breakers.retain(liveLimits)
+  for (const id of latencies.keys()) if (!liveDeployments.has(id)) latencies.delete(id)
 
   return Object.freeze({
     generation: opts.generation,
@@ -80,7 +102,11 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     log: Object.freeze({ level: cfg.log.level, accessLog: cfg.log.access_log }),
     providers,
     models,
+    resolveModel,
     modelListJson,
+    retries: Object.freeze({ max: cfg.retries.max, budget: cfg.retries.budget, minBudget: cfg.retries.min_budget, panicMode: cfg.retries.panic_mode }),
+    probes: Object.freeze(probes),
+    metricsOrigins: Object.freeze([...new Set(Object.values(cfg.models).filter((m) => m.strategy === 'metrics').flatMap((m) => m.targets.map((t) => (providers.get(t.provider) as Provider).origin)))]),
     passthrough: cfg.passthrough ? (providers.get(cfg.passthrough.provider) ?? null) : null,
     queue: Object.freeze({
       maxSize: cfg.queue.max_size,
@@ -94,6 +120,129 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     adminKeys: Object.freeze([...cfg.admin.keys]),
     secrets,
   })
+}
+
+interface RouteParts {
+  readonly providers: ReadonlyMap<string, Provider>
+  readonly pacers: PacerRegistry
+  readonly breakers: BreakerRegistry
+  readonly latencies: Map<string, PeakEwma>
+  readonly livePacers: Set<string>
+  readonly liveDeployments: Set<string>
+}
+
+function compileRoute(name: string, m: ModelConfigParsed, cfg: SluiceConfigParsed, created: number, parts: RouteParts): ModelRoute {
+  const deployments: Deployment[] = []
+  for (const target of m.targets) {
+    const provider = parts.providers.get(target.provider)
+    if (!provider) throw new Error(`unknown provider ${target.provider}`) // checked by the schema already
+    const upstreamModel = target.model ?? name
+    const providerConfig = cfg.providers[target.provider] as ProviderConfigParsed
+    const settings = providerSettings(providerConfig)
+    const paths = Object.fromEntries(endpoints.map((e) => [e, provider.dialect.path(e, upstreamModel, settings)])) as Record<Endpoint, string | null>
+    provider.keys.forEach((key, i) => {
+      const keyConfig = providerConfig.keys[i]!
+      const perModel = providerConfig.limit_scope === 'key-model'
+      const pacer = parts.pacers.obtain(provider.id, key.id, perModel ? upstreamModel : null, { rpm: keyConfig.rpm, tpm: keyConfig.tpm })
+      parts.livePacers.add(pacer.id)
+      const id = `${provider.id}/${key.id}/${upstreamModel}`
+      parts.liveDeployments.add(id)
+      let ttft = parts.latencies.get(id)
+      if (!ttft) parts.latencies.set(id, (ttft = new PeakEwma(ttftDecayMs)))
+      const breaker = parts.breakers.get(limitId(provider.id, key.id))
+      if (!breaker) throw new Error(`no breaker for ${provider.id}/${key.id}`) // obtained for every key above
+      deployments.push(
+        Object.freeze({
+          id,
+          provider,
+          key,
+          upstreamModel,
+          upstreamModelJson: JSON.stringify(upstreamModel),
+          paths: Object.freeze(paths),
+          pacer,
+          limit: key.limit,
+          breaker,
+          ttft,
+          weight: target.weight,
+          group: target.group ?? null,
+          origin: provider.origin,
+        }),
+      )
+    })
+  }
+  const byEndpoint = perEndpoint(deployments)
+  const modelJson = JSON.stringify({ id: name, object: 'model', created, owned_by: m.owned_by })
+  return Object.freeze({
+    name,
+    deployments: Object.freeze(deployments),
+    byEndpoint,
+    modelJson,
+    strategy: createStrategy(m.strategy),
+    fallbacks: Object.freeze([...m.fallbacks]),
+    split: compileSplit(m, deployments),
+  })
+}
+
+function perEndpoint(deployments: readonly Deployment[]): Readonly<Record<Endpoint, readonly Deployment[]>> {
+  return Object.freeze(Object.fromEntries(endpoints.map((e) => [e, Object.freeze(deployments.filter((d) => d.paths[e] !== null))])) as Record<Endpoint, readonly Deployment[]>)
+}
+
+function compileSplit(m: ModelConfigParsed, deployments: readonly Deployment[]): RouteSplit | null {
+  if (!m.split) return null
+  const groups: SplitGroup[] = Object.entries(m.split).map(([name, weight]) => Object.freeze({ name, weight, byEndpoint: perEndpoint(deployments.filter((d) => d.group === name)) }))
+  return Object.freeze({
+    groups: Object.freeze(groups),
+    totalWeight: groups.reduce((sum, g) => sum + g.weight, 0),
+    abHeader: m.ab_test ? m.ab_test.header.toLowerCase() : null,
+  })
+}
+
+/** /v1/models lists every name a client may send: models and aliases (an alias under its own id). */
+function listEntry(name: string, route: ModelRoute, created: number): string {
+  return name === route.name ? route.modelJson : JSON.stringify({ id: name, object: 'model', created, owned_by: (JSON.parse(route.modelJson) as { owned_by: string }).owned_by })
+}
+
+function breakerSettings(p: ProviderConfigParsed): BreakerSettings {
+  const f = p.failover
+  return {
+    failureThreshold: f.failure_threshold,
+    failureRate: f.failure_rate,
+    minRequests: f.min_requests,
+    windowMs: f.window,
+    openMs: f.open_for,
+    maxOpenMs: Math.max(f.open_for, f.max_open_for),
+    successThreshold: f.success_threshold,
+    jitter: 0.1,
+    probes: f.enabled && p.health_check !== null,
+  }
+}
+
+/** One probe per key of every provider with failover on: a one-token chat request, or a GET on a self-hosted server. */
+function compileProbes(cfg: SluiceConfigParsed, providers: ReadonlyMap<string, Provider>, pacers: PacerRegistry, breakers: BreakerRegistry, livePacers: Set<string>): ProbeSpec[] {
+  const probes: ProbeSpec[] = []
+  for (const [id, p] of Object.entries(cfg.providers)) {
+    const check = p.health_check
+    if (!p.failover.enabled || !check) continue
+    const provider = providers.get(id) as Provider
+    const settings = providerSettings(p)
+    const endpoint: Endpoint = p.type === 'anthropic' ? 'messages' : 'chat'
+    const chatPath = check.model !== undefined ? provider.dialect.path(endpoint, check.model, settings) : null
+    provider.keys.forEach((key, i) => {
+      const breaker = breakers.get(limitId(id, key.id))
+      if (!breaker) return
+      const common = { id: breaker.id, breaker, dispatcher: provider.dispatcher, origin: provider.origin, intervalMs: check.interval, timeoutMs: check.timeout }
+      if (chatPath !== null && check.model !== undefined) {
+        const keyConfig = p.keys[i]!
+        const pacer = pacers.obtain(id, key.id, p.limit_scope === 'key-model' ? check.model : null, { rpm: keyConfig.rpm, tpm: keyConfig.tpm })
+        livePacers.add(pacer.id)
+        const { body, tokens } = probeRequest(p.type, check.model)
+        probes.push(Object.freeze({ ...common, pacer, tokens, method: 'POST' as const, path: chatPath, headers: key.jsonRequestHeaders, body }))
+      } else {
+        probes.push(Object.freeze({ ...common, pacer: null, tokens: 0, method: 'GET' as const, path: check.path ?? '/health', headers: key.headers, body: null }))
+      }
+    })
+  }
+  return probes
 }
 
 /** The dispatchers a runtime uses, so pools dropped by a reload can be closed. */

@@ -1,3 +1,5 @@
+import type { PeakEwma } from '../core/balance/index.js'
+import { BreakerRegistry } from '../core/breaker/index.js'
 import { LimitRegistry } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
 import { compile, dispatchersOf } from './compile.js'
@@ -28,8 +30,10 @@ export class ConfigHolder {
     private readonly env: NodeJS.ProcessEnv = process.env,
     readonly pacers: PacerRegistry = new PacerRegistry(),
     readonly limits: LimitRegistry = new LimitRegistry(),
+    readonly breakers: BreakerRegistry = new BreakerRegistry(),
+    readonly latencies: Map<string, PeakEwma> = new Map(),
   ) {
-    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers, limits })
+    this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers, limits, breakers, latencies })
   }
 
   get current(): Runtime {
@@ -58,7 +62,7 @@ export class ConfigHolder {
 
   reload(): ReloadResult {
     try {
-      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools, pacers: this.pacers, limits: this.limits })
+      const next = compile(this.#load(), { generation: this.#generation + 1, source: this.#label(), pools: this.pools, pacers: this.pacers, limits: this.limits, breakers: this.breakers, latencies: this.latencies })
       this.#generation++
       // Requests already admitted keep their generation, pools included, until they end.
       if (this.#currentInUse > 0) this.#draining.set(this.#current, this.#currentInUse)

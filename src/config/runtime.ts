@@ -1,4 +1,6 @@
 import type { Dispatcher } from 'undici'
+import type { PeakEwma, Strategy } from '../core/balance/index.js'
+import type { KeyBreaker } from '../core/breaker/index.js'
 import type { ConcurrencyLimit } from '../core/limit/concurrency-limit.js'
 import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { Priority } from '../core/queue/index.js'
@@ -58,6 +60,55 @@ export interface Deployment {
   readonly pacer: KeyPacer
   /** `key.limit`, at hand for the dispatcher. */
   readonly limit: ConcurrencyLimit
+  /** The key's health (long-lived, shared by every deployment on the key). */
+  readonly breaker: KeyBreaker
+  /** Peak-EWMA of this deployment's time to first token, for the latency strategy (long-lived). */
+  readonly ttft: PeakEwma
+  /** The target's weight, for the weighted strategies. */
+  readonly weight: number
+  /** The target's split group, or null. */
+  readonly group: string | null
+  /** The origin whose vLLM /metrics the `metrics` strategy reads. */
+  readonly origin: string
+}
+
+/** One group of a split: the deployments of its targets, per endpoint. */
+export interface SplitGroup {
+  readonly name: string
+  readonly weight: number
+  readonly byEndpoint: Readonly<Record<Endpoint, readonly Deployment[]>>
+}
+
+export interface RouteSplit {
+  readonly groups: readonly SplitGroup[]
+  readonly totalWeight: number
+  /** Lower-case name of the header that picks a group in an A/B test; null for a canary split (random per request). */
+  readonly abHeader: string | null
+}
+
+export interface RetrySettings {
+  /** Retries of one request on other keys. */
+  readonly max: number
+  readonly budget: number
+  readonly minBudget: number
+  /** Send to the key that comes back soonest when all are out, instead of 503 no_capacity. */
+  readonly panicMode: boolean
+}
+
+/** An active health check of one key, described once at compile time. */
+export interface ProbeSpec {
+  readonly id: string
+  readonly breaker: KeyBreaker
+  readonly pacer: KeyPacer | null
+  readonly tokens: number
+  readonly dispatcher: Dispatcher
+  readonly origin: string
+  readonly method: 'GET' | 'POST'
+  readonly path: string
+  readonly headers: readonly string[]
+  readonly body: Buffer | null
+  readonly intervalMs: number
+  readonly timeoutMs: number
 }
 
 export type WhenFull = 'reject' | 'passthrough' | 'shed-lowest'
@@ -79,6 +130,11 @@ export interface ModelRoute {
   readonly byEndpoint: Readonly<Record<Endpoint, readonly Deployment[]>>
   /** Serialized /v1/models/{id} entry. */
   readonly modelJson: string
+  /** Picks among the deployments that can take a request now; one instance (and state) per route. */
+  readonly strategy: Strategy
+  /** Models tried in order once this one's keys have failed or are out. */
+  readonly fallbacks: readonly string[]
+  readonly split: RouteSplit | null
 }
 
 export interface Runtime {
@@ -96,7 +152,15 @@ export interface Runtime {
   }
   readonly log: { readonly level: string; readonly accessLog: boolean }
   readonly providers: ReadonlyMap<string, Provider>
+  /** Routes by exact name and alias. */
   readonly models: ReadonlyMap<string, ModelRoute>
+  /** The route for a name: exact names and aliases first, then wildcard patterns (built on first use). */
+  resolveModel(name: string): ModelRoute | null
+  readonly retries: RetrySettings
+  /** Origins whose vLLM /metrics the `metrics` strategy reads. */
+  readonly metricsOrigins: readonly string[]
+  /** The active health checks this config asks for. */
+  readonly probes: readonly ProbeSpec[]
   /** Serialized /v1/models list. */
   readonly modelListJson: string
   readonly passthrough: Provider | null

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { defaultStrategy, strategyNames } from '../core/balance/index.js'
 import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js'
 
 // The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
@@ -96,6 +97,32 @@ export const KeyConfig = z
   })
   .describe('One upstream credential.')
 
+export const HealthCheckConfig = z
+  .strictObject({
+    model: z.string().min(1).optional().describe('Upstream model a probe asks for one token from (a cheap one: meta/llama-3.1-8b-instruct, gpt-4o-mini). Probes go through the key\'s pacer, so they count against its rate.'),
+    path: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected a path such as /health or /v1/models').optional().describe(
+      'For self-hosted servers (vLLM, Ollama): probe with GET on this path of the base URL\'s origin (/health, /v1/models) instead of a chat request. Used when model is not set.',
+    ),
+    interval: duration('30s', 'Time between two probes of a key that is out of service'),
+    timeout: duration('10s', 'Longest a probe may take before it counts as failed'),
+  })
+  .describe('Active health probes for keys that are out of service (breaker open, or disabled after a 401/403). A closed key is never probed.')
+
+export const FailoverConfig = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe(
+      'Active failover: probe keys that are out of service and restore them after success_threshold passes. Needs health_check.model (or health_check.path). Without it, the breakers still take failing keys out, and a key comes back through half-open trial requests. Default false.',
+    ),
+    failure_threshold: z.number().int().min(1).default(3).describe('Consecutive failures (5xx, resets, timeouts) that take a key out. Default 3.'),
+    success_threshold: z.number().int().min(1).default(2).describe('Consecutive successful trials or probes that bring a key back. Default 2.'),
+    failure_rate: z.number().gt(0).max(1).default(0.5).describe('Also take a key out when at least this share of its recent answers failed … Default 0.5.'),
+    min_requests: z.number().int().min(1).default(5).describe('… over at least this many answers … Default 5.'),
+    window: duration('60s', '… in this window'),
+    open_for: duration('30s', 'How long a key stays out after it first fails; doubles each time it fails again right after coming back, with ±10 % jitter'),
+    max_open_for: duration('300s', 'Longest a key stays out before a trial request is let through'),
+  })
+  .describe('Passive health per key (a circuit breaker) and active failover. 429s and client errors (4xx) never count as failures; 401/403 take the key out at once.')
+
 export const ProviderConfig = z
   .strictObject({
     type: z.enum(['openai', 'azure', 'anthropic']).describe('Dialect: openai (OpenAI, NVIDIA NIM, DeepSeek, vLLM, Ollama, any OpenAI-compatible server), azure (Azure OpenAI) or anthropic.'),
@@ -111,20 +138,41 @@ export const ProviderConfig = z
       'Whether the upstream counts a key\'s limits over all models (key, the default) or separately per model (key-model, as OpenAI does): one pacer per key, or per key and upstream model.',
     ),
     max_connections: z.number().int().positive().default(256).describe('Most open connections to this provider\'s origin. Default 256.'),
+    health_check: HealthCheckConfig.nullable().default(null),
+    failover: FailoverConfig.prefault({}),
   })
   .describe('An upstream API.')
 
 export const TargetConfig = z
   .strictObject({
     provider: identifier.describe('A provider id from `providers`.'),
-    model: z.string().min(1).optional().describe('Model name sent upstream; defaults to the route name.'),
+    model: z.string().min(1).optional().describe('Model name sent upstream; defaults to the name the client sent (for a wildcard route, the name that matched).'),
+    weight: z.number().min(0).default(1).describe('Share of this target\'s keys under the weighted, random, p2c and hash strategies (each key of the provider gets this weight). Default 1.'),
+    group: identifier.optional().describe('The split group this target belongs to (see `split`).'),
   })
   .describe('Where a model route sends its requests.')
+
+const modelName = z.string().min(1).max(256)
 
 export const ModelConfig = z
   .strictObject({
     targets: z.array(TargetConfig).min(1, 'a model needs at least one target').describe('Upstream providers and model names that serve this model.'),
     owned_by: z.string().default('sluice').describe('Shown in /v1/models. Default sluice.'),
+    strategy: z.enum(strategyNames).default(defaultStrategy).describe(
+      'How a request picks among the keys that can take it now: round-robin, weighted (smooth weighted round-robin), least-busy (in-flight ÷ limit), p2c (two random choices, the less busy wins), latency (peak-EWMA time to first token × (in-flight + 1)), random (by weight), hash (rendezvous hashing on X-Session-ID, else the caller, else the client IP, with bounded load 1.25 × mean), metrics (a vLLM server\'s /metrics: waiting requests and KV-cache use). Default p2c.',
+    ),
+    fallbacks: z.array(modelName).default([]).describe('Models to try, in order, when every key of this one failed or is out of service. Only this model\'s own list is followed.'),
+    aliases: z.array(modelName).default([]).describe('Other names clients may use for this model.'),
+    split: z.record(identifier, z.number().positive()).nullable().default(null).describe(
+      'Weights between target groups (every target names its `group`), e.g. {stable: 90, canary: 10}: each request is sent to one group, at random by weight, and the response says which in x-sluice-group.',
+    ),
+    ab_test: z
+      .strictObject({
+        header: headerName.default('X-Test-Group').describe('Request header naming the group. Default X-Test-Group.'),
+      })
+      .nullable()
+      .default(null)
+      .describe('Makes `split` an A/B test: the header picks the group; without it a caller gets a group by weight that stays the same for its X-Session-ID (else its credential, else its address).'),
   })
   .describe('A model clients can ask for by name.')
 
@@ -155,6 +203,15 @@ export const QueueConfig = z
     keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection'),
   })
   .describe('The priority queue in front of each model: requests wait there until a key has capacity.')
+
+export const RetryConfig = z
+  .strictObject({
+    max: z.number().int().min(0).max(10).default(2).describe('Retries of one request on another key after a connection error, a reset before the answer began, a 5xx or a timeout — never once the client has received a byte. Default 2.'),
+    budget: z.number().min(0).max(1).default(0.2).describe('Retries in flight may be at most this share of the requests in flight … Default 0.2.'),
+    min_budget: z.number().int().min(0).default(3).describe('… or this many, whichever is more. Default 3.'),
+    panic_mode: z.boolean().default(false).describe('When every key of a model is out of service, send to the one that comes back soonest instead of answering 503 no_capacity. Default false.'),
+  })
+  .describe('Retries on another key, and what to do when no key is healthy.')
 
 export const PacingConfig = z
   .strictObject({
@@ -191,10 +248,11 @@ export const SluiceConfig = z
     server: ServerConfig.prefault({}),
     log: LogConfig.prefault({}),
     providers: z.record(identifier, ProviderConfig).describe('Upstream APIs by id.'),
-    models: z.record(z.string().min(1).max(256), ModelConfig).default({}).describe('Model routes by the name clients send.'),
+    models: z.record(modelName, ModelConfig).default({}).describe('Model routes by the name clients send. A name with * (llama-*) matches any run of characters; exact names and aliases win over patterns, and earlier patterns over later ones.'),
     passthrough: PassthroughConfig.nullable().default(null),
     queue: QueueConfig.prefault({}),
     pacing: PacingConfig.prefault({}),
+    retries: RetryConfig.prefault({}),
     database: databaseUrl,
     admin: AdminConfig.prefault({}),
   })
@@ -202,7 +260,7 @@ export const SluiceConfig = z
   .describe('sluice configuration (sluice.yaml).')
 
 // Cross-field rules, reported with the path of the offending field so the loader can give its line.
-function checkReferences(cfg: { providers: Record<string, ProviderShape>; models: Record<string, { targets: { provider: string }[] }>; passthrough: { provider: string } | null }, ctx: z.RefinementCtx): void {
+function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
   for (const [id, p] of Object.entries(cfg.providers)) {
     if (p.type === 'azure' && !p.base_url) ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'azure providers need base_url (https://NAME.openai.azure.com)' })
     const seen = new Set<string>()
@@ -210,10 +268,43 @@ function checkReferences(cfg: { providers: Record<string, ProviderShape>; models
       if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['providers', id, 'keys', i, 'id'], message: `duplicate key id "${k.id}"` })
       seen.add(k.id)
     })
+    const check = p.health_check
+    if (check && check.model === undefined && check.path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['providers', id, 'health_check'], message: 'a health check needs model (a one-token chat request) or path (GET on a self-hosted server)' })
+    }
+    // As Higress refuses it: failover whose probes cannot run would keep a key out forever.
+    if (p.failover.enabled && !check) {
+      ctx.addIssue({ code: 'custom', path: ['providers', id, 'failover', 'enabled'], message: 'failover needs health_check.model (the model a probe asks for one token), or health_check.path for a self-hosted server' })
+    }
   }
+  const names = new Set<string>()
+  for (const [name, m] of Object.entries(cfg.models)) {
+    names.add(name)
+    for (const alias of m.aliases) names.add(alias)
+  }
+  const patterns = [...names].filter((n) => n.includes('*')).map(wildcardPattern)
+  const aliasOwner = new Map<string, string>()
   for (const [name, m] of Object.entries(cfg.models)) {
     m.targets.forEach((t, i) => {
       if (!(t.provider in cfg.providers)) ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'provider'], message: `unknown provider "${t.provider}"` })
+      if (m.split && (t.group === undefined || !(t.group in m.split))) {
+        ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'group'], message: `with a split, every target names one of its groups (${Object.keys(m.split).join(', ')})` })
+      }
+    })
+    if (m.split) {
+      for (const group of Object.keys(m.split)) {
+        if (!m.targets.some((t) => t.group === group)) ctx.addIssue({ code: 'custom', path: ['models', name, 'split', group], message: `no target is in group "${group}"` })
+      }
+    }
+    if (m.ab_test && !m.split) ctx.addIssue({ code: 'custom', path: ['models', name, 'ab_test'], message: 'an A/B test needs `split` to name its groups and their weights' })
+    m.aliases.forEach((alias, i) => {
+      const owner = aliasOwner.get(alias)
+      if (alias in cfg.models || (owner !== undefined && owner !== name)) ctx.addIssue({ code: 'custom', path: ['models', name, 'aliases', i], message: `"${alias}" already names another model` })
+      aliasOwner.set(alias, name)
+    })
+    m.fallbacks.forEach((fallback, i) => {
+      if (fallback === name || m.aliases.includes(fallback)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: 'a model cannot fall back to itself' })
+      else if (!names.has(fallback) && !patterns.some((p) => p.test(fallback))) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${fallback}" (fallbacks name models, aliases or names a wildcard model matches)` })
     })
   }
   if (cfg.passthrough && !(cfg.passthrough.provider in cfg.providers)) {
@@ -221,15 +312,21 @@ function checkReferences(cfg: { providers: Record<string, ProviderShape>; models
   }
 }
 
-interface ProviderShape {
-  type: string
-  base_url?: string | undefined
-  keys: { id: string }[]
+/** `llama-*` → /^llama-.*$/: a star matches any run of characters, everything else itself. */
+export function wildcardPattern(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+}
+
+interface ConfigShape {
+  providers: Record<string, { type: string; base_url?: string | undefined; keys: { id: string }[]; health_check: { model?: string | undefined; path?: string | undefined } | null; failover: { enabled: boolean } }>
+  models: Record<string, { targets: { provider: string; group?: string | undefined }[]; aliases: string[]; fallbacks: string[]; split: Record<string, number> | null; ab_test: unknown }>
+  passthrough: { provider: string } | null
 }
 
 export type SluiceConfigInput = z.input<typeof SluiceConfig>
 export type SluiceConfigParsed = z.output<typeof SluiceConfig>
 export type ProviderConfigParsed = z.output<typeof ProviderConfig>
+export type ModelConfigParsed = z.output<typeof ModelConfig>
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(SluiceConfig, { io: 'input', unrepresentable: 'any' })

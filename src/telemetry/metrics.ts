@@ -53,6 +53,13 @@ export function createMetrics(opts: MetricsOptions = {}) {
     upstream429: new Counter('sluice_upstream_429_total', 'Upstream 429s (and 529 overloads), by type: rpm, tpm, concurrent, quota, overload, unknown.', ['provider', 'key', 'type']),
     concurrencyLimit: new GaugeSet('sluice_concurrency_limit', 'Requests each key may have in flight now: its fixed limit, or the learned one (floor(L)).', ['provider', 'key', 'mode']),
     concurrencyInFlight: new GaugeSet('sluice_concurrency_in_flight', 'Permits held on each key: requests sent upstream whose answer or stream has not ended.', ['provider', 'key']),
+    retries: new Counter(
+      'sluice_retries_total',
+      'Attempts after a request\'s first, by reason: retry (another key of the model), fallback (another model), and budget_exhausted for retries refused by the retry budget.',
+      ['reason'],
+    ),
+    breakerState: new GaugeSet('sluice_breaker_state', 'Each key\'s health: 1 for the current one of closed, open, half-open, disabled.', ['provider', 'key', 'state']),
+    probes: new Counter('sluice_probes_total', 'Active health probes of keys out of service, by result (pass, fail, neutral).', ['provider', 'key', 'result']),
     configReloads: new Counter('sluice_config_reloads_total', 'Configuration reloads, by result (applied or rejected).', ['result']),
     configGeneration: new Gauge('sluice_config_generation', 'Generation number of the configuration in use.', opts.configGeneration ?? (() => 0)),
   }

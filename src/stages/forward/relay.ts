@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
-import type { RequestContext, Usage } from '../../context.js'
+import { retryableFailures, type RequestContext, type Usage } from '../../context.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
@@ -132,7 +132,7 @@ export class Relay implements Dispatcher.DispatchHandler {
         ctx.refusalHeld = true
         ctx.outcome = 'upstream_error'
         ctx.upstreamFailure = '429'
-      } else {
+      } else if (!this.#holdFailure(this.#status)) {
         this.#sendUpstreamError()
       }
     } else if (!this.#headersWritten && this.#mode === Mode.Body) {
@@ -305,10 +305,32 @@ export class Relay implements Dispatcher.DispatchHandler {
     else sendJson(ctx.res, clientStatus, body, headers)
   }
 
+  /**
+   * A managed request whose key failed before anything reached the client goes back to the
+   * scheduler, which may send it to another key; it answers the client itself otherwise.
+   */
+  #holdFailure(status: number): boolean {
+    const ctx = this.ctx
+    if (this.raw || ctx.attempt === null || this.#headersWritten) return false
+    if (!(status >= 500 || status === 401 || status === 403)) return false
+    const err = new SluiceError('upstream_error', [this.provider.id, status === 401 || status === 403 ? `it rejected the gateway's credentials (HTTP ${status})` : `HTTP ${status}`])
+    ctx.outcome = 'upstream_error'
+    ctx.upstreamFailure = String(status)
+    ctx.failureHeld = err
+    return true
+  }
+
   #fail(err: SluiceError, kind: string): void {
     const ctx = this.ctx
     ctx.outcome = err.code === 'upstream_timeout' ? 'timeout' : 'upstream_error'
     ctx.upstreamFailure = kind
+    if (!this.raw && ctx.attempt !== null && !this.#headersWritten && this.#mode !== Mode.Stream && retryableFailures.has(kind)) {
+      ctx.failureHeld = err
+      // Done before the abort, which undici may report back into this handler at once.
+      this.#finish()
+      if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
+      return
+    }
     ctx.errorCode = err.code
     ctx.status = err.status
     if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)

@@ -1,5 +1,6 @@
 import type { Deployment, QueueSettings } from '../../config/runtime.js'
 import { ClientGoneError, type RequestContext } from '../../context.js'
+import type { Candidate } from '../../core/balance/index.js'
 import type { Clock } from '../../core/clock.js'
 import { PoolQueue, priorityNames } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
@@ -7,20 +8,44 @@ import type { ScheduleMetrics } from './metrics.js'
 import type { Pumpable, Wakeups } from './wakeups.js'
 import type { Waiter } from './waiter.js'
 
+/** Retry-After for no_capacity when every key is disabled and none has a known return time. */
+const unknownReturnMs = 30_000
+
+/** What a strategy sees of one deployment; one reused object per slot of a pool's scratch list. */
+export interface CandidateSlot {
+  id: string
+  weight: number
+  inflight: number
+  limit: number
+  waitMs: number
+  ttftMs: number | null
+  queueDepth: number | null
+  serverRunning: number | null
+  cacheUsage: number | null
+}
+
+/** Reads a deployment's load as a vLLM server reports it, for the `metrics` strategy. */
+export type LoadReader = (d: Deployment, slot: CandidateSlot) => void
+
 /** The bounded queue in front of one model, and the dispatcher that drains it as keys allow. */
 export class Pool implements Pumpable {
   readonly queue = new PoolQueue<Waiter>()
   /** `when_full: passthrough`: requests that skipped the queue but still wait for a key, served first. */
   readonly bypass = new Set<Waiter>()
-  #cursor = 0
   #pumping = false
   #pumpAgain = false
+  /** The deployments that can take the request being dispatched now, and what the strategy sees of them. */
+  readonly #eligible: Deployment[] = []
+  readonly #slots: CandidateSlot[] = []
+  readonly #views: CandidateSlot[][] = []
 
   constructor(
     readonly model: string,
     private readonly clock: Clock,
     private readonly wakeups: Wakeups,
     private readonly metrics: ScheduleMetrics,
+    private readonly rand: () => number = Math.random,
+    private readonly readLoad: LoadReader | null = null,
   ) {}
 
   get waiting(): number {
@@ -85,12 +110,40 @@ export class Pool implements Pumpable {
   retryAfterMs(w: Waiter, now: number): number {
     let best = Infinity
     for (const d of w.candidates) {
+      if (w.hasTried(d)) continue
       // A key whose permits are all held, or held back with requests of ours in flight, frees
       // up when one of them ends: no time to add.
       const held = d.limit.inflight > 0 ? 0 : d.limit.wait(now)
-      best = Math.min(best, Math.max(d.pacer.wait(now, w.tokens, false), held))
+      const broken = d.breaker.wait(now)
+      best = Math.min(best, Math.max(d.pacer.wait(now, w.tokens, false), held, broken === Infinity ? unknownReturnMs : broken))
     }
     return best === Infinity ? 1000 : best
+  }
+
+  /** Whether a key `w` has not tried yet is in service (it may still have to wait for capacity). */
+  hasAlternative(w: Waiter, now: number): boolean {
+    for (const d of w.candidates) if (!w.hasTried(d) && !isOut(d, now)) return true
+    return false
+  }
+
+  /** Whether `w` has keys it has not tried, and every one of them is out of service now. */
+  untriedAllOut(w: Waiter, now: number): boolean {
+    let untried = 0
+    for (const d of w.candidates) {
+      if (w.hasTried(d)) continue
+      if (!isOut(d, now)) return false
+      untried++
+    }
+    return untried > 0
+  }
+
+  /** The client-facing error when every key is out of service: come back when the first one returns. */
+  noCapacity(w: Waiter): SluiceError {
+    const now = this.clock.now()
+    let soonest = Infinity
+    for (const d of w.candidates) soonest = Math.min(soonest, Math.max(d.breaker.wait(now), d.pacer.disabled(now) ? d.pacer.disabledUntil - now : 0))
+    const ms = soonest === Infinity ? unknownReturnMs : soonest
+    return new SluiceError('no_capacity', [this.model], { retryAfter: Math.max(1, Math.ceil(ms / 1000)) })
   }
 
   #retryAfterSeconds(w: Waiter): number {
@@ -110,10 +163,10 @@ export class Pool implements Pumpable {
         continue
       }
       if (!this.#dispatch(head, now, true)) {
-        if (this.#allOut(head, now)) {
+        if (!head.panicMode && this.#allOut(head, now)) {
           this.#unpark(head)
           this.metrics.rejected(this.model, head.priority, 'no_capacity')
-          head.failed(new SluiceError('no_capacity', [this.model], { retryAfter: this.#retryAfterSeconds(head) }))
+          head.failed(this.noCapacity(head))
           continue
         }
         return sent
@@ -133,21 +186,89 @@ export class Pool implements Pumpable {
   }
 
   /**
-   * Gives `w` the next deployment, round-robin among those whose key can take it now, and
-   * charges that key. When none can, arms a wake-up on every candidate key for the moment it can.
+   * Gives `w` a deployment that can take it now — its breaker lets it through, it has a free
+   * permit and its pacer allows it — chosen by the route's strategy, and charges that key.
+   * When none can, arms a wake-up on every candidate key for the moment it can.
    */
   #dispatch(w: Waiter, now: number, waiting: boolean): boolean {
-    const candidates = w.candidates
-    const n = candidates.length
-    const start = this.#cursor
-    for (let i = 0; i < n; i++) {
-      const d = candidates[(start + i) % n] as Deployment
+    const eligible = this.#eligible
+    let n = 0
+    for (const d of w.candidates) {
+      if (w.hasTried(d) || d.breaker.wait(now) > 0) continue
       if (d.limit.wait(now) > 0 || d.pacer.wait(now, w.tokens, waiting) > 0) continue
-      this.#cursor = (start + i + 1) % n
-      this.#assign(w, d, now)
+      eligible[n++] = d
+    }
+    if (n > 0) {
+      const pick = n === 1 ? 0 : w.strategy.pick(this.#candidates(w, n), w.affinity, this.rand)
+      const d = eligible[pick < 0 ? 0 : pick] as Deployment
+      eligible.length = 0
+      this.#assign(w, d, now, true)
       return true
     }
-    for (const d of candidates) {
+    eligible.length = 0
+    if (w.panicMode && this.#allOut(w, now)) return this.#panic(w, now, waiting)
+    this.#armWakeups(w, now, waiting)
+    return false
+  }
+
+  /** Fills the strategy's view of the first `n` eligible deployments. */
+  #candidates(w: Waiter, n: number): readonly Candidate[] {
+    const slots = this.#slots
+    while (slots.length < n) slots.push({ id: '', weight: 0, inflight: 0, limit: 0, waitMs: 0, ttftMs: null, queueDepth: null, serverRunning: null, cacheUsage: null })
+    for (let i = 0; i < n; i++) {
+      const d = this.#eligible[i] as Deployment
+      const slot = slots[i] as CandidateSlot
+      slot.id = d.id
+      slot.weight = d.weight
+      slot.inflight = d.limit.inflight
+      slot.limit = d.limit.effective
+      slot.waitMs = 0
+      slot.ttftMs = d.ttft.value
+      if (this.readLoad !== null && w.strategy.name === 'metrics') this.readLoad(d, slot)
+    }
+    // One array per candidate count, made once and holding the same slot objects: a pick allocates nothing.
+    let view = this.#views[n]
+    if (view === undefined) this.#views[n] = view = slots.slice(0, n)
+    return view
+  }
+
+  /**
+   * panic_mode with every key out: the key whose breaker reopens soonest takes the request
+   * anyway, still within its pacer and permits.
+   */
+  #panic(w: Waiter, now: number, waiting: boolean): boolean {
+    let soonest: Deployment | null = null
+    let soonestWait = Infinity
+    for (const d of w.candidates) {
+      if (w.hasTried(d) || d.pacer.disabled(now)) continue
+      const wait = d.breaker.wait(now)
+      if (soonest === null || wait < soonestWait) {
+        soonest = d
+        soonestWait = wait
+      }
+    }
+    if (soonest === null) return false
+    const held = soonest.limit.wait(now)
+    const paced = soonest.pacer.wait(now, w.tokens, waiting)
+    if (held === 0 && paced === 0) {
+      this.#assign(w, soonest, now, false)
+      return true
+    }
+    if (held > 0) this.wakeups.arm(soonest.limit, held, this)
+    else if (paced !== Infinity) this.wakeups.arm(soonest.pacer, paced, this)
+    return false
+  }
+
+  #armWakeups(w: Waiter, now: number, waiting: boolean): void {
+    for (const d of w.candidates) {
+      if (w.hasTried(d)) continue
+      const broken = d.breaker.wait(now)
+      if (broken > 0) {
+        // Open: wake when it turns half-open. Half-open with its trial out, or disabled: the
+        // trial's end or a probe changes the breaker, and the scheduler pokes it then.
+        this.wakeups.arm(d.breaker, broken, this)
+        continue
+      }
       const held = d.limit.wait(now)
       if (held > 0) {
         // Event driven: the next permit released on this key pumps this pool (and, after a
@@ -158,12 +279,13 @@ export class Pool implements Pumpable {
       const wait = d.pacer.wait(now, w.tokens, waiting)
       if (wait !== Infinity) this.wakeups.arm(d.pacer, wait, this)
     }
-    return false
   }
 
-  #assign(w: Waiter, d: Deployment, now: number): void {
+  #assign(w: Waiter, d: Deployment, now: number, healthy: boolean): void {
     d.pacer.take(now, w.tokens)
     d.limit.acquire()
+    w.trial = healthy ? d.breaker.dispatched(now) : false
+    w.breaker = d.breaker
     w.deployment = d
     w.pacer = d.pacer
     w.limit = d.limit
@@ -176,9 +298,9 @@ export class Pool implements Pumpable {
     ctx.key = d.key
   }
 
-  /** Every key this request could use is out of service (quota exhausted). */
+  /** Every key this request could still use is out of service (breaker open or disabled, or quota exhausted). */
   #allOut(w: Waiter, now: number): boolean {
-    for (const d of w.candidates) if (!d.pacer.disabled(now)) return false
+    for (const d of w.candidates) if (!w.hasTried(d) && !isOut(d, now)) return false
     return true
   }
 
@@ -236,6 +358,13 @@ export class Pool implements Pumpable {
     w.keepaliveTimer = null
     w.ctx.onClientGone(null)
   }
+}
+
+/** Out of service: its breaker is open or disabled, or its quota is exhausted. Half-open is in service. */
+function isOut(d: Deployment, now: number): boolean {
+  if (d.pacer.disabled(now)) return true
+  const state = d.breaker.state(now)
+  return state === 'open' || state === 'disabled'
 }
 
 /** An SSE comment keeps proxies from cutting a stream that is still waiting for its turn. */

@@ -1,3 +1,6 @@
+import type { RetrySettings } from '../../config/runtime.js'
+import type { RequestContext } from '../../context.js'
+import type { BreakerRegistry, HealthFailure, KeyBreaker } from '../../core/breaker/index.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import type { RateLimitKind } from '../../core/pacer/classify-429.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
@@ -7,11 +10,12 @@ import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
-import { Pool } from './pool.js'
+import { Pool, type LoadReader } from './pool.js'
 import { Wakeups } from './wakeups.js'
 import type { Waiter } from './waiter.js'
 
 const pacerStates = ['steady', 'paused', 'retreating', 'recovering'] as const
+const breakerStates = ['closed', 'open', 'half-open', 'disabled'] as const
 
 export interface SchedulerOptions {
   readonly pacers: PacerRegistry
@@ -20,6 +24,12 @@ export interface SchedulerOptions {
   readonly clock?: Clock
   /** Wall-clock epoch ms, for what the concurrency limits record and persist. */
   readonly epoch?: Clock
+  /** Key health; its transitions wake the pools waiting on a key. */
+  readonly breakers?: BreakerRegistry
+  /** For the balancing strategies that draw at random; injected so tests replay exactly. */
+  readonly rand?: () => number
+  /** Fills in a deployment's server load for the `metrics` strategy. */
+  readonly readLoad?: LoadReader
 }
 
 const systemEpoch: Clock = { now: () => Date.now() }
@@ -36,6 +46,13 @@ export class Scheduler {
   readonly #metrics: ScheduleMetrics
   readonly #pacers: PacerRegistry
   readonly #limits: LimitRegistry
+  readonly #breakers: BreakerRegistry | null
+  readonly #unlisten: () => void
+  readonly #rand: () => number
+  readonly #readLoad: LoadReader | null
+  /** Requests in the schedule stage, and those of them holding a share of the retry budget. */
+  #active = 0
+  #retrying = 0
 
   constructor(opts: SchedulerOptions) {
     this.clock = opts.clock ?? systemClock
@@ -44,13 +61,47 @@ export class Scheduler {
     this.#wakeups = new Wakeups(this.clock)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
     this.#pacers = opts.pacers
+    this.#breakers = opts.breakers ?? null
+    this.#rand = opts.rand ?? Math.random
+    this.#readLoad = opts.readLoad ?? null
+    // A probe that closes a breaker, or an admin who enables a key, lets waiting requests go now.
+    this.#unlisten = this.#breakers?.listen((b) => this.#wakeups.poke(b)) ?? (() => undefined)
     if (opts.metrics) this.#publish(opts.metrics)
   }
 
   pool(model: string): Pool {
     let pool = this.#pools.get(model)
-    if (!pool) this.#pools.set(model, (pool = new Pool(model, this.clock, this.#wakeups, this.#metrics)))
+    if (!pool) this.#pools.set(model, (pool = new Pool(model, this.clock, this.#wakeups, this.#metrics, this.#rand, this.#readLoad)))
     return pool
+  }
+
+  /** A managed request entered scheduling; pair with finished(). */
+  started(): void {
+    this.#active++
+  }
+
+  finished(heldRetry: boolean): void {
+    this.#active--
+    if (heldRetry) this.#retrying--
+  }
+
+  /**
+   * Whether one more request may retry now: requests retrying stay within `budget` of those
+   * active (at least `minBudget`), so a failing upstream sees at most that much extra load.
+   * True takes a share, held until finished(true).
+   */
+  takeRetry(settings: RetrySettings): boolean {
+    if (this.#retrying >= Math.max(settings.minBudget, settings.budget * this.#active)) {
+      this.#metrics.retried('budget_exhausted')
+      return false
+    }
+    this.#retrying++
+    return true
+  }
+
+  /** Counts a retry or a fallback, by why it happened. */
+  retried(reason: string): void {
+    this.#metrics.retried(reason)
   }
 
   readonly onRefusal = (w: Waiter, kind: RateLimitKind): void => {
@@ -59,6 +110,18 @@ export class Scheduler {
 
   /** The attempt `w` was given ended: tell its key's pacer how, exactly once per dispatch. */
   settle(pool: Pool, w: Waiter): void {
+    const breaker = w.breaker
+    if (breaker !== null) {
+      w.breaker = null
+      judge(breaker, w.ctx, this.clock.now(), w.trial)
+      w.trial = false
+      const d = w.deployment
+      const ctx = w.ctx
+      if (d !== null && ctx.upstreamFirstByteAt > 0 && ctx.upstreamStatus >= 200 && ctx.upstreamStatus < 300) {
+        d.ttft.observe(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt, ctx.upstreamFirstByteAt)
+      }
+      this.#wakeups.poke(breaker)
+    }
     const limit = w.limit
     if (limit !== null) {
       w.limit = null
@@ -109,7 +172,8 @@ export class Scheduler {
     }
     const pacers = [...this.#pacers.all()].map((p) => describePacer(p, now))
     const concurrency = [...this.#limits.all()].map(describeLimit)
-    return { queues, pacers, concurrency }
+    const health = this.#breakers === null ? [] : [...this.#breakers.all()].map((b) => describeBreaker(b, now))
+    return { queues, pacers, concurrency, health }
   }
 
   #publish(metrics: Metrics): void {
@@ -120,6 +184,16 @@ export class Scheduler {
     metrics.pacerState.read = () => this.#states()
     metrics.concurrencyLimit.read = () => this.#perLimit((l) => l.effective, true)
     metrics.concurrencyInFlight.read = () => this.#perLimit((l) => l.inflight, false)
+    metrics.breakerState.read = () => this.#breakerStates()
+  }
+
+  *#breakerStates(): Iterable<[string[], number]> {
+    if (this.#breakers === null) return
+    const now = this.clock.now()
+    for (const b of this.#breakers.all()) {
+      const state = b.state(now)
+      for (const s of breakerStates) yield [[b.provider, b.key, s], s === state ? 1 : 0]
+    }
   }
 
   *#perLimit(value: (l: ConcurrencyLimit) => number, withMode: boolean): Iterable<[string[], number]> {
@@ -148,7 +222,59 @@ export class Scheduler {
   }
 
   close(): void {
+    this.#unlisten()
     this.#wakeups.close()
+  }
+}
+
+/**
+ * What an attempt's end says about its key's health. A 429 is a pacing signal, a client 4xx
+ * the client's fault and an abort nobody's: none is a verdict. 401/403 take the key out.
+ */
+function judge(breaker: KeyBreaker, ctx: RequestContext, now: number, trial: boolean): void {
+  const status = ctx.upstreamStatus
+  if (status === 401 || status === 403) {
+    breaker.released(now, trial)
+    breaker.disable(now, 'auth')
+    return
+  }
+  if (ctx.outcome === 'client_abort') return breaker.released(now, trial)
+  const failure = healthFailure(status, ctx.upstreamFailure)
+  if (failure !== null) return breaker.failed(now, failure, trial)
+  if (status >= 200 && status < 300 && ctx.outcome === 'success') return breaker.succeeded(now, trial)
+  breaker.released(now, trial)
+}
+
+function healthFailure(status: number, failure: string | null): HealthFailure | null {
+  // 529 is Anthropic's "overloaded": a pacing signal like a 429, not a broken key.
+  if (status >= 500 && status !== 529) return 'http_5xx'
+  switch (failure) {
+    case 'connect':
+    case 'connect_timeout':
+      return 'connect'
+    case 'reset':
+      return 'reset'
+    case 'first_byte_timeout':
+    case 'idle_timeout':
+    case 'total_timeout':
+      return 'timeout'
+    case 'invalid':
+      return 'invalid'
+    default:
+      return null
+  }
+}
+
+function describeBreaker(b: KeyBreaker, now: number) {
+  return {
+    id: b.id,
+    provider: b.provider,
+    key: b.key,
+    state: b.state(now),
+    consecutive_failures: b.consecutiveFailures,
+    last_failure: b.lastFailureKind,
+    reopens_in_ms: b.openUntil > now ? Math.round(b.openUntil - now) : null,
+    disabled_reason: b.disabledReason,
   }
 }
 

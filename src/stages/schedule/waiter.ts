@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Deployment } from '../../config/runtime.js'
 import type { RequestContext, UpstreamAttempt } from '../../context.js'
+import type { Strategy } from '../../core/balance/index.js'
+import type { KeyBreaker } from '../../core/breaker/index.js'
 import type { Clock } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import { parseRateLimitHeaders, type RateLimitSnapshot } from '../../core/headers/rate-limits.js'
@@ -49,6 +51,12 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
   dispatchedAt = 0
   snapshot: RateLimitSnapshot | null = null
   lastRefusal: RateLimitKind | null = null
+  /** The key's breaker while this request's attempt runs on it; null otherwise. */
+  breaker: KeyBreaker | null = null
+  /** The attempt took its key's half-open trial. */
+  trial = false
+  /** Deployments an earlier attempt failed on: a retry goes elsewhere. Null until the first retry. */
+  tried: Deployment[] | null = null
 
   constructor(
     readonly ctx: RequestContext,
@@ -59,6 +67,11 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
     /** Queue fairness cost: input + 2 × output tokens. */
     readonly cost: number,
     readonly candidates: readonly Deployment[],
+    /** The route's balancing strategy, and what `hash` keeps a caller on. */
+    readonly strategy: Strategy,
+    readonly affinity: string | null,
+    /** Send to the key that returns soonest when every key is out. */
+    readonly panicMode: boolean,
     readonly endpoint: Endpoint,
     /** The instant after which this request is never sent upstream. */
     readonly deadline: number,
@@ -69,6 +82,16 @@ export class Waiter implements QueueEntry, UpstreamAttempt {
     private readonly epoch: Clock,
     private readonly onRefusal: (w: Waiter, kind: RateLimitKind) => void,
   ) {}
+
+  hasTried(d: Deployment): boolean {
+    return this.tried !== null && this.tried.includes(d)
+  }
+
+  /** The attempt on `d` failed: the next one goes to another key. */
+  exclude(d: Deployment): void {
+    if (this.tried === null) this.tried = [d]
+    else if (!this.tried.includes(d)) this.tried.push(d)
+  }
 
   /** A promise settled by grant() or fail(). */
   parked(): Promise<void> {

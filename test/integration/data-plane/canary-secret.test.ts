@@ -9,6 +9,7 @@ import { send, startWatchedStack, type Reply, type SendOptions, type WatchedStac
 // Fixed, so a run is reproducible; any 32 hex digits would do.
 const secretHex = createHash('sha256').update('sluice data-plane canary').digest('hex').slice(0, 32)
 const canaryKey = `sk-canary-${secretHex}`
+const adminKey = 'admin-key-for-the-canary-test'
 
 /** Every string that would betray the key. */
 function needles(): string[] {
@@ -51,8 +52,11 @@ describe('data plane: the upstream key never leaks (canary)', () => {
             base_url: `${simUrl}/v1`,
             keys: [{ id: 'canary-1', key: canaryKey }],
             timeouts: { first_byte: '300ms', idle: '300ms' },
+            // One key answers every scripted failure: its breaker must not take it out.
+            failover: { failure_threshold: 1000, min_requests: 1000 },
           },
         },
+        admin: { keys: [adminKey] },
         models: { 'canary-model': { targets: [{ provider: 'canary', model: 'sim-model' }] } },
         passthrough: { provider: 'canary' },
       }),
@@ -67,6 +71,12 @@ describe('data plane: the upstream key never leaks (canary)', () => {
     if (pipeline) pipelineRequests++
     const reply = await send(stack.gw.url, path, opts)
     replies.push({ what, reply })
+    // A 401 or 403 takes the only key out at once; the admin API puts it back (and its answer is scanned too).
+    if (pipeline) {
+      const enabled = await send(stack.gw.url, '/api/admin/deployments/canary~canary-1/enable', { method: 'POST', headers: { authorization: `Bearer ${adminKey}` } })
+      expect(enabled.status).toBe(200)
+      replies.push({ what: `enable after ${what}`, reply: enabled })
+    }
     return reply
   }
 

@@ -7,6 +7,7 @@ import { expectErrorBody, send, sseData, startWatchedStack, type WatchedStack } 
 
 const upstreamKey = 'sk-sim-failures-key-0123456789'
 const revokedKey = 'sk-sim-revoked-key-0123456789'
+const patientBreaker = { failure_threshold: 1000, min_requests: 1000 }
 
 describe('data plane: upstream failures and timeouts', () => {
   let stack: WatchedStack
@@ -15,7 +16,8 @@ describe('data plane: upstream failures and timeouts', () => {
       sim: { keys: { [revokedKey]: { id: 'revoked', revoked: true } } },
       gateway: (simUrl) => ({
         providers: {
-          sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: upstreamKey }] },
+          // One key takes every scripted failure in turn: its breaker must not take it out.
+          sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: upstreamKey }], failover: patientBreaker },
           fast: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'f1', key: upstreamKey }], timeouts: { first_byte: '300ms' } },
           quiet: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'q1', key: upstreamKey }], timeouts: { idle: '300ms' } },
           gone: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'r1', key: revokedKey }] },

@@ -3,6 +3,8 @@ import { compile, dispatchersOf } from '../../../src/config/compile.js'
 import { parseConfigText } from '../../../src/config/load.js'
 import { UpstreamPools } from '../../../src/config/pools.js'
 import type { Deployment, Runtime } from '../../../src/config/runtime.js'
+import type { PeakEwma } from '../../../src/core/balance/index.js'
+import { BreakerRegistry } from '../../../src/core/breaker/index.js'
 import type { Endpoint } from '../../../src/providers/types.js'
 
 // Port 9 (discard) on loopback: pools are created but never connect in these tests.
@@ -293,5 +295,100 @@ models:
     expect(rt.providers.get('an')?.keys[0]?.headers).toEqual(['x-api-key', 'def', 'anthropic-version', '2099-01-01', 'user-agent', 'sluice/0.1'])
     expect(rt.passthrough).toBeNull()
     expect(JSON.parse(rt.modelListJson)).toEqual({ object: 'list', data: [] })
+  })
+})
+
+describe('compile: routes, aliases, wildcards, splits and probes', () => {
+  const text = `
+providers:
+  oa:
+    type: openai
+    base_url: http://127.0.0.1:9/v1
+    keys: [{ id: k1, key: sk-one-0123456789 }, { id: k2, key: sk-two-0123456789, rpm: 40 }]
+    failover: { enabled: true, failure_threshold: 4 }
+    health_check: { model: tiny, interval: 5s }
+  local:
+    type: openai
+    base_url: http://127.0.0.1:9/v1
+    keys: [{ id: l1, key: sk-local-0123456789 }]
+    failover: { enabled: true }
+    health_check: { path: /health }
+models:
+  chat:
+    strategy: weighted
+    aliases: [chat-latest, default]
+    fallbacks: [llama-*-x]
+    split: { stable: 9, canary: 1 }
+    targets:
+      - { provider: oa, model: big, weight: 3, group: stable }
+      - { provider: local, model: small, group: canary }
+  "llama-*":
+    targets: [{ provider: local }]
+`
+  const pools = new UpstreamPools()
+  const rt = compile(parseConfigText(text, 'sluice.yaml', {}), { generation: 1, source: 'sluice.yaml', pools, now: () => now })
+  afterAll(() => pools.close())
+
+  it('an alias is the same route, listed under its own name', () => {
+    const chat = rt.models.get('chat')
+    expect(chat).toBeDefined()
+    expect(rt.models.get('chat-latest')).toBe(chat)
+    expect(rt.resolveModel('default')).toBe(chat)
+    const listed = (JSON.parse(rt.modelListJson) as { data: { id: string }[] }).data.map((m) => m.id)
+    expect(listed).toEqual(['chat', 'chat-latest', 'default'])
+  })
+
+  it('a wildcard route is built once per name that matches, with that name sent upstream', () => {
+    expect(rt.models.get('llama-3')).toBeUndefined()
+    const a = rt.resolveModel('llama-3')
+    expect(a?.name).toBe('llama-3')
+    expect(a?.deployments.map((d) => d.upstreamModel)).toEqual(['llama-3'])
+    expect(rt.resolveModel('llama-3')).toBe(a)
+    expect(rt.resolveModel('mistral')).toBeNull()
+  })
+
+  it('targets carry weight and group; the split holds each group\'s deployments; the strategy is the route\'s own', () => {
+    const chat = rt.models.get('chat')!
+    expect(chat.strategy.name).toBe('weighted')
+    expect(chat.fallbacks).toEqual(['llama-*-x'])
+    expect(chat.deployments.map((d) => [d.id, d.weight, d.group])).toEqual([
+      ['oa/k1/big', 3, 'stable'],
+      ['oa/k2/big', 3, 'stable'],
+      ['local/l1/small', 1, 'canary'],
+    ])
+    expect(chat.split?.totalWeight).toBe(10)
+    expect(chat.split?.abHeader).toBeNull()
+    expect(chat.split?.groups.map((g) => [g.name, g.byEndpoint.chat.map((d) => d.id)])).toEqual([
+      ['stable', ['oa/k1/big', 'oa/k2/big']],
+      ['canary', ['local/l1/small']],
+    ])
+  })
+
+  it('deployments of one key share its breaker; each deployment has its own latency estimate', () => {
+    const chat = rt.models.get('chat')!
+    const wild = rt.resolveModel('llama-9')!
+    expect(chat.deployments[2]?.breaker).toBe(wild.deployments[0]?.breaker)
+    expect(chat.deployments[2]?.ttft).not.toBe(wild.deployments[0]?.ttft)
+    expect(chat.deployments[0]?.breaker.id).toBe('oa~k1')
+  })
+
+  it('one probe per key of a provider with failover: a one-token chat, or a GET for a path check', () => {
+    expect(rt.probes.map((p) => [p.id, p.method, p.path, p.intervalMs, p.pacer?.id ?? null])).toEqual([
+      ['oa~k1', 'POST', '/v1/chat/completions', 5_000, 'oa/k1'],
+      ['oa~k2', 'POST', '/v1/chat/completions', 5_000, 'oa/k2'],
+      ['local~l1', 'GET', '/health', 30_000, null],
+    ])
+    expect(JSON.parse(rt.probes[0]!.body!.toString())).toEqual({ model: 'tiny', messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 })
+  })
+
+  it('a reload keeps each key\'s breaker and latency estimate', () => {
+    const breakers = new BreakerRegistry()
+    const latencies = new Map<string, PeakEwma>()
+    const parsed = parseConfigText(text, 'sluice.yaml', {})
+    const first = compile(parsed, { generation: 1, source: 's', pools, breakers, latencies, now: () => now })
+    const second = compile(parsed, { generation: 2, source: 's', pools, breakers, latencies, now: () => now })
+    expect(second.models.get('chat')?.deployments[0]?.breaker).toBe(first.models.get('chat')?.deployments[0]?.breaker)
+    expect(second.models.get('chat')?.deployments[0]?.ttft).toBe(first.models.get('chat')?.deployments[0]?.ttft)
+    expect(second.models.get('chat')?.strategy).not.toBe(first.models.get('chat')?.strategy)
   })
 })

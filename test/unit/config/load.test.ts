@@ -82,7 +82,24 @@ describe('parseConfigText: defaults', () => {
     expect(cfg.pacing).toEqual({ output_reserve: 1024 })
     expect(cfg.database).toBe('sqlite:./data/sluice.db')
     expect(cfg.admin).toEqual({ keys: [] })
-    expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai' }], owned_by: 'sluice' })
+    expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai', weight: 1 }], owned_by: 'sluice', strategy: 'p2c', fallbacks: [], aliases: [], split: null, ab_test: null })
+    expect(p?.health_check).toBeNull()
+    expect(p?.failover).toEqual({ enabled: false, failure_threshold: 3, success_threshold: 2, failure_rate: 0.5, min_requests: 5, window: 60_000, open_for: 30_000, max_open_for: 300_000 })
+    expect(cfg.retries).toEqual({ max: 2, budget: 0.2, min_budget: 3, panic_mode: false })
+  })
+
+  it('failover needs a health check, and routes name what exists', () => {
+    const provider = (extra: string) => `providers:\n  p:\n    type: openai\n    keys: [{ id: k, key: sk-1 }]\n${extra}`
+    expect(() => parseConfigText(provider('    failover: { enabled: true }\n'), 'sluice.yaml', {})).toThrow(/providers\.p\.failover\.enabled: failover needs health_check\.model/)
+    expect(() => parseConfigText(provider('    health_check: { interval: 10s }\n'), 'sluice.yaml', {})).toThrow(/health_check: a health check needs model/)
+    expect(parseConfigText(provider('    failover: { enabled: true }\n    health_check: { model: tiny }\n'), 'sluice.yaml', {}).providers.p?.health_check).toEqual({ model: 'tiny', interval: 30_000, timeout: 10_000 })
+    const models = (text: string) => provider('') + 'models:\n' + text
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], fallbacks: [b] }\n'), 'sluice.yaml', {})).toThrow(/models\.a\.fallbacks\[0\]: unknown model "b"/)
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], fallbacks: [a] }\n'), 'sluice.yaml', {})).toThrow(/cannot fall back to itself/)
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], split: { x: 1 } }\n'), 'sluice.yaml', {})).toThrow(/models\.a\.targets\[0\]\.group/)
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], ab_test: {} }\n'), 'sluice.yaml', {})).toThrow(/an A\/B test needs `split`/)
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], aliases: [b] }\n  b: { targets: [{ provider: p }] }\n'), 'sluice.yaml', {})).toThrow(/"b" already names another model/)
+    expect(() => parseConfigText(models('  a: { targets: [{ provider: p }], strategy: fastest }\n'), 'sluice.yaml', {})).toThrow(/strategy/)
   })
 
   it('refuses a database URL sluice cannot open, and admin keys shorter than 16 characters', () => {
@@ -268,7 +285,7 @@ describe('parseConfigText: schema errors carry path and line', () => {
     { text: withServer('  prot: 4000'), path: 'server', field: 'prot' },
     { text: minimal.replace('    type: openai', '    type: openai\n    base: http://x'), path: 'providers.openai', field: 'base' },
     { text: minimal.replace('        key: sk-test-key', '        key: sk-test-key\n        secret: x'), path: 'providers.openai.keys[0]', field: 'secret' },
-    { text: minimal.replace('      - provider: openai', '      - provider: openai\n        weight: 2'), path: 'models.gpt-4o.targets[0]', field: 'weight' },
+    { text: minimal.replace('      - provider: openai', '      - provider: openai\n        wieght: 2'), path: 'models.gpt-4o.targets[0]', field: 'wieght' },
   ]
   for (const c of unknownFields) {
     it(`rejects unknown field "${c.field}" under ${c.path || 'the root'}`, () => {
