@@ -78,6 +78,8 @@ export class RequestContext {
   usage: Usage | null = null
   /** Set by the scheduler while an upstream attempt is under way. */
   attempt: UpstreamAttempt | null = null
+  /** A passthrough request that creates a file, batch or response: told the answer's first bytes, to pin the new object to its key. */
+  onCreated: ((head: Buffer) => void) | null = null
   /** The last attempt's 429 was taken back by the scheduler (nothing was sent to the client). */
   refusalHeld = false
   /**

@@ -29,6 +29,7 @@ export const codes = {
   upstream_invalid_response: { status: 502, type: 'upstream_error', message: 'Upstream %s sent an invalid response' },
   queue_full: { status: 503, type: 'overloaded_error', message: 'Queue for %s is full: %s' },
   queue_timeout: { status: 503, type: 'overloaded_error', message: 'Request for %s waited %dms in the queue without an upstream key free to take it' },
+  pinned_key_unavailable: { status: 503, type: 'overloaded_error', message: 'Object %s was created with upstream key %s, which is out of service or no longer configured; only that key can serve it' },
   no_capacity: { status: 503, type: 'overloaded_error', message: 'No upstream key can serve %s now: every one is out of service' },
   shutting_down: { status: 503, type: 'overloaded_error', message: 'The gateway is shutting down; retry on another instance' },
   upstream_timeout: { status: 504, type: 'upstream_error', message: 'Upstream %s timed out after %dms (%s)' },

@@ -8,6 +8,7 @@ import { watchFile } from './config/watch.js'
 import { addAdaptiveRoutes } from './admin/adaptive.js'
 import { addDeploymentRoutes } from './admin/deployments.js'
 import type { PeakEwma } from './core/balance/index.js'
+import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
@@ -135,6 +136,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     isDraining: () => drain.draining,
     onFinished: (ctx) => status.record(ctx),
     scheduler,
+    pins: new PinTable(),
   })
   const handler = createHandler({
     runtime: () => holder.current,

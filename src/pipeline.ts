@@ -1,5 +1,5 @@
 import type { RequestContext, Stage } from './context.js'
-import { balance } from './stages/balance/index.js'
+import { balance, type BalancePorts } from './stages/balance/index.js'
 import { forward } from './stages/forward/index.js'
 import { ingress, type IngressPorts } from './stages/ingress/index.js'
 import { observe, type ObservePorts } from './stages/observe/index.js'
@@ -22,19 +22,20 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 //             429 back and sends the request again while its maximum wait allows; sends a
 //             request whose key failed before the client got a byte to another key (retry
 //             budget), then to the model's fallbacks
-//   balance   picks the key of a passthrough request
+//   balance   picks the key of a passthrough request: the one that created the file, batch or
+//             response it names, else round-robin over keys in service
 //   forward   one upstream exchange, relayed as it arrives; tells the scheduler what the
 //             upstream answered (rate-limit headers, 429s), and hands back a failure the
 //             client has not seen yet
 //
 // Stages never import each other; each is a factory given its ports.
 
-export interface PipelinePorts extends IngressPorts, ObservePorts {
+export interface PipelinePorts extends IngressPorts, ObservePorts, BalancePorts {
   readonly scheduler: Scheduler
 }
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
-  return compose([observe(ports), ingress(ports), route(), schedule(ports.scheduler), balance(), forward()])
+  return compose([observe(ports), ingress(ports), route(), schedule(ports.scheduler), balance(ports), forward()])
 }
 
 /** Runs stages in order; each calls next() at most once to hand on to the one after it. */

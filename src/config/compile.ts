@@ -36,20 +36,17 @@ export interface CompileOptions {
 export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime {
   const providers = new Map<string, Provider>()
   const limits = opts.limits ?? new LimitRegistry()
+  const breakers = opts.breakers ?? new BreakerRegistry()
   const liveLimits = new Set<string>()
   for (const [id, p] of Object.entries(cfg.providers)) {
-    providers.set(id, compileProvider(id, p, opts.pools, limits))
+    providers.set(id, compileProvider(id, p, opts.pools, limits, breakers))
     for (const k of p.keys) liveLimits.add(limitId(id, k.id))
   }
 
   const pacers = opts.pacers ?? new PacerRegistry()
-  const breakers = opts.breakers ?? new BreakerRegistry()
   const latencies = opts.latencies ?? new Map<string, PeakEwma>()
   const livePacers = new Set<string>()
   const liveDeployments = new Set<string>()
-  for (const [id, p] of Object.entries(cfg.providers)) {
-    for (const k of p.keys) breakers.obtain(id, k.id, breakerSettings(p))
-  }
   const created = Math.floor((opts.now ?? Date.now)() / 1000)
   const build = (name: string, m: ModelConfigParsed): ModelRoute =>
     compileRoute(name, m, cfg, created, { providers, pacers, breakers, latencies, livePacers, liveDeployments })
@@ -149,8 +146,6 @@ function compileRoute(name: string, m: ModelConfigParsed, cfg: SluiceConfigParse
       parts.liveDeployments.add(id)
       let ttft = parts.latencies.get(id)
       if (!ttft) parts.latencies.set(id, (ttft = new PeakEwma(ttftDecayMs)))
-      const breaker = parts.breakers.get(limitId(provider.id, key.id))
-      if (!breaker) throw new Error(`no breaker for ${provider.id}/${key.id}`) // obtained for every key above
       deployments.push(
         Object.freeze({
           id,
@@ -161,7 +156,7 @@ function compileRoute(name: string, m: ModelConfigParsed, cfg: SluiceConfigParse
           paths: Object.freeze(paths),
           pacer,
           limit: key.limit,
-          breaker,
+          breaker: key.breaker,
           ttft,
           weight: target.weight,
           group: target.group ?? null,
@@ -228,8 +223,7 @@ function compileProbes(cfg: SluiceConfigParsed, providers: ReadonlyMap<string, P
     const endpoint: Endpoint = p.type === 'anthropic' ? 'messages' : 'chat'
     const chatPath = check.model !== undefined ? provider.dialect.path(endpoint, check.model, settings) : null
     provider.keys.forEach((key, i) => {
-      const breaker = breakers.get(limitId(id, key.id))
-      if (!breaker) return
+      const breaker = key.breaker
       const common = { id: breaker.id, breaker, dispatcher: provider.dispatcher, origin: provider.origin, intervalMs: check.interval, timeoutMs: check.timeout }
       if (chatPath !== null && check.model !== undefined) {
         const keyConfig = p.keys[i]!
@@ -257,7 +251,7 @@ function providerSettings(p: ProviderConfigParsed): ProviderSettings {
   return { baseUrl: new URL(raw), apiVersion: p.api_version ?? '2024-10-21', anthropicVersion: p.anthropic_version ?? '2023-06-01' }
 }
 
-function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPools, limits: LimitRegistry): Provider {
+function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPools, limits: LimitRegistry, breakers: BreakerRegistry): Provider {
   const dialect = dialects[p.type]
   const settings = providerSettings(p)
   const origin = settings.baseUrl.origin
@@ -270,6 +264,7 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
       jsonRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'application/json']),
       streamRequestHeaders: Object.freeze([...headers, 'content-type', 'application/json', 'accept', 'text/event-stream']),
       limit: limits.obtain(id, k.id, k.max_concurrent),
+      breaker: breakers.obtain(id, k.id, breakerSettings(p)),
     })
   })
   return Object.freeze({

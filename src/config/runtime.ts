@@ -41,6 +41,8 @@ export interface ProviderKey {
    * every deployment on the key, kept across reloads with what it learned.
    */
   readonly limit: ConcurrencyLimit
+  /** The key's health: long-lived like `limit`. */
+  readonly breaker: KeyBreaker
 }
 
 /** provider × key × upstream model: the unit a request is sent to. */

@@ -1,21 +1,64 @@
-import type { Provider } from '../../config/runtime.js'
+import type { Provider, ProviderKey } from '../../config/runtime.js'
 import type { Stage } from '../../context.js'
+import type { PinTable } from '../../core/balance/pins.js'
+import { SluiceError } from '../../errors.js'
+import { createdObjectId, createsObject, referencedObject } from './pinning.js'
+
+export interface BalancePorts {
+  /** Which key created which file, batch or stored response; outlives config generations. */
+  readonly pins: PinTable
+}
 
 /**
- * Picks the key for a passthrough request: round-robin over the provider's keys. Managed
- * requests arrive here with their deployment already chosen: the scheduler picks it in the same
- * step that charges the key's pacer, so no other request can take that slot in between.
+ * Picks the key of a passthrough request: the key that created the object it names (a file,
+ * a batch, a previous response) — or a clear error when that key is out — else round-robin over
+ * the provider's keys that are in service. Managed requests arrive here with their deployment
+ * already chosen: the scheduler picks it in the same step that charges the key's pacer.
  */
-export function balance(): Stage {
+export function balance(ports: BalancePorts): Stage {
   const cursors = new WeakMap<Provider, { next: number }>()
+  const { pins } = ports
   return function balanceStage(ctx, next) {
-    if (ctx.deployment === null && ctx.passthrough !== null) {
-      const provider = ctx.passthrough
+    if (ctx.deployment !== null || ctx.passthrough === null) return next()
+    const provider = ctx.passthrough
+    ctx.provider = provider
+    const now = performance.now()
+    const object = referencedObject(ctx)
+    const pinned = object === null ? undefined : pins.keyOf(`${provider.id}\0${object}`)
+    if (pinned !== undefined) {
+      const key = provider.keys.find((k) => k.id === pinned)
+      if (key === undefined || isOut(key, now)) {
+        const wait = key === undefined ? Infinity : key.breaker.wait(now)
+        throw new SluiceError('pinned_key_unavailable', [object, pinned], Number.isFinite(wait) ? { retryAfter: Math.max(1, Math.ceil(wait / 1000)) } : {})
+      }
+      ctx.key = key
+    } else {
       let cursor = cursors.get(provider)
       if (!cursor) cursors.set(provider, (cursor = { next: 0 }))
-      ctx.provider = provider
-      ctx.key = provider.keys[cursor.next++ % provider.keys.length] ?? null
+      ctx.key = nextInService(provider.keys, cursor, now)
+    }
+    if (createsObject(ctx)) {
+      const keyId = (ctx.key as ProviderKey).id
+      ctx.onCreated = (head) => {
+        const id = createdObjectId(head)
+        if (id !== null) pins.pin(`${provider.id}\0${id}`, keyId)
+      }
     }
     return next()
   }
+}
+
+/** The next key round the ring whose breaker is not open or disabled; any key when all are. */
+function nextInService(keys: readonly ProviderKey[], cursor: { next: number }, now: number): ProviderKey | null {
+  const n = keys.length
+  for (let i = 0; i < n; i++) {
+    const key = keys[cursor.next++ % n] as ProviderKey
+    if (!isOut(key, now)) return key
+  }
+  return keys[cursor.next++ % n] ?? null
+}
+
+function isOut(key: ProviderKey, now: number): boolean {
+  const state = key.breaker.state(now)
+  return state === 'open' || state === 'disabled'
 }

@@ -113,6 +113,12 @@ export class Relay implements Dispatcher.DispatchHandler {
         break
       case Mode.Done:
         return
+      case Mode.Raw:
+        if (ctx.onCreated !== null && this.#status < 300) {
+          ctx.onCreated(chunk)
+          ctx.onCreated = null
+        }
+        break
       default:
         break
     }
