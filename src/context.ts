@@ -1,7 +1,19 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime, SplitGroup } from './config/runtime.js'
+import type { EffectiveSettings } from './core/admit/index.js'
+import type { Priority } from './core/queue/index.js'
 import type { SluiceError } from './errors.js'
 import type { Endpoint } from './providers/types.js'
+
+/** The caller of a data-plane request, once authenticated (or the one anonymous caller). */
+export interface Consumer {
+  readonly id: string
+  readonly name: string
+  /** The visible start of the virtual key it used (`sk-sluice-AbCd`); null when anonymous. */
+  readonly keyPrefix: string | null
+  readonly tier: string | null
+  readonly settings: EffectiveSettings
+}
 
 /** How a request ended, for logs and metrics. */
 export type Outcome =
@@ -53,6 +65,10 @@ export class RequestContext {
   model: string | null = null
   stream = false
   route: ModelRoute | null = null
+  /** Who is calling, once the auth stage knows (the anonymous consumer when auth is off). */
+  consumer: Consumer | null = null
+  /** What the request cost in USD, from usage and the price table; set when it ends. */
+  costUsd = 0
   /** The split group the request was assigned to, when its route has a split. */
   group: SplitGroup | null = null
   /** The model whose fallback serves the request, when one does (the route is then the fallback's). */
@@ -78,6 +94,10 @@ export class RequestContext {
   usage: Usage | null = null
   /** Set by the scheduler while an upstream attempt is under way. */
   attempt: UpstreamAttempt | null = null
+  /** sluice asked the upstream for stream usage the client did not ask for: its chunk is removed. */
+  stripUsageChunk = false
+  /** Server-sent events relayed to the client, for the partial usage of a stream the client left. */
+  streamEvents = 0
   /** A passthrough request that creates a file, batch or response: told the answer's first bytes, to pin the new object to its key. */
   onCreated: ((head: Buffer) => void) | null = null
   /** The last attempt's 429 was taken back by the scheduler (nothing was sent to the client). */
@@ -93,7 +113,7 @@ export class RequestContext {
   /** Time spent waiting in the queue, ms (all waits of a request together). */
   queuedMs = 0
   /** 0 urgent … 3 low; null until the scheduler reads X-Priority. */
-  priority: number | null = null
+  priority: Priority | null = null
 
   constructor(
     readonly id: string,

@@ -43,9 +43,11 @@ export class Router {
 
   add(method: Method, path: string, handler: AdminHandler): this {
     const names: string[] = []
-    const source = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+    // {name} is one path segment; {name+} the rest of the path up to the next literal (an id
+    // that holds slashes, such as a deployment's provider/key/model).
+    const source = path.replace(/[.*?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)(\+?)\}/g, (_, name: string, rest: string) => {
       names.push(name)
-      return '([^/]+)'
+      return rest ? '(.+?)' : '([^/]+)'
     })
     this.#routes.push({ method, path, handler, pattern: new RegExp(`^${source}$`), names })
     return this

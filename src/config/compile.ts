@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import { PriceTable } from '../core/admit/index.js'
 import { createStrategy, PeakEwma } from '../core/balance/index.js'
 import { BreakerRegistry, type BreakerSettings } from '../core/breaker/index.js'
 import { LimitRegistry, limitId } from '../core/limit/registry.js'
@@ -115,6 +116,15 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     outputReserve: cfg.pacing.output_reserve,
     database: cfg.database,
     adminKeys: Object.freeze([...cfg.admin.keys]),
+    readOnlyKeys: Object.freeze([...cfg.admin.read_only_keys]),
+    auth: cfg.auth,
+    tiers: new Map(Object.entries(cfg.tiers).map(([name, t]) => [name, Object.freeze(t)])),
+    prices: new PriceTable(cfg.pricing),
+    usage: Object.freeze({ retentionMs: cfg.usage.retention, buffer: cfg.usage.buffer }),
+    cors:
+      cfg.cors.origins.length === 0
+        ? null
+        : Object.freeze({ origins: new Set(cfg.cors.origins), any: cfg.cors.origins.includes('*'), credentials: cfg.cors.credentials, maxAgeSeconds: String(Math.round(cfg.cors.max_age / 1000)) }),
     secrets,
   })
 }
@@ -189,6 +199,7 @@ function compileSplit(m: ModelConfigParsed, deployments: readonly Deployment[]):
     groups: Object.freeze(groups),
     totalWeight: groups.reduce((sum, g) => sum + g.weight, 0),
     abHeader: m.ab_test ? m.ab_test.header.toLowerCase() : null,
+    abHeaderName: m.ab_test ? m.ab_test.header : null,
   })
 }
 
@@ -279,6 +290,7 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
       totalMs: p.timeouts.total,
     }),
     keys: Object.freeze(keys),
+    streamUsage: p.type !== 'anthropic' && p.stream_usage,
     secrets: Object.freeze(p.keys.map((k) => k.key)),
     passthroughPath: (below: string) => dialect.passthroughPath(below, settings),
   })

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici'
+import type { ConsumerSettingsInput, PriceTable } from '../core/admit/index.js'
 import type { PeakEwma, Strategy } from '../core/balance/index.js'
 import type { KeyBreaker } from '../core/breaker/index.js'
 import type { ConcurrencyLimit } from '../core/limit/concurrency-limit.js'
@@ -25,6 +26,8 @@ export interface Provider {
   readonly keys: readonly ProviderKey[]
   /** Every secret of this provider, for scrubbing upstream text before a client sees it. */
   readonly secrets: readonly string[]
+  /** Ask streams for their usage (stream_options.include_usage) so every stream is accounted for. */
+  readonly streamUsage: boolean
   /** Passthrough path for a client path below /v1, e.g. "/files" → "/v1/files". */
   passthroughPath(pathBelowV1: string): string
 }
@@ -86,6 +89,16 @@ export interface RouteSplit {
   readonly totalWeight: number
   /** Lower-case name of the header that picks a group in an A/B test; null for a canary split (random per request). */
   readonly abHeader: string | null
+  /** The header as configured, for error messages. */
+  readonly abHeaderName: string | null
+}
+
+export interface CorsSettings {
+  /** Allowed origins; `*` alone allows any (never with credentials). */
+  readonly origins: ReadonlySet<string>
+  readonly any: boolean
+  readonly credentials: boolean
+  readonly maxAgeSeconds: string
 }
 
 export interface RetrySettings {
@@ -173,6 +186,16 @@ export interface Runtime {
   readonly database: string
   /** Admin API keys (`admin.keys`); empty = the admin API refuses everything. */
   readonly adminKeys: readonly string[]
+  /** Read-only admin API keys (`admin.read_only_keys`). */
+  readonly readOnlyKeys: readonly string[]
+  /** `auth`: null = required once any consumer exists. */
+  readonly auth: 'required' | 'off' | null
+  /** Consumer tiers by name, as the config gives them (a consumer's overrides merge over them). */
+  readonly tiers: ReadonlyMap<string, ConsumerSettingsInput>
+  readonly prices: PriceTable
+  readonly usage: { readonly retentionMs: number; readonly buffer: number }
+  /** CORS for browsers; null = off (no CORS headers). */
+  readonly cors: CorsSettings | null
   /** Every provider secret, indexed for finding whole keys or pieces of them in upstream text. */
   readonly secrets: SecretIndex
 }

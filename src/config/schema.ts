@@ -1,5 +1,7 @@
 import { z } from 'zod'
+import { budgetPeriods } from '../core/admit/budget.js'
 import { defaultStrategy, strategyNames } from '../core/balance/index.js'
+import { priorityNames } from '../core/queue/priority.js'
 import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js'
 
 // The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
@@ -7,7 +9,7 @@ import { durationPattern, parseDuration, parseSize, sizePattern } from './units.
 
 const duration = (def: string, what: string) =>
   z
-    .union([z.number().int().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 500ms, 30s or 2m')])
+    .union([z.number().int().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 500ms, 30s, 2m or 7d')])
     .default(def)
     .transform(parseDuration)
     .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m; 0 disables). Default ${def}.`)
@@ -138,6 +140,9 @@ export const ProviderConfig = z
       'Whether the upstream counts a key\'s limits over all models (key, the default) or separately per model (key-model, as OpenAI does): one pacer per key, or per key and upstream model.',
     ),
     max_connections: z.number().int().positive().default(256).describe('Most open connections to this provider\'s origin. Default 256.'),
+    stream_usage: z.boolean().default(true).describe(
+      'Ask every stream for its token usage (stream_options.include_usage) so budgets and the usage ledger count streams; the extra chunk is removed for clients that did not ask for it. Turn off for an OpenAI-compatible server that refuses stream_options. Default true.',
+    ),
     health_check: HealthCheckConfig.nullable().default(null),
     failover: FailoverConfig.prefault({}),
   })
@@ -206,8 +211,8 @@ export const QueueConfig = z
 
 export const RetryConfig = z
   .strictObject({
-    max: z.number().int().min(0).max(10).default(2).describe('Retries of one request on another key after a connection error, a reset before the answer began, a 5xx or a timeout — never once the client has received a byte. Default 2.'),
-    budget: z.number().min(0).max(1).default(0.2).describe('Retries in flight may be at most this share of the requests in flight … Default 0.2.'),
+    max: z.number().int().min(0).max(10).default(2).describe('Retries of one request on another key after a connection error, a reset before the answer began, a 5xx, an upstream 401/403 or a malformed answer — never once the client has received a byte, and not after a timeout (the request already waited that long). Default 2.'),
+    budget: z.number().min(0).max(1).default(0.2).describe('Requests retrying at the same time may be at most this share of the requests in flight … Default 0.2. (The breakers, not the budget, stop a key that fails every request from seeing every request.)'),
     min_budget: z.number().int().min(0).default(3).describe('… or this many, whichever is more. Default 3.'),
     panic_mode: z.boolean().default(false).describe('When every key of a model is out of service, send to the one that comes back soonest instead of answering 503 no_capacity. Default false.'),
   })
@@ -219,14 +224,61 @@ export const PacingConfig = z
   })
   .describe('Pacing of upstream keys.')
 
+const adminKey = z.string().trim().min(16, 'an admin key needs at least 16 characters').regex(/^[\x21-\x7e]+$/, 'an admin key may hold only printable ASCII without spaces')
+
 export const AdminConfig = z
   .strictObject({
     keys: z
-      .array(z.string().trim().min(16, 'an admin key needs at least 16 characters').regex(/^[\x21-\x7e]+$/, 'an admin key may hold only printable ASCII without spaces'))
+      .array(adminKey)
       .default([])
-      .describe('Keys accepted as `Authorization: Bearer <key>` on /api/admin/*; use ${ENV_VAR}. With none, the admin API refuses every request.'),
+      .describe('Keys accepted as `Authorization: Bearer <key>` on /api/admin/* with the admin role (everything); use ${ENV_VAR}. With none, the admin API refuses every request. Admin keys never work on the data plane.'),
+    read_only_keys: z.array(adminKey).default([]).describe('Keys with the read-only role: every GET of the admin API, nothing that changes state.'),
   })
   .describe('The admin API.')
+
+const priorityName = z.enum(priorityNames)
+
+export const TierConfig = z
+  .strictObject({
+    rpm: z.number().positive().nullable().default(null).describe('Requests per minute a consumer of this tier may send (all at once, then evenly). null: no limit.'),
+    tpm: z.number().positive().nullable().default(null).describe('Tokens per minute (prompt estimate + max_tokens charged at admission, settled from usage). null: no limit.'),
+    budget_usd: z.number().nonnegative().nullable().default(null).describe('Spend allowed per budget_period, in USD, priced with `pricing`. null: no budget.'),
+    budget_period: z.enum(budgetPeriods).default('month').describe('day, week (from Monday), month or total; UTC. Default month.'),
+    models: z.array(z.string().min(1)).default(['*']).describe('Models this tier may use; * matches any run of characters. Default ["*"].'),
+    priority: z
+      .strictObject({
+        default: priorityName.default('normal').describe('Priority when the request sends no X-Priority. Default normal.'),
+        max: priorityName.default('urgent').describe('Highest priority a request may ask for; higher ones are lowered to it. Default urgent.'),
+      })
+      .prefault({}),
+    weight: z.number().positive().default(1).describe('Fairness weight in the queue: a consumer with weight 2 gets twice the tokens of one with weight 1 when both wait. Default 1.'),
+  })
+  .describe('What consumers of one tier may do. A consumer may override any field.')
+
+export const PriceConfig = z
+  .strictObject({
+    input: z.number().nonnegative().describe('USD per million prompt tokens.'),
+    output: z.number().nonnegative().describe('USD per million completion tokens.'),
+  })
+  .describe('The price of one model.')
+
+export const UsageConfig = z
+  .strictObject({
+    retention: duration('90d', 'How long usage records are kept (a duration such as 30d; 0 keeps them for ever)'),
+    buffer: z.number().int().min(100).default(10_000).describe('Usage records held in memory while the database catches up; beyond it records are dropped and counted (sluice_usage_records_dropped_total). Default 10000.'),
+  })
+  .describe('The usage ledger: one record per request, written in batches off the request path.')
+
+export const CorsConfig = z
+  .strictObject({
+    origins: z
+      .array(z.union([z.literal('*'), z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected an origin such as https://app.example.com (scheme and host, no path)')]))
+      .default([])
+      .describe('Browser origins allowed to call the data plane (e.g. https://app.example.com), or ["*"] for any. Empty (the default): no CORS headers at all.'),
+    credentials: z.boolean().default(false).describe('Send Access-Control-Allow-Credentials: true. Not allowed with "*": sluice never reflects an arbitrary origin with credentials.'),
+    max_age: duration('10m', 'How long a browser may cache a preflight answer'),
+  })
+  .describe('Cross-origin requests from browsers. Off by default.')
 
 const databaseUrl = z
   .string()
@@ -255,6 +307,13 @@ export const SluiceConfig = z
     retries: RetryConfig.prefault({}),
     database: databaseUrl,
     admin: AdminConfig.prefault({}),
+    auth: z.enum(['required', 'off']).nullable().default(null).describe(
+      'required: every data-plane request needs a virtual key (Authorization: Bearer sk-sluice-…, or x-api-key on /v1/messages). off: every caller is one anonymous consumer. Unset (the default): required as soon as any consumer exists in the database, off until then.',
+    ),
+    tiers: z.record(identifier, TierConfig).default({}).describe('Consumer tiers by name.'),
+    pricing: z.record(z.string().min(1), PriceConfig).default({}).describe('Prices per model (the upstream model name, or the name clients send), for budgets and the usage ledger.'),
+    usage: UsageConfig.prefault({}),
+    cors: CorsConfig.prefault({}),
   })
   .superRefine(checkReferences)
   .describe('sluice configuration (sluice.yaml).')
@@ -307,6 +366,13 @@ function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
       else if (!names.has(fallback) && !patterns.some((p) => p.test(fallback))) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${fallback}" (fallbacks name models, aliases or names a wildcard model matches)` })
     })
   }
+  if (cfg.cors.credentials && cfg.cors.origins.includes('*')) {
+    ctx.addIssue({ code: 'custom', path: ['cors', 'credentials'], message: 'credentials cannot be allowed for every origin ("*"): list the origins' })
+  }
+  const adminKeys = new Set(cfg.admin.keys)
+  cfg.admin.read_only_keys.forEach((k, i) => {
+    if (adminKeys.has(k)) ctx.addIssue({ code: 'custom', path: ['admin', 'read_only_keys', i], message: 'this key is also an admin key' })
+  })
   if (cfg.passthrough && !(cfg.passthrough.provider in cfg.providers)) {
     ctx.addIssue({ code: 'custom', path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
   }
@@ -321,12 +387,15 @@ interface ConfigShape {
   providers: Record<string, { type: string; base_url?: string | undefined; keys: { id: string }[]; health_check: { model?: string | undefined; path?: string | undefined } | null; failover: { enabled: boolean } }>
   models: Record<string, { targets: { provider: string; group?: string | undefined }[]; aliases: string[]; fallbacks: string[]; split: Record<string, number> | null; ab_test: unknown }>
   passthrough: { provider: string } | null
+  cors: { origins: string[]; credentials: boolean }
+  admin: { keys: string[]; read_only_keys: string[] }
 }
 
 export type SluiceConfigInput = z.input<typeof SluiceConfig>
 export type SluiceConfigParsed = z.output<typeof SluiceConfig>
 export type ProviderConfigParsed = z.output<typeof ProviderConfig>
 export type ModelConfigParsed = z.output<typeof ModelConfig>
+export type TierConfigParsed = z.output<typeof TierConfig>
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(SluiceConfig, { io: 'input', unrepresentable: 'any' })

@@ -5,6 +5,7 @@ import type { Endpoint } from '../../providers/types.js'
 import { passthroughHeaders } from './passthrough-headers.js'
 import { Relay } from './relay.js'
 import { rewriteModel } from './rewrite-model.js'
+import { askForStreamUsage } from './stream-usage.js'
 
 /**
  * The terminal stage: one upstream exchange through the provider's pooled undici dispatcher,
@@ -19,7 +20,14 @@ export function forward(): Stage {
 function managed(ctx: RequestContext): Promise<void> {
   const deployment = ctx.deployment!
   // The client's bytes go as they are, with only the model name swapped when it differs.
-  const body = ctx.model === deployment.upstreamModel ? ctx.body! : rewriteModel(ctx.body!, ctx.json!, JSON.stringify(ctx.model), deployment.upstreamModelJson, deployment.upstreamModel)
+  let body = ctx.model === deployment.upstreamModel ? ctx.body! : rewriteModel(ctx.body!, ctx.json!, JSON.stringify(ctx.model), deployment.upstreamModelJson, deployment.upstreamModel)
+  if (ctx.stream && deployment.provider.streamUsage && (ctx.endpoint === 'chat' || ctx.endpoint === 'completions')) {
+    const withUsage = askForStreamUsage(body, ctx.json!)
+    if (withUsage !== null) {
+      body = withUsage
+      ctx.stripUsageChunk = true
+    }
+  }
   const headers = (ctx.stream ? deployment.key.streamRequestHeaders : deployment.key.jsonRequestHeaders).concat('x-request-id', ctx.id)
   const beta = ctx.endpoint === 'messages' ? ctx.req.headers['anthropic-beta'] : undefined
   if (typeof beta === 'string') headers.push('anthropic-beta', beta)

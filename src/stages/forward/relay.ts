@@ -6,6 +6,7 @@ import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
 import { scrubUpstreamError } from './scrub.js'
+import { UsageChunkFilter } from './stream-usage.js'
 import { mergeUsage, usageFromText } from './usage.js'
 
 const enum Mode {
@@ -48,6 +49,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   /** Anthropic streams report input tokens in their first event, not at the end. */
   #headUsage: Usage | null = null
   #timer: NodeJS.Timeout | null = null
+  /** Removes the usage chunk sluice asked for on the client's behalf. */
+  #usageFilter: UsageChunkFilter | null = null
   /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
   #lastActivity = 0
   #earlyAbort: ExchangeAborted | null = null
@@ -123,7 +126,16 @@ export class Relay implements Dispatcher.DispatchHandler {
         break
     }
     this.#keepTail(chunk)
-    if (!ctx.res.write(chunk)) {
+    let out = chunk
+    if (this.#mode === Mode.Stream) {
+      if (this.#usageFilter !== null) {
+        const filtered = this.#usageFilter.push(chunk)
+        if (filtered === null) return
+        out = filtered
+      }
+      ctx.streamEvents += countEvents(out)
+    }
+    if (!ctx.res.write(out)) {
       controller.pause()
       ctx.res.once('drain', this.#resume)
     }
@@ -147,7 +159,9 @@ export class Relay implements Dispatcher.DispatchHandler {
       return
     } else {
       ctx.status = this.#status
-      ctx.res.end()
+      const rest = this.#usageFilter?.flush() ?? null
+      if (rest !== null) ctx.res.end(rest)
+      else ctx.res.end()
       ctx.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
     this.#finish()
@@ -205,6 +219,7 @@ export class Relay implements Dispatcher.DispatchHandler {
   #startStream(): void {
     this.#mode = Mode.Stream
     this.#sse = true
+    if (this.ctx.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
     const headers: OutgoingHttpHeaders = {
       'content-type': this.#headers['content-type'] ?? 'text/event-stream',
       'cache-control': 'no-cache',
@@ -357,4 +372,13 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.ctx.res.off('drain', this.#resume)
     this.#settle()
   }
+}
+
+const LF = 0x0a
+
+/** Server-sent events ended in a chunk (blank lines), for the partial usage of a stream cut short. */
+function countEvents(chunk: Buffer): number {
+  let n = 0
+  for (let i = chunk.indexOf(LF); i >= 0 && i + 1 < chunk.length; i = chunk.indexOf(LF, i + 1)) if (chunk[i + 1] === LF) n++
+  return n
 }

@@ -41,7 +41,7 @@ function assignGroup(ctx: RequestContext, route: ModelRoute, split: RouteSplit, 
     const asked = ctx.req.headers[split.abHeader]
     if (typeof asked === 'string' && asked.length > 0) {
       group = split.groups.find((g) => g.name === asked)
-      if (group === undefined) throw new SluiceError('invalid_header', [split.abHeader, `expected one of ${split.groups.map((g) => g.name).join(', ')}`], { param: split.abHeader })
+      if (group === undefined) throw new SluiceError('invalid_header', [split.abHeaderName, `expected one of ${split.groups.map((g) => g.name).join(', ')}`], { param: split.abHeaderName ?? split.abHeader })
     } else {
       // No group asked for: the same caller lands in the same group every time.
       group = byWeight(split, hashPair(stickyKey(ctx), route.name) / twoTo53)

@@ -3,7 +3,7 @@ import { ClientGoneError, type RequestContext, type Stage } from '../../context.
 import { parsePriority, type Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
 import type { Endpoint } from '../../providers/types.js'
-import { estimateTokens } from './estimate.js'
+import { estimateTokens } from '../../core/tokens/estimate.js'
 import type { Scheduler } from './scheduler.js'
 import { Waiter } from './waiter.js'
 
@@ -22,7 +22,8 @@ const maxWaitPattern = /^\s*(\d+(?:\.\d+)?)\s*$/
 export function schedule(scheduler: Scheduler): Stage {
   const clock = scheduler.clock
   return async function scheduleStage(ctx, next) {
-    const priority = readPriority(ctx)
+    // The admit stage has already read it, capped by the caller's tier, when the caller has one.
+    const priority = ctx.priority ?? readPriority(ctx)
     ctx.priority = priority
     const route = ctx.route
     if (route === null) return next() // passthrough is not managed: no queue, no pacing
@@ -109,6 +110,7 @@ async function serve(scheduler: Scheduler, r: Request, route: ModelRoute, candid
     scheduler.epoch,
     scheduler.onRefusal,
   )
+  w.weight = ctx.consumer?.settings.weight ?? 1
   ctx.attempt = w
   try {
     try {
@@ -153,7 +155,7 @@ async function serve(scheduler: Scheduler, r: Request, route: ModelRoute, candid
       const now = clock.now()
       const wait = pool.retryAfterMs(w, now)
       if (now + wait >= w.deadline) {
-        throw new SluiceError('rate_limit_exceeded', [route.name], { retryAfter: Math.max(1, Math.ceil(wait / 1000)) })
+        throw new SluiceError('rate_limit_exceeded', [route.name, 'its upstream keys could not take the request within its maximum wait'], { retryAfter: Math.max(1, Math.ceil(wait / 1000)) })
       }
       ctx.resetAttempt()
       await pool.requeue(w)
@@ -186,10 +188,12 @@ function readMaxWait(ctx: RequestContext, limitMs: number): number {
 }
 
 /**
- * Until consumers exist, a consumer is whoever holds one client credential, or one address.
- * The value is only a map key for fairness: it is never logged or exported.
+ * The authenticated consumer; without one (auth off), whoever holds one client credential, or
+ * one address. The value is only a map key for fairness: it is never logged or exported.
  */
 function consumerOf(ctx: RequestContext): string {
+  const consumer = ctx.consumer
+  if (consumer !== null && consumer.keyPrefix !== null) return consumer.id
   const h = ctx.req.headers
   const auth = h.authorization ?? h['x-api-key']
   if (typeof auth === 'string' && auth.length > 0) return auth

@@ -339,7 +339,7 @@ export class Pool implements Pumpable {
     const retryAfter = this.#retryAfterSeconds(w)
     if (w.refusedUpstream) {
       this.metrics.rejected(this.model, w.priority, 'rate_limited')
-      w.failed(new SluiceError('rate_limit_exceeded', [this.model], { retryAfter }))
+      w.failed(new SluiceError('rate_limit_exceeded', [this.model, 'its upstream keys could not take the request within its maximum wait'], { retryAfter }))
     } else {
       this.metrics.rejected(this.model, w.priority, 'timeout')
       w.failed(new SluiceError('queue_timeout', [this.model, Math.round(this.clock.now() - w.waitStartedAt)], { retryAfter }))

@@ -23,7 +23,8 @@ const concurrencyRetryCapMs = 30_000
  * and what that key's answer said. It lives from arrival to the request's end, across retries.
  */
 export class Waiter implements QueueEntry, UpstreamAttempt {
-  readonly weight = 1
+  /** The consumer's fairness weight (its tier's, or 1). */
+  weight = 1
   // Links owned by the queue (see core/queue/entry.ts).
   queuePrev: QueueEntry | null = null
   queueNext: QueueEntry | null = null

@@ -17,7 +17,7 @@ describe(`data plane: ${streams} concurrent streams`, () => {
       sim: { chunk_split_utf8: true },
       gateway: (simUrl) => {
         const config = defaultGatewayConfig(simUrl)
-        return { ...config, providers: { sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1', max_concurrent: streams }] } } }
+        return { ...config, providers: { sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1', max_concurrent: streams }], stream_usage: false } } }
       },
     })
   })

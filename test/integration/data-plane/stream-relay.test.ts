@@ -26,7 +26,14 @@ async function post(stack: WatchedStack, body: unknown): Promise<Received> {
 describe('data plane: byte-identical streaming relay', () => {
   let stack: WatchedStack
   beforeAll(async () => {
-    stack = await startWatchedStack()
+    // Byte for byte means sluice adds nothing to the request either: streams are not asked for
+    // usage on the client's behalf here (test/integration/data-plane/stream-usage.test.ts is).
+    stack = await startWatchedStack({
+      gateway: (simUrl) => ({
+        providers: { sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1' }], stream_usage: false } },
+        models: { 'test-model': { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+      }),
+    })
   })
   afterAll(() => stack.close())
   beforeEach(() => {

@@ -81,9 +81,14 @@ describe('parseConfigText: defaults', () => {
     })
     expect(cfg.pacing).toEqual({ output_reserve: 1024 })
     expect(cfg.database).toBe('sqlite:./data/sluice.db')
-    expect(cfg.admin).toEqual({ keys: [] })
+    expect(cfg.admin).toEqual({ keys: [], read_only_keys: [] })
+    expect(cfg.auth).toBeNull()
+    expect(cfg.tiers).toEqual({})
+    expect(cfg.usage).toEqual({ retention: 90 * 86_400_000, buffer: 10_000 })
+    expect(cfg.cors).toEqual({ origins: [], credentials: false, max_age: 600_000 })
     expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai', weight: 1 }], owned_by: 'sluice', strategy: 'p2c', fallbacks: [], aliases: [], split: null, ab_test: null })
     expect(p?.health_check).toBeNull()
+    expect(p?.stream_usage).toBe(true)
     expect(p?.failover).toEqual({ enabled: false, failure_threshold: 3, success_threshold: 2, failure_rate: 0.5, min_requests: 5, window: 60_000, open_for: 30_000, max_open_for: 300_000 })
     expect(cfg.retries).toEqual({ max: 2, budget: 0.2, min_budget: 3, panic_mode: false })
   })
@@ -133,6 +138,7 @@ describe('parseConfigText: durations and sizes', () => {
     { value: '1.5s', ms: 1500 },
     { value: '1500', ms: 1500 }, // a YAML number is milliseconds
     { value: '0', ms: 0 },
+    { value: '7d', ms: 604_800_000 },
   ]
   for (const c of durationCases) {
     it(`first_byte: ${c.value} → ${c.ms} ms`, () => {

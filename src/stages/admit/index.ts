@@ -1,0 +1,123 @@
+import type { RequestContext, Stage } from '../../context.js'
+import { defaultSettings, type ConsumerLimits, type LimiterRegistry } from '../../core/admit/index.js'
+import type { Clock } from '../../core/clock.js'
+import { parsePriority, type Priority } from '../../core/queue/index.js'
+import { estimateTokens } from '../../core/tokens/estimate.js'
+import { SluiceError } from '../../errors.js'
+import type { Endpoint } from '../../providers/types.js'
+
+export interface AdmitPorts {
+  readonly limits: LimiterRegistry
+  /** Monotonic ms, for the rates. */
+  readonly clock: Clock
+  /** Wall-clock epoch ms, for budget periods. */
+  readonly epoch: () => number
+  /** USD a consumer has spent since an epoch ms, from the usage ledger: seeds a budget. */
+  readonly spentSince: (consumerId: string, since: number) => Promise<number>
+}
+
+/**
+ * The caller's own limits, before its request may wait for an upstream: its tier's models (403),
+ * its priority cap, its RPM and TPM (429 rate_limit_exceeded) and its budget (429
+ * budget_exceeded). Every answer carries OpenAI's x-ratelimit-* headers for the caller's real
+ * standing. Tokens are charged from an estimate here and settled from usage at the end.
+ */
+export function admit(ports: AdmitPorts): Stage {
+  const { clock } = ports
+  return async function admitStage(ctx, next) {
+    const consumer = ctx.consumer
+    if (consumer === null || consumer.settings === defaultSettings) {
+      // Nobody to limit; the ledger still wants the cost.
+      try {
+        await next()
+      } finally {
+        ctx.costUsd = costOf(ctx)
+      }
+      return
+    }
+    const settings = consumer.settings
+    const now = clock.now()
+    const limits = ports.limits.obtain(consumer.id, settings, now)
+    const model = ctx.model
+    if (model !== null && !limits.models.allows(model)) {
+      throw new SluiceError('model_not_allowed', [model, consumer.tier === null ? '' : ` (${consumer.tier})`], { param: 'model' })
+    }
+    ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
+    const budget = limits.budget
+    if (budget !== null && !budget.seeded) {
+      const start = budget.periodStart(ports.epoch())
+      budget.seed(await ports.spentSince(consumer.id, start), start)
+    }
+    const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
+    const decision = limits.admit(now, ports.epoch(), tokens)
+    setHeaders(ctx, limits.limiter.headers(now))
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.tooLarge, decision.retryAfterMs)
+    try {
+      await next()
+    } finally {
+      settle(ctx, limits, tokens, clock.now(), ports.epoch())
+    }
+  }
+}
+
+const periodWords = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' } as const
+
+function charge(ctx: RequestContext): number {
+  const { input, output } = estimateTokens(ctx.endpoint as Endpoint, ctx.body?.length ?? 0, ctx.json ?? {}, ctx.runtime.outputReserve)
+  return input + output
+}
+
+/** X-Priority, or the tier's default; never more urgent than the tier allows. */
+function cappedPriority(ctx: RequestContext, fallback: Priority, max: Priority): Priority {
+  const raw = ctx.req.headers['x-priority']
+  const p = parsePriority(typeof raw === 'string' ? raw : undefined)
+  if (p === 'invalid') throw new SluiceError('invalid_header', ['X-Priority', 'use urgent, high, normal, low, or 0 (urgent) to 3 (low)'], { param: 'X-Priority' })
+  const asked = p ?? fallback
+  return asked < max ? max : asked
+}
+
+function setHeaders(ctx: RequestContext, pairs: readonly string[]): void {
+  const res = ctx.res
+  if (res.headersSent) return
+  for (let i = 0; i + 1 < pairs.length; i += 2) res.setHeader(pairs[i] as string, pairs[i + 1] as string)
+}
+
+function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceeded' | 'budget_exceeded' | null, tooLarge: boolean, retryAfterMs: number | null): SluiceError {
+  const opts = retryAfterMs === null ? {} : { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) }
+  if (code === 'budget_exceeded') {
+    const b = limits.budget
+    const what = b === null ? 'budget' : `${periodWords[b.period]} budget of $${b.limitUsd}`
+    return new SluiceError('budget_exceeded', [name, `its ${what} is spent`], opts)
+  }
+  if (tooLarge) return new SluiceError('rate_limit_exceeded', [name, "the request's token estimate (prompt + max_tokens) alone exceeds its tokens per minute; lower max_tokens"], opts)
+  const dimension = limits.decision.refusedBy === 'tokens' ? 'tokens' : 'requests'
+  return new SluiceError('rate_limit_exceeded', [name, `its tier allows no more ${dimension} per minute now`], opts)
+}
+
+/** Tokens charged at admission are settled from what the upstream reported, and the cost is charged to the budget. */
+function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): void {
+  const usage = ctx.usage
+  const prompt = usage?.promptTokens ?? null
+  const completion = usage?.completionTokens ?? 0
+  // Never sent: nothing used. Sent without a usage report: the estimate stands.
+  const used = ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + completion
+  const cost = costOf(ctx)
+  limits.settle(now, epochNow, charged, used, cost)
+  ctx.costUsd = cost
+}
+
+/** USD for what the upstream reported using; 0 without a report or a price. */
+function costOf(ctx: RequestContext): number {
+  const usage = ctx.usage
+  if (usage === null || usage.promptTokens === null) return 0
+  return ctx.runtime.prices.costOf(pricedModel(ctx), usage.promptTokens, usage.completionTokens ?? 0)
+}
+
+/** Prices are looked up by the upstream model first, then by the name the client sent. */
+export function pricedModel(ctx: RequestContext): string {
+  const upstream = ctx.deployment?.upstreamModel
+  const prices = ctx.runtime.prices
+  if (upstream !== undefined && prices.has(upstream)) return upstream
+  return ctx.model ?? upstream ?? ''
+}
+

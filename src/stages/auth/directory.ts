@@ -1,0 +1,139 @@
+import type { ConsumerSettingsInput, EffectiveSettings } from '../../core/admit/index.js'
+import type { Consumer } from '../../context.js'
+import { effectiveSettings } from '../../core/admit/index.js'
+
+/** What a virtual key resolves to: its consumer and the facts that decide whether it may be used. */
+export interface KeyRecord {
+  readonly keyId: string
+  /** The short visible start of the key (`sk-sluice-AbCd`), for logs and the ledger. */
+  readonly prefix: string
+  readonly consumerId: string
+  readonly consumerName: string
+  readonly tier: string | null
+  readonly overrides: ConsumerSettingsInput | null
+  readonly consumerDisabled: boolean
+  /** Epoch ms, or null. */
+  readonly revokedAt: number | null
+  readonly expiresAt: number | null
+}
+
+/** Where virtual keys live (the database); the directory caches above it. */
+export interface KeySource {
+  findByHash(hash: string): Promise<KeyRecord | null>
+  countConsumers(): Promise<number>
+}
+
+interface Cached {
+  readonly record: KeyRecord | null
+  readonly until: number
+  /** Settings computed for the tiers map they were computed with; a reload brings a new map. */
+  settings: EffectiveSettings | null
+  tiers: ReadonlyMap<string, ConsumerSettingsInput> | null
+  consumer: Consumer | null
+}
+
+export interface DirectoryOptions {
+  /** How long a found key is trusted before the database is asked again (revocations made elsewhere take this long). */
+  readonly ttlMs?: number
+  /** How long an unknown key is remembered as unknown. */
+  readonly negativeTtlMs?: number
+  readonly maxEntries?: number
+  /** How long "no consumers yet" is trusted in auth: auto. */
+  readonly emptyCheckMs?: number
+}
+
+/**
+ * Virtual keys by hash, cached: the hot path reads a Map, the database is asked once per key
+ * per TTL. Revoking through this process invalidates at once; another instance's revocation
+ * takes at most the TTL.
+ */
+export class ConsumerDirectory {
+  readonly #cache = new Map<string, Cached>()
+  readonly #inflight = new Map<string, Promise<KeyRecord | null>>()
+  readonly #ttlMs: number
+  readonly #negativeTtlMs: number
+  readonly #maxEntries: number
+  readonly #emptyCheckMs: number
+  #consumersExist = false
+  #emptyCheckedAt = -Infinity
+  #emptyCheck: Promise<boolean> | null = null
+
+  constructor(
+    private readonly source: KeySource,
+    private readonly now: () => number,
+    opts: DirectoryOptions = {},
+  ) {
+    this.#ttlMs = opts.ttlMs ?? 30_000
+    this.#negativeTtlMs = opts.negativeTtlMs ?? 5_000
+    this.#maxEntries = opts.maxEntries ?? 10_000
+    this.#emptyCheckMs = opts.emptyCheckMs ?? 5_000
+  }
+
+  /** The consumer a key hash belongs to, or null when the key is unknown, revoked or expired, or its consumer disabled. */
+  async resolve(hash: string, tiers: ReadonlyMap<string, ConsumerSettingsInput>, epochNow: number): Promise<Consumer | null> {
+    const now = this.now()
+    let entry = this.#cache.get(hash)
+    if (entry === undefined || entry.until <= now) {
+      const record = await this.#load(hash)
+      entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), settings: null, tiers: null, consumer: null }
+      this.#remember(hash, entry)
+    }
+    const r = entry.record
+    if (r === null || r.consumerDisabled || r.revokedAt !== null || (r.expiresAt !== null && r.expiresAt <= epochNow)) return null
+    if (entry.consumer === null || entry.tiers !== tiers) {
+      entry.tiers = tiers
+      entry.settings = effectiveSettings(r.tier === null ? null : tiers.get(r.tier), r.overrides)
+      entry.consumer = Object.freeze({ id: r.consumerId, name: r.consumerName, keyPrefix: r.prefix, tier: r.tier, settings: entry.settings })
+    }
+    return entry.consumer
+  }
+
+  /** Whether any consumer exists (for `auth` unset); re-asked at most every few seconds while none does. */
+  async consumersExist(): Promise<boolean> {
+    if (this.#consumersExist) return true
+    const now = this.now()
+    if (now - this.#emptyCheckedAt < this.#emptyCheckMs) return false
+    this.#emptyCheck ??= this.source.countConsumers().then(
+      (n) => {
+        this.#emptyCheckedAt = this.now()
+        this.#emptyCheck = null
+        if (n > 0) this.#consumersExist = true
+        return n > 0
+      },
+      (err: unknown) => {
+        this.#emptyCheck = null
+        throw err
+      },
+    )
+    return this.#emptyCheck
+  }
+
+  /** A consumer was created here: auth applies from the next request. */
+  consumerCreated(): void {
+    this.#consumersExist = true
+  }
+
+  /** Keys or consumers changed here (revoked, disabled, re-tiered): forget what was cached. */
+  invalidate(): void {
+    this.#cache.clear()
+  }
+
+  #load(hash: string): Promise<KeyRecord | null> {
+    let pending = this.#inflight.get(hash)
+    if (pending === undefined) {
+      // Many requests with the same new key ask the database once.
+      pending = this.source.findByHash(hash).finally(() => this.#inflight.delete(hash))
+      this.#inflight.set(hash, pending)
+    }
+    return pending
+  }
+
+  #remember(hash: string, entry: Cached): void {
+    this.#cache.delete(hash)
+    this.#cache.set(hash, entry)
+    if (this.#cache.size > this.#maxEntries) {
+      const oldest = this.#cache.keys().next().value
+      if (oldest !== undefined) this.#cache.delete(oldest)
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import type { Consumer, RequestContext, Stage } from '../../context.js'
+import { defaultSettings } from '../../core/admit/index.js'
+import { hashVirtualKey, looksLikeVirtualKey } from '../../consumers/virtual-keys.js'
+import { SluiceError } from '../../errors.js'
+import type { ConsumerDirectory } from './directory.js'
+
+export { ConsumerDirectory, type KeyRecord, type KeySource } from './directory.js'
+
+export interface AuthPorts {
+  readonly directory: ConsumerDirectory
+  /** Wall-clock epoch ms, for key expiry. */
+  readonly epoch: () => number
+}
+
+/** With `auth: off` (or unset while no consumer exists) every caller is this one. */
+export const anonymous: Consumer = Object.freeze({ id: 'anonymous', name: 'anonymous', keyPrefix: null, tier: null, settings: defaultSettings })
+
+const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i
+
+/**
+ * Virtual key → consumer. A data-plane request needs `Authorization: Bearer sk-sluice-…` (or
+ * `x-api-key` on the Anthropic dialect) once auth applies; anything else is 401 before any
+ * upstream is involved. Admin keys are not virtual keys and never pass here.
+ */
+export function auth(ports: AuthPorts): Stage {
+  const { directory } = ports
+  return async function authStage(ctx, next) {
+    const mode = ctx.runtime.auth
+    if (mode === 'off' || (mode === null && !(await directory.consumersExist()))) {
+      ctx.consumer = anonymous
+      return next()
+    }
+    const key = credentialOf(ctx)
+    if (key === null) throw new SluiceError('invalid_api_key', ['send Authorization: Bearer <your sluice key>'])
+    // The shape is checked before any lookup, so junk (and 8 KB headers) costs no hashing or query.
+    if (!looksLikeVirtualKey(key)) throw new SluiceError('invalid_api_key', ['the key is malformed'])
+    const consumer = await directory.resolve(hashVirtualKey(key), ctx.runtime.tiers, ports.epoch())
+    if (consumer === null) throw new SluiceError('invalid_api_key', ['the key is unknown, revoked or expired'])
+    ctx.consumer = consumer
+    return next()
+  }
+}
+
+function credentialOf(ctx: RequestContext): string | null {
+  const h = ctx.req.headers
+  const authorization = h.authorization
+  if (typeof authorization === 'string' && authorization.length > 0) {
+    const m = bearer.exec(authorization)
+    return m ? (m[1] as string) : ''
+  }
+  if (ctx.endpoint === 'messages') {
+    const apiKey = h['x-api-key']
+    if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey
+  }
+  return null
+}
