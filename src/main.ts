@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { Logger } from 'pino'
 import { ConfigHolder, type ConfigSource, type ReloadResult } from './config/holder.js'
@@ -23,11 +24,18 @@ import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
 import { LearningWriter } from './store/learning-writer.js'
 import { openStore } from './store/open.js'
-import type { Store } from './store/types.js'
+import { UsageWriter } from './store/usage-writer.js'
+import { LimiterRegistry } from './core/admit/index.js'
+import { ConsumerDirectory, type KeyRecord } from './stages/auth/index.js'
+import { openApiDocument } from './admin/openapi.js'
+import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
+import type { ConsumerSettingsInput } from './core/admit/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
+
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export interface GatewayOptions {
   readonly config: ConfigSource
@@ -82,6 +90,29 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const writer = new LearningWriter(limits, store.keyLearning, {
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
+  const ledger = new UsageWriter(store.usage, {
+    capacity: initial.usage.buffer,
+    onDrop: () => metrics.usageDropped.series().inc(),
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry'),
+  })
+  const pruneUsage = (): void => {
+    const retention = holder.current.usage.retentionMs
+    if (retention > 0) void store.usage.prune(Date.now() - retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
+  }
+  const pruner = setInterval(pruneUsage, 3_600_000)
+  pruner.unref()
+  pruneUsage()
+  const directory = new ConsumerDirectory(
+    {
+      findByHash: async (hash) => {
+        const found = await store.virtualKeys.findByHash(hash)
+        return found === null ? null : keyRecord(found.key, found.consumer)
+      },
+      countConsumers: () => store.consumers.count(),
+    },
+    () => performance.now(),
+  )
+  const consumerLimits = new LimiterRegistry()
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
@@ -128,11 +159,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     probeStats: () => prober.stats(),
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
-  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, logger })
+  router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))
+  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger })
 
   const pipeline = createPipeline({
     metrics,
     logger,
+    ledger: (record) => ledger.record(record),
+    auth: { directory, epoch: () => scheduler.epoch.now() },
+    admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
     isDraining: () => drain.draining,
     onFinished: (ctx) => status.record(ctx),
     scheduler,
@@ -162,7 +197,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     prober.close()
     scraper.close()
     scheduler.close()
+    clearInterval(pruner)
     await writer.close()
+    await ledger.close()
     await Promise.all([store.close(), pools.destroy()])
     throw err
   }
@@ -217,7 +254,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       scraper.close()
       scheduler.close()
       await (clean ? pools.close() : pools.destroy())
+      clearInterval(pruner)
       await writer.close()
+      await ledger.close()
       await store.close()
       logger.info({ clean }, 'stopped')
       flushLoggerSync(logger)
@@ -238,5 +277,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     reload,
     events,
     shutdown,
+  }
+}
+
+function keyRecord(key: VirtualKeyRow, consumer: ConsumerRow): KeyRecord {
+  return {
+    keyId: key.id,
+    prefix: key.prefix,
+    consumerId: consumer.id,
+    consumerName: consumer.name,
+    tier: consumer.tier,
+    overrides: consumer.overrides as ConsumerSettingsInput | null,
+    consumerDisabled: consumer.disabled,
+    revokedAt: key.revokedAt,
+    expiresAt: key.expiresAt,
   }
 }

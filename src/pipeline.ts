@@ -1,4 +1,6 @@
 import type { RequestContext, Stage } from './context.js'
+import { admit, type AdmitPorts } from './stages/admit/index.js'
+import { auth, type AuthPorts } from './stages/auth/index.js'
 import { balance, type BalancePorts } from './stages/balance/index.js'
 import { forward } from './stages/forward/index.js'
 import { ingress, type IngressPorts } from './stages/ingress/index.js'
@@ -11,10 +13,13 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 //   observe   wraps everything after it: turns failures into the client's error response,
 //             then writes metrics and the access log, exactly once per request
 //   ingress   refuses work while draining; bounds, reads and checks the body
-//   (auth)    virtual key → consumer                              — consumers issue
+//   auth      virtual key → consumer (cached), 401 invalid_api_key; or the anonymous consumer
+//             when auth is off
 //   route     model → route (exact names, aliases, then wildcards), or the passthrough
 //             provider; a split route also gets its group (A/B header, sticky, or canary)
-//   (admit)   consumer limits: RPM, TPM, budget                    — consumers issue
+//   admit     the consumer's tier: allowed models (403), priority cap, RPM and TPM (429
+//             rate_limit_exceeded), budget (429 budget_exceeded); x-ratelimit-* headers; settles
+//             tokens and cost from usage when the request ends
 //   schedule  priority queue until one of the model's keys can take the request: a key whose
 //             breaker lets it through, with a free concurrency permit, whose pacer allows it
 //             now; the route's strategy picks among those, and the key is charged in the same
@@ -32,10 +37,12 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 
 export interface PipelinePorts extends IngressPorts, ObservePorts, BalancePorts {
   readonly scheduler: Scheduler
+  readonly auth: AuthPorts
+  readonly admit: AdmitPorts
 }
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
-  return compose([observe(ports), ingress(ports), route(), schedule(ports.scheduler), balance(ports), forward()])
+  return compose([observe(ports), ingress(ports), auth(ports.auth), route(), admit(ports.admit), schedule(ports.scheduler), balance(ports), forward()])
 }
 
 /** Runs stages in order; each calls next() at most once to hand on to the one after it. */

@@ -35,13 +35,13 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     await deps.persist()
   }
 
-  router.add('GET', `${base}/keys`, (r) => {
+  router.add('GET', `${base}/keys`, { role: 'read', summary: 'Every key\'s concurrency mode, limits and 429 counts', query: { endpoint_id: 'only the keys of this provider' } }, (r) => {
     const provider = r.query.get('endpoint_id')
     const keys = [...limits.all()].filter((l) => provider === null || l.provider === provider)
     return ok(keys.map(describeKey))
   })
 
-  router.add('PATCH', `${base}/keys/{key_id}/mode`, async (r) => {
+  router.add('PATCH', `${base}/keys/{key_id}/mode`, { role: 'admin', summary: 'Learn the key\'s limit ({"enabled": true}) or fix it ({"enabled": false, "fixed_limit": N})', body: { type: 'object', properties: { enabled: { type: 'boolean' }, fixed_limit: { type: 'integer', minimum: 1, maximum: 100 } }, required: ['enabled'] } }, async (r) => {
     const limit = find(r)
     const body = await r.body()
     if (!isRecord(body)) throw new SluiceError('invalid_json', ['expected a JSON object such as {"enabled": false, "fixed_limit": 10}'])
@@ -64,7 +64,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     })
   })
 
-  router.add('GET', `${base}/keys/{key_id}/stats`, (r) => {
+  router.add('GET', `${base}/keys/{key_id}/stats`, { role: 'read', summary: 'One key in detail, with its recent adjustments' }, (r) => {
     const limit = find(r)
     return ok({
       adaptive_mode: limit.adaptive,
@@ -82,7 +82,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     })
   })
 
-  router.add('DELETE', `${base}/keys/{key_id}/learning`, async (r) => {
+  router.add('DELETE', `${base}/keys/{key_id}/learning`, { role: 'admin', summary: 'Forget the learned limit, counters and history' }, async (r) => {
     const limit = find(r)
     limit.resetLearning()
     deps.changed(limit)
@@ -90,7 +90,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     return ok({ message: 'learned limit, counters and history cleared', key_id: limit.id, is_adaptive: limit.adaptive, effective_limit: limit.effective })
   })
 
-  router.add('PATCH', `${base}/keys/{key_id}/limit`, async (r) => {
+  router.add('PATCH', `${base}/keys/{key_id}/limit`, { role: 'admin', summary: 'Fix the key\'s limit', query: { limit: 'concurrent requests, 1 to 100' } }, async (r) => {
     const limit = find(r)
     const raw = r.query.get('limit')
     if (raw === null) throw new SluiceError('invalid_field', ['limit', 'add ?limit=N to the URL, N from 1 to 100'], { param: 'limit' })
@@ -107,7 +107,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     })
   })
 
-  router.add('GET', `${base}/summary`, () => {
+  router.add('GET', `${base}/summary`, { role: 'read', summary: 'Totals and the newest adjustments across keys' }, () => {
     const all = [...limits.all()]
     const adjustments: (LimitAdjustment & { key_id: string })[] = []
     // Each history newest first, and a stable sort: changes in the same millisecond keep that order.

@@ -32,7 +32,7 @@ export function addDeploymentRoutes(router: Router, deps: DeploymentsDeps): void
     return d.breaker
   }
 
-  router.add('GET', base, () => {
+  router.add('GET', base, { role: 'read', summary: 'Every deployment with its key\'s health, permits and probes' }, () => {
     const now = deps.clock()
     const wall = deps.epoch()
     const at = (t: number | null): string | null => (t === null || !Number.isFinite(t) ? null : new Date(wall + (t - now)).toISOString())
@@ -68,21 +68,21 @@ export function addDeploymentRoutes(router: Router, deps: DeploymentsDeps): void
     return ok({ object: 'list', data: list })
   })
 
-  router.add('POST', `${base}/{id+}/disable`, (r) => {
+  router.add('POST', `${base}/{id+}/disable`, { role: 'admin', summary: 'Take the key out until enabled again' }, (r) => {
     const b = find(r)
     b.disable(deps.clock(), 'admin')
     deps.changed(b)
     return ok({ key_id: b.id, state: b.state(deps.clock()), message: 'disabled until enabled again; probes do not restore it' })
   })
 
-  router.add('POST', `${base}/{id+}/enable`, (r) => {
+  router.add('POST', `${base}/{id+}/enable`, { role: 'admin', summary: 'Put the key back at once' }, (r) => {
     const b = find(r)
     b.enable(deps.clock())
     deps.changed(b)
     return ok({ key_id: b.id, state: b.state(deps.clock()), message: 'enabled' })
   })
 
-  router.add('POST', `${base}/{id+}/probe`, async (r) => {
+  router.add('POST', `${base}/{id+}/probe`, { role: 'admin', summary: 'Probe the key now' }, async (r) => {
     const b = find(r)
     const result = await deps.probe(b.id)
     if (result === null) throw new SluiceError('probe_not_configured', [b.id, b.provider])

@@ -4,7 +4,7 @@ import { ClientGoneError } from '../context.js'
 import { asSluiceError, SluiceError } from '../errors.js'
 import { sendError, sendJson } from '../respond.js'
 import { readBody } from '../stages/ingress/read-body.js'
-import { checkAdminKey } from './auth.js'
+import { adminRole } from './auth.js'
 import type { AdminRequest, Router } from './router.js'
 
 export { Router } from './router.js'
@@ -16,6 +16,8 @@ export interface AdminDeps {
   readonly router: Router
   /** The admin keys of the live config, read per request so a reload rotates them. */
   readonly keys: () => readonly string[]
+  /** The read-only admin keys of the live config. */
+  readonly readOnlyKeys: () => readonly string[]
   readonly logger: Logger
 }
 
@@ -34,9 +36,10 @@ async function handle(deps: AdminDeps, req: IncomingMessage, res: ServerResponse
   const path = q === -1 ? url : url.slice(0, q)
   let status = 500
   try {
-    const refusal = checkAdminKey(req.headers, deps.keys())
-    if (refusal) throw refusal
+    const role = adminRole(req.headers, deps.keys(), deps.readOnlyKeys())
+    if (role instanceof SluiceError) throw role
     const { route, params } = deps.router.match(method, path)
+    if (route.spec.role === 'admin' && role !== 'admin') throw new SluiceError('read_only_admin_key', [method, path])
     let body: Promise<unknown> | null = null
     const request: AdminRequest = {
       req,

@@ -20,10 +20,24 @@ export interface AdminResponse {
 
 export type AdminHandler = (r: AdminRequest) => AdminResponse | Promise<AdminResponse>
 
+/** Who may call a route: any admin key (`read`), or only a full admin key (`admin`). */
+export type Role = 'read' | 'admin'
+
+/** What every route must say about itself: its authorization rule, and what the OpenAPI document shows. */
+export interface RouteSpec {
+  readonly role: Role
+  readonly summary: string
+  /** Query parameters, by name, with what they mean. */
+  readonly query?: Readonly<Record<string, string>>
+  /** JSON Schema of the request body, when it takes one. */
+  readonly body?: unknown
+}
+
 export interface Route {
   readonly method: Method
   /** A path such as /api/admin/adaptive/keys/{key_id}/mode. */
   readonly path: string
+  readonly spec: RouteSpec
   readonly handler: AdminHandler
 }
 
@@ -41,7 +55,7 @@ export interface Match {
 export class Router {
   readonly #routes: CompiledRoute[] = []
 
-  add(method: Method, path: string, handler: AdminHandler): this {
+  add(method: Method, path: string, spec: RouteSpec, handler: AdminHandler): this {
     const names: string[] = []
     // {name} is one path segment; {name+} the rest of the path up to the next literal (an id
     // that holds slashes, such as a deployment's provider/key/model).
@@ -49,7 +63,7 @@ export class Router {
       names.push(name)
       return rest ? '(.+?)' : '([^/]+)'
     })
-    this.#routes.push({ method, path, handler, pattern: new RegExp(`^${source}$`), names })
+    this.#routes.push({ method, path, spec, handler, pattern: new RegExp(`^${source}$`), names })
     return this
   }
 

@@ -5,12 +5,16 @@ import { asSluiceError } from '../../errors.js'
 import { sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
+import type { UsageRecord } from '../../store/types.js'
+import { usageRecordOf } from '../../telemetry/usage-record.js'
 
 export interface ObservePorts {
   readonly metrics: Metrics
   readonly logger: Logger
   /** Told about every finished request, e.g. to track which upstreams answered. */
   readonly onFinished?: (ctx: RequestContext) => void
+  /** The usage ledger: one record per request with a known caller. */
+  readonly ledger?: (record: UsageRecord) => void
 }
 
 /**
@@ -70,6 +74,10 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
       if (ctx.upstreamFailure !== null && ctx.outcome !== 'client_abort') metrics.upstreamErrors.series(provider, key, ctx.upstreamFailure).inc()
     }
     ports.onFinished?.(ctx)
+    if (ports.ledger) {
+      const usage = usageRecordOf(ctx, Date.now(), now - ctx.startedAt)
+      if (usage !== null) ports.ledger(usage)
+    }
     if (ctx.runtime.log.accessLog) {
       accessLog({
         requestId: ctx.id,

@@ -2,7 +2,9 @@ import type pg from 'pg'
 import type { PostgresTarget } from '../database-url.js'
 import { fromRow, keyLearningColumns, toRow, type KeyLearningRow } from '../key-learning-row.js'
 import { migrations } from '../migrations/index.js'
-import type { KeyLearning, KeyLearningStore, Store } from '../types.js'
+import { SqlConsumers, SqlUsage, SqlVirtualKeys } from '../consumer-tables.js'
+import { numbered, type Sql } from '../sql.js'
+import type { ConsumerStore, KeyLearning, KeyLearningStore, Store, UsageStore, VirtualKeyStore } from '../types.js'
 import { migratePostgres } from './migrate.js'
 import { connect, createPool, describeError } from './pool.js'
 import { inTransaction } from './transaction.js'
@@ -37,13 +39,21 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Pos
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const
   readonly keyLearning: KeyLearningStore
+  readonly consumers: ConsumerStore
+  readonly virtualKeys: VirtualKeyStore
+  readonly usage: UsageStore
   readonly #pool: pg.Pool
   readonly #pending = new Set<Promise<unknown>>()
   #closing: Promise<void> | null = null
 
   constructor(pool: pg.Pool, target: PostgresTarget) {
     this.#pool = pool
-    this.keyLearning = new PostgresKeyLearning(pool, target, (work) => this.#run(work))
+    const run: Runner = (work) => this.#run(work)
+    this.keyLearning = new PostgresKeyLearning(pool, target, run)
+    const sql = postgresSql(pool, target, run)
+    this.consumers = new SqlConsumers(sql)
+    this.virtualKeys = new SqlVirtualKeys(sql)
+    this.usage = new SqlUsage(sql)
   }
 
   /** Waits for every operation already started, then ends the pool. Later calls share the first one's promise. */
@@ -68,6 +78,43 @@ export class PostgresStore implements Store {
 }
 
 type Runner = <T>(work: () => Promise<T>) => Promise<T>
+
+/** `?` placeholders numbered once per SQL text; errors name the server, never its password. */
+function postgresSql(pool: pg.Pool, target: PostgresTarget, run: Runner): Sql {
+  const texts = new Map<string, string>()
+  const text = (sql: string): string => {
+    let t = texts.get(sql)
+    if (t === undefined) texts.set(sql, (t = numbered(sql)))
+    return t
+  }
+  const fail = (err: unknown): never => {
+    throw new Error(`postgres at ${target.where}: ${describeError(err, target)}`, { cause: err })
+  }
+  return {
+    all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+      return run(async () => (await pool.query(text(sql), params as unknown[]).catch(fail)).rows as T[])
+    },
+    run(sql: string, params: readonly unknown[]): Promise<number> {
+      return run(async () => (await pool.query(text(sql), params as unknown[]).catch(fail)).rowCount ?? 0)
+    },
+    batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<void> {
+      return run(async () => {
+        const client = await connect(pool, target)
+        let failed: Error | undefined
+        try {
+          await inTransaction(client, async () => {
+            for (const row of rows) await client.query(text(sql), row as unknown[])
+          })
+        } catch (err) {
+          failed = err as Error
+          fail(err)
+        } finally {
+          client.release(failed)
+        }
+      })
+    },
+  }
+}
 
 class PostgresKeyLearning implements KeyLearningStore {
   readonly #pool: pg.Pool

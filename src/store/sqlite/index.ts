@@ -3,7 +3,9 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { fromRow, keyLearningColumns, toRow, type KeyLearningRow } from '../key-learning-row.js'
 import { migrations } from '../migrations/index.js'
-import type { KeyLearning, KeyLearningStore, Store } from '../types.js'
+import { SqlConsumers, SqlUsage, SqlVirtualKeys } from '../consumer-tables.js'
+import type { Sql } from '../sql.js'
+import type { ConsumerStore, KeyLearning, KeyLearningStore, Store, UsageStore, VirtualKeyStore } from '../types.js'
 import { migrateSqlite } from './migrate.js'
 
 export interface SqliteStoreOptions {
@@ -50,12 +52,19 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const
   readonly keyLearning: KeyLearningStore
+  readonly consumers: ConsumerStore
+  readonly virtualKeys: VirtualKeyStore
+  readonly usage: UsageStore
   readonly #db: Database.Database
   #closed = false
 
   constructor(db: Database.Database) {
     this.#db = db
     this.keyLearning = new SqliteKeyLearning(db, () => this.#closed)
+    const sql = sqliteSql(db, () => this.#closed)
+    this.consumers = new SqlConsumers(sql)
+    this.virtualKeys = new SqlVirtualKeys(sql)
+    this.usage = new SqlUsage(sql)
   }
 
   // Nothing can be in progress: each write finished synchronously inside the call that began it.
@@ -63,6 +72,31 @@ export class SqliteStore implements Store {
     if (this.#closed) return
     this.#closed = true
     this.#db.close()
+  }
+}
+
+/** Statements are prepared once per SQL text and kept. */
+function sqliteSql(db: Database.Database, isClosed: () => boolean): Sql {
+  const statements = new Map<string, Database.Statement>()
+  const prepare = (sql: string): Database.Statement => {
+    if (isClosed()) throw new Error('the sqlite store is closed')
+    let st = statements.get(sql)
+    if (!st) statements.set(sql, (st = db.prepare(sql)))
+    return st
+  }
+  return {
+    async all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
+      return prepare(sql).all(...params) as T[]
+    },
+    async run(sql: string, params: readonly unknown[]): Promise<number> {
+      return prepare(sql).run(...params).changes
+    },
+    async batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<void> {
+      const st = prepare(sql)
+      db.transaction(() => {
+        for (const row of rows) st.run(...row)
+      }).immediate()
+    },
   }
 }
 
