@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { keysCommand, keysUsage } from './cli-keys.js'
 import { demoConfig } from './config/demo.js'
 import type { ConfigSource } from './config/holder.js'
 import { ConfigError, loadConfigFile } from './config/load.js'
@@ -20,6 +21,7 @@ Commands:
                                      reloads on SIGHUP and, unless --no-watch, when the file changes.
   check-config [FILE]                Validate a config file; exits 1 with each problem and its line
   simulate [--port N] [--config F]   Run the upstream simulator on 127.0.0.1 (default port 4010)
+  keys create|list|revoke …          Manage virtual keys in the database (sluice keys --help)
   version                            Print the version
   schema [--markdown]                Print the JSON Schema of sluice.yaml (or its Markdown reference)
 `
@@ -34,6 +36,12 @@ async function main(argv: string[]): Promise<number> {
     case 'simulate':
       await runSimulateCommand(rest)
       return -1
+    case 'keys':
+      if (rest[0] === undefined || rest[0] === '--help') {
+        process.stdout.write(keysUsage)
+        return rest[0] === undefined ? 2 : 0
+      }
+      return keysCommand(rest)
     case 'schema':
       process.stdout.write(rest[0] === '--markdown' ? configReference(configJsonSchema()) : JSON.stringify(configJsonSchema(), null, 2) + '\n')
       return 0

@@ -7,6 +7,8 @@ import type { SluiceConfigInput } from './schema.js'
 export function demoConfig(simulatorUrl: string): SluiceConfigInput {
   return {
     server: { host: '127.0.0.1', port: 4000 },
+    // The demo listens on loopback only: every caller is the one anonymous consumer.
+    auth: 'off',
     providers: {
       'sim-openai': {
         type: 'openai',

@@ -156,3 +156,30 @@ models:
     }
   })
 })
+
+describe('sluice keys', () => {
+  it('creates a consumer and a key shown once, lists it by prefix only, and revokes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-keys-'))
+    const config = join(dir, 'sluice.yaml')
+    writeFileSync(config, `providers: {}\ndatabase: sqlite:${join(dir, 'k.db')}\ntiers:\n  basic: { rpm: 5 }\n`)
+    const created = await sluice(['keys', 'create', '--consumer', 'alice', '--tier', 'basic', '--name', 'laptop', '--config', config])
+    expect(created.code).toBe(0)
+    const secret = created.stdout.trim()
+    expect(secret).toMatch(/^sk-sluice-[A-Za-z0-9_-]{43}$/)
+    expect(created.stderr).toContain('created consumer alice in tier basic')
+
+    expect((await sluice(['keys', 'create', '--consumer', 'bob', '--tier', 'gold', '--config', config])).code).toBe(2)
+    const listed = await sluice(['keys', 'list', '--json', '--config', config])
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).not.toContain(secret)
+    const keys = JSON.parse(listed.stdout) as { prefix: string; consumer: string; name: string; revoked_at: string | null }[]
+    expect(keys).toEqual([expect.objectContaining({ prefix: secret.slice(0, 14), consumer: 'alice', name: 'laptop', revoked_at: null })])
+
+    const revoked = await sluice(['keys', 'revoke', secret.slice(0, 14), '--config', config])
+    expect(revoked.code).toBe(0)
+    expect(revoked.stdout).toContain(`revoked ${secret.slice(0, 14)}`)
+    expect((await sluice(['keys', 'revoke', secret.slice(0, 14), '--config', config])).code).toBe(1)
+    const table = await sluice(['keys', 'list', '--config', config])
+    expect(table.stdout).toMatch(/alice\tlaptop\t.*\trevoked/)
+  })
+})

@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { loadConfigFile } from './config/load.js'
+import { parseDuration } from './config/units.js'
+import { ConsumerInputError, createConsumer, createKey } from './consumers/service.js'
+import { openStore } from './store/open.js'
+import type { Store, VirtualKeyRow } from './store/types.js'
+
+export const keysUsage = `Usage:
+  sluice keys create --consumer NAME [--tier TIER] [--name LABEL] [--expires 30d]
+                                     Create a virtual key (and the consumer, in TIER, if it is new).
+                                     Prints the key once on stdout; only its prefix is kept.
+  sluice keys list [--consumer NAME] [--json]
+  sluice keys revoke PREFIX|ID       Revoke the key(s) with that prefix (sk-sluice-AbCd) or id
+Options for all: --config FILE (default ./sluice.yaml or $SLUICE_CONFIG: its database and tiers),
+                 --database URL (overrides the config's database)
+`
+
+/** `sluice keys …`: works on the database directly, so it needs no running gateway. */
+export async function keysCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const [sub, ...rest] = args
+  let values: Record<string, string | boolean | undefined>
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        consumer: { type: 'string' },
+        tier: { type: 'string' },
+        name: { type: 'string' },
+        expires: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        database: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }))
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${keysUsage}`)
+    return 2
+  }
+  const file = typeof values.config === 'string' ? resolve(values.config) : process.env.SLUICE_CONFIG ? resolve(process.env.SLUICE_CONFIG) : existsSync('sluice.yaml') ? resolve('sluice.yaml') : null
+  const cfg = file ? loadConfigFile(file) : null
+  const database = typeof values.database === 'string' ? values.database : (cfg?.database ?? 'sqlite:./data/sluice.db')
+  const tiers = new Set(Object.keys(cfg?.tiers ?? {}))
+  const store = await openStore(database)
+  try {
+    switch (sub) {
+      case 'create':
+        return await create(store, tiers, values, out, err)
+      case 'list':
+        return await list(store, values, out, err)
+      case 'revoke':
+        return await revoke(store, positionals[0], out, err)
+      default:
+        err.write(`unknown keys command "${sub ?? ''}"\n\n${keysUsage}`)
+        return 2
+    }
+  } catch (e) {
+    if (e instanceof ConsumerInputError) {
+      err.write(`--${e.field === 'expires_at' ? 'expires' : e.field}: ${e.message}\n`)
+      return 2
+    }
+    throw e
+  } finally {
+    await store.close()
+  }
+}
+
+async function create(store: Store, tiers: ReadonlySet<string>, values: Record<string, string | boolean | undefined>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const name = values.consumer
+  if (typeof name !== 'string') {
+    err.write(`--consumer is required\n\n${keysUsage}`)
+    return 2
+  }
+  const tier = typeof values.tier === 'string' ? values.tier : null
+  const now = Date.now()
+  let consumer = await store.consumers.getByName(name)
+  if (consumer === null) {
+    consumer = await createConsumer(store, tiers, { name, tier }, now)
+    err.write(`created consumer ${name}${tier === null ? ' (no tier: no limits)' : ` in tier ${tier}`}\n`)
+  } else if (tier !== null && tier !== consumer.tier) {
+    err.write(`consumer ${name} is in tier ${consumer.tier ?? '(none)'}; change its tier through the admin API, not here\n`)
+    return 2
+  }
+  let expiresAt: number | null = null
+  if (typeof values.expires === 'string') {
+    try {
+      expiresAt = now + parseDuration(values.expires)
+    } catch (e) {
+      err.write(`--expires: ${(e as Error).message}\n`)
+      return 2
+    }
+  }
+  const created = await createKey(store, consumer.id, { name: typeof values.name === 'string' ? values.name : null, expiresAt }, now)
+  out.write(`${created.secret}\n`)
+  err.write(`key ${created.key.prefix}… for ${name}${expiresAt === null ? '' : `, expires ${new Date(expiresAt).toISOString()}`}. It is shown only now: store it safely.\n`)
+  return 0
+}
+
+async function list(store: Store, values: Record<string, string | boolean | undefined>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let consumerId: string | undefined
+  const names = new Map((await store.consumers.list()).map((c) => [c.id, c.name]))
+  if (typeof values.consumer === 'string') {
+    const c = await store.consumers.getByName(values.consumer)
+    if (c === null) {
+      err.write(`no consumer named ${values.consumer}\n`)
+      return 1
+    }
+    consumerId = c.id
+  }
+  const keys = await store.virtualKeys.list(consumerId)
+  if (values.json === true) {
+    out.write(JSON.stringify(keys.map((k) => ({ ...describe(k), consumer: names.get(k.consumerId) ?? null })), null, 2) + '\n')
+    return 0
+  }
+  out.write(['PREFIX', 'CONSUMER', 'NAME', 'CREATED', 'EXPIRES', 'STATE'].join('\t') + '\n')
+  const now = Date.now()
+  for (const k of keys) {
+    const state = k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'active'
+    out.write([k.prefix, names.get(k.consumerId) ?? k.consumerId, k.name ?? '-', iso(k.createdAt), k.expiresAt === null ? '-' : iso(k.expiresAt), state].join('\t') + '\n')
+  }
+  return 0
+}
+
+async function revoke(store: Store, target: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  if (target === undefined) {
+    err.write(`keys revoke needs a key prefix or id\n\n${keysUsage}`)
+    return 2
+  }
+  const revoked = await store.virtualKeys.revoke(target, Date.now())
+  if (revoked.length === 0) {
+    err.write(`no active key has the prefix or id ${target}\n`)
+    return 1
+  }
+  for (const k of revoked) out.write(`revoked ${k.prefix} (${k.id})\n`)
+  // A running gateway trusts a key it has seen for up to 30 s before asking the database again.
+  err.write('running gateways refuse it within 30 s (at once if revoked through the admin API)\n')
+  return 0
+}
+
+function describe(k: VirtualKeyRow) {
+  return { id: k.id, prefix: k.prefix, name: k.name, created_at: iso(k.createdAt), expires_at: k.expiresAt === null ? null : iso(k.expiresAt), revoked_at: k.revokedAt === null ? null : iso(k.revokedAt) }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
