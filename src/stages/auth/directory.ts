@@ -75,8 +75,13 @@ export class ConsumerDirectory {
     let entry = this.#cache.get(hash)
     if (entry === undefined || entry.until <= now) {
       const record = await this.#load(hash)
-      entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), settings: null, tiers: null, consumer: null }
-      this.#remember(hash, entry)
+      // Requests that waited on the same lookup share the entry the first of them made.
+      const made = this.#cache.get(hash)
+      if (made !== undefined && made.record === record) entry = made
+      else {
+        entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), settings: null, tiers: null, consumer: null }
+        this.#remember(hash, entry)
+      }
     }
     const r = entry.record
     if (r === null || r.consumerDisabled || r.revokedAt !== null || (r.expiresAt !== null && r.expiresAt <= epochNow)) return null
@@ -88,8 +93,11 @@ export class ConsumerDirectory {
     return entry.consumer
   }
 
-  /** Whether any consumer exists (for `auth` unset); re-asked at most every few seconds while none does. */
-  async consumersExist(): Promise<boolean> {
+  /**
+   * Whether any consumer exists (for `auth` unset): a boolean when known, a promise while the
+   * database is asked — at most every few seconds while none exists, never again once one does.
+   */
+  consumersExist(): boolean | Promise<boolean> {
     if (this.#consumersExist) return true
     const now = this.now()
     if (now - this.#emptyCheckedAt < this.#emptyCheckMs) return false

@@ -26,9 +26,16 @@ export function auth(ports: AuthPorts): Stage {
   const { directory } = ports
   return async function authStage(ctx, next) {
     const mode = ctx.runtime.auth
-    if (mode === 'off' || (mode === null && !(await directory.consumersExist()))) {
+    if (mode === 'off') {
       ctx.consumer = anonymous
       return next()
+    }
+    if (mode === null) {
+      const exist = directory.consumersExist()
+      if (exist === false || (exist !== true && !(await exist))) {
+        ctx.consumer = anonymous
+        return next()
+      }
     }
     const key = credentialOf(ctx)
     if (key === null) throw new SluiceError('invalid_api_key', ['send Authorization: Bearer <your sluice key>'])

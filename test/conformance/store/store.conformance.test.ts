@@ -6,6 +6,7 @@ import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openStore } from '../../../src/store/open.js'
+import { migrations } from '../../../src/store/migrations/index.js'
 import type { KeyLearning, Store } from '../../../src/store/types.js'
 
 // One contract, every adapter: the same body runs against SQLite (a temp file) and Postgres (a
@@ -156,7 +157,10 @@ describe.each([sqlite, postgres])('store conformance: $name', (backend) => {
     it('create the ledger and the upstream_keys table', async () => {
       await openIt()
       const ledger = await db.raw.query('SELECT version, name FROM sluice_migrations ORDER BY version')
-      expect(ledger.map((r) => ({ version: Number(r.version), name: r.name }))).toEqual([{ version: 1, name: 'upstream_keys' }])
+      expect(ledger.map((r) => ({ version: Number(r.version), name: r.name }))).toEqual([
+        { version: 1, name: 'upstream_keys' },
+        { version: 2, name: 'consumers_keys_usage' },
+      ])
       expect(await db.raw.columns('upstream_keys')).toEqual([
         'id',
         'provider',
@@ -190,13 +194,13 @@ describe.each([sqlite, postgres])('store conformance: $name', (backend) => {
       const stores = await Promise.all([openIt(), openIt(), openIt()])
       expect(stores).toHaveLength(3)
       const ledger = await db.raw.query('SELECT version FROM sluice_migrations')
-      expect(ledger).toHaveLength(1)
+      expect(ledger).toHaveLength(migrations.length)
     })
 
     it('refuse a database migrated by a newer sluice', async () => {
       await (await openIt()).close()
       await db.raw.query("INSERT INTO sluice_migrations (version, name, applied_at) VALUES (999, 'from_the_future', 0)")
-      await expect(openStore(db.url)).rejects.toThrow(/migration 999 \(from_the_future\).*does not know.*up to 1.*newer sluice/)
+      await expect(openStore(db.url)).rejects.toThrow(/migration 999 \(from_the_future\).*does not know.*up to 2.*newer sluice/)
     })
   })
 
