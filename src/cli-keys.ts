@@ -5,6 +5,7 @@ import { loadConfigFile } from './config/load.js'
 import { parseDuration } from './config/units.js'
 import { ConsumerInputError, createConsumer, createKey } from './consumers/service.js'
 import { openStore } from './store/open.js'
+import { StoreConflictError } from './store/errors.js'
 import type { Store, VirtualKeyRow } from './store/types.js'
 
 export const keysUsage = `Usage:
@@ -129,7 +130,16 @@ async function revoke(store: Store, target: string | undefined, out: NodeJS.Writ
     err.write(`keys revoke needs a key prefix or id\n\n${keysUsage}`)
     return 2
   }
-  const revoked = await store.virtualKeys.revoke(target, Date.now())
+  let revoked: VirtualKeyRow[]
+  try {
+    revoked = await store.virtualKeys.revoke(target, Date.now())
+  } catch (e) {
+    if (e instanceof StoreConflictError && e.reason === 'ambiguous') {
+      err.write(`several active keys start with ${target}: revoke one by its id (sluice keys list --json shows them)\n`)
+      return 1
+    }
+    throw e
+  }
   if (revoked.length === 0) {
     err.write(`no active key has the prefix or id ${target}\n`)
     return 1

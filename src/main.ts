@@ -97,7 +97,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   })
   const pruneUsage = (): void => {
     const retention = holder.current.usage.retentionMs
-    if (retention > 0) void store.usage.prune(Date.now() - retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
+    if (retention > 0) void ledger.prune(retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
   }
   const pruner = setInterval(pruneUsage, 3_600_000)
   pruner.unref()

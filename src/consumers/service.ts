@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { ConsumerRow, Store, VirtualKeyRow } from '../store/types.js'
-import { generateVirtualKey } from './virtual-keys.js'
+import { generateVirtualKey } from '../core/virtual-keys/index.js'
 
 // Creating consumers and keys, shared by the admin API and the `sluice keys` command so both
 // check the same things and store the same shapes.

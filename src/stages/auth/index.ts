@@ -1,6 +1,6 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
 import { defaultSettings } from '../../core/admit/index.js'
-import { hashVirtualKey, looksLikeVirtualKey } from '../../consumers/virtual-keys.js'
+import { hashVirtualKey, looksLikeVirtualKey } from '../../core/virtual-keys/index.js'
 import { SluiceError } from '../../errors.js'
 import type { ConsumerDirectory } from './directory.js'
 

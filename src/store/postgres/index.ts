@@ -2,11 +2,13 @@ import type pg from 'pg'
 import type { PostgresTarget } from '../database-url.js'
 import { fromRow, keyLearningColumns, toRow, type KeyLearningRow } from '../key-learning-row.js'
 import { migrations } from '../migrations/index.js'
-import { SqlConsumers, SqlUsage, SqlVirtualKeys } from '../consumer-tables.js'
-import { numbered, type Sql } from '../sql.js'
+import { SqlConsumers } from '../sql/consumers.js'
+import { SqlUsage } from '../sql/usage.js'
+import { SqlVirtualKeys } from '../sql/virtual-keys.js'
 import type { ConsumerStore, KeyLearning, KeyLearningStore, Store, UsageStore, VirtualKeyStore } from '../types.js'
 import { migratePostgres } from './migrate.js'
 import { connect, createPool, describeError } from './pool.js'
+import { postgresSql, type Runner } from './sql.js'
 import { inTransaction } from './transaction.js'
 
 export interface PostgresStoreOptions {
@@ -74,45 +76,6 @@ export class PostgresStore implements Store {
     const forget = (): void => void this.#pending.delete(p)
     p.then(forget, forget)
     return p
-  }
-}
-
-type Runner = <T>(work: () => Promise<T>) => Promise<T>
-
-/** `?` placeholders numbered once per SQL text; errors name the server, never its password. */
-function postgresSql(pool: pg.Pool, target: PostgresTarget, run: Runner): Sql {
-  const texts = new Map<string, string>()
-  const text = (sql: string): string => {
-    let t = texts.get(sql)
-    if (t === undefined) texts.set(sql, (t = numbered(sql)))
-    return t
-  }
-  const fail = (err: unknown): never => {
-    throw new Error(`postgres at ${target.where}: ${describeError(err, target)}`, { cause: err })
-  }
-  return {
-    all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
-      return run(async () => (await pool.query(text(sql), params as unknown[]).catch(fail)).rows as T[])
-    },
-    run(sql: string, params: readonly unknown[]): Promise<number> {
-      return run(async () => (await pool.query(text(sql), params as unknown[]).catch(fail)).rowCount ?? 0)
-    },
-    batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<void> {
-      return run(async () => {
-        const client = await connect(pool, target)
-        let failed: Error | undefined
-        try {
-          await inTransaction(client, async () => {
-            for (const row of rows) await client.query(text(sql), row as unknown[])
-          })
-        } catch (err) {
-          failed = err as Error
-          fail(err)
-        } finally {
-          client.release(failed)
-        }
-      })
-    },
   }
 }
 

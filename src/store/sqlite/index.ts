@@ -3,10 +3,12 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { fromRow, keyLearningColumns, toRow, type KeyLearningRow } from '../key-learning-row.js'
 import { migrations } from '../migrations/index.js'
-import { SqlConsumers, SqlUsage, SqlVirtualKeys } from '../consumer-tables.js'
-import type { Sql } from '../sql.js'
+import { SqlConsumers } from '../sql/consumers.js'
+import { SqlUsage } from '../sql/usage.js'
+import { SqlVirtualKeys } from '../sql/virtual-keys.js'
 import type { ConsumerStore, KeyLearning, KeyLearningStore, Store, UsageStore, VirtualKeyStore } from '../types.js'
 import { migrateSqlite } from './migrate.js'
+import { sqliteSql } from './sql.js'
 
 export interface SqliteStoreOptions {
   /** An absolute path or `:memory:`. */
@@ -67,36 +69,12 @@ export class SqliteStore implements Store {
     this.usage = new SqlUsage(sql)
   }
 
-  // Nothing can be in progress: each write finished synchronously inside the call that began it.
+  // Nothing can be in progress: each write finished synchronously inside the call that began it
+  // (a usage prune between two chunks gets "closed" at its next chunk).
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#db.close()
-  }
-}
-
-/** Statements are prepared once per SQL text and kept. */
-function sqliteSql(db: Database.Database, isClosed: () => boolean): Sql {
-  const statements = new Map<string, Database.Statement>()
-  const prepare = (sql: string): Database.Statement => {
-    if (isClosed()) throw new Error('the sqlite store is closed')
-    let st = statements.get(sql)
-    if (!st) statements.set(sql, (st = db.prepare(sql)))
-    return st
-  }
-  return {
-    async all<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
-      return prepare(sql).all(...params) as T[]
-    },
-    async run(sql: string, params: readonly unknown[]): Promise<number> {
-      return prepare(sql).run(...params).changes
-    },
-    async batch(sql: string, rows: readonly (readonly unknown[])[]): Promise<void> {
-      const st = prepare(sql)
-      db.transaction(() => {
-        for (const row of rows) st.run(...row)
-      }).immediate()
-    },
   }
 }
 
