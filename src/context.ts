@@ -67,8 +67,6 @@ export class RequestContext {
   route: ModelRoute | null = null
   /** Who is calling, once the auth stage knows (the anonymous consumer when auth is off). */
   consumer: Consumer | null = null
-  /** What the request cost in USD, from usage and the price table; set when it ends. */
-  costUsd = 0
   /** The split group the request was assigned to, when its route has a split. */
   group: SplitGroup | null = null
   /** The model whose fallback serves the request, when one does (the route is then the fallback's). */

@@ -1,6 +1,7 @@
 import type { RequestContext } from '../context.js'
 import { priorityNames } from '../core/queue/index.js'
 import type { UsageRecord } from '../store/types.js'
+import { requestCost } from './cost.js'
 
 const maxSessionId = 200
 const bytesPerToken = 4
@@ -35,7 +36,7 @@ export function usageRecordOf(ctx: RequestContext, at: number, totalMs: number):
     outcome: ctx.outcome,
     promptTokens: prompt,
     completionTokens: completion,
-    costUsd: ctx.costUsd,
+    costUsd: requestCost(ctx),
     queueMs: Math.round(ctx.queuedMs * 100) / 100,
     latencyMs: Math.round(totalMs * 100) / 100,
     partial,

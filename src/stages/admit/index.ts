@@ -1,10 +1,11 @@
-import type { RequestContext, Stage } from '../../context.js'
+import type { Consumer, RequestContext, Stage } from '../../context.js'
 import { defaultSettings, type ConsumerLimits, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
 import { parsePriority, type Priority } from '../../core/queue/index.js'
 import { estimateTokens } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import type { Endpoint } from '../../providers/types.js'
+import { requestCost } from '../../telemetry/cost.js'
 
 export interface AdmitPorts {
   readonly limits: LimiterRegistry
@@ -24,17 +25,14 @@ export interface AdmitPorts {
  */
 export function admit(ports: AdmitPorts): Stage {
   const { clock } = ports
-  return async function admitStage(ctx, next) {
+  // Not async: a caller without limits passes through without a promise of its own.
+  return function admitStage(ctx, next) {
     const consumer = ctx.consumer
-    if (consumer === null || consumer.settings === defaultSettings) {
-      // Nobody to limit; the ledger still wants the cost.
-      try {
-        await next()
-      } finally {
-        ctx.costUsd = costOf(ctx)
-      }
-      return
-    }
+    if (consumer === null || consumer.settings === defaultSettings) return next()
+    return limited(ctx, next, consumer)
+  }
+
+  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer): Promise<void> {
     const settings = consumer.settings
     const now = clock.now()
     const limits = ports.limits.obtain(consumer.id, settings, now)
@@ -101,23 +99,5 @@ function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, no
   const completion = usage?.completionTokens ?? 0
   // Never sent: nothing used. Sent without a usage report: the estimate stands.
   const used = ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + completion
-  const cost = costOf(ctx)
-  limits.settle(now, epochNow, charged, used, cost)
-  ctx.costUsd = cost
+  limits.settle(now, epochNow, charged, used, requestCost(ctx))
 }
-
-/** USD for what the upstream reported using; 0 without a report or a price. */
-function costOf(ctx: RequestContext): number {
-  const usage = ctx.usage
-  if (usage === null || usage.promptTokens === null) return 0
-  return ctx.runtime.prices.costOf(pricedModel(ctx), usage.promptTokens, usage.completionTokens ?? 0)
-}
-
-/** Prices are looked up by the upstream model first, then by the name the client sent. */
-export function pricedModel(ctx: RequestContext): string {
-  const upstream = ctx.deployment?.upstreamModel
-  const prices = ctx.runtime.prices
-  if (upstream !== undefined && prices.has(upstream)) return upstream
-  return ctx.model ?? upstream ?? ''
-}
-

@@ -24,7 +24,8 @@ const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i
  */
 export function auth(ports: AuthPorts): Stage {
   const { directory } = ports
-  return async function authStage(ctx, next) {
+  // Not async: a caller let through as anonymous costs no promise of its own.
+  return function authStage(ctx, next) {
     const mode = ctx.runtime.auth
     if (mode === 'off') {
       ctx.consumer = anonymous
@@ -32,11 +33,22 @@ export function auth(ports: AuthPorts): Stage {
     }
     if (mode === null) {
       const exist = directory.consumersExist()
-      if (exist === false || (exist !== true && !(await exist))) {
+      if (exist === false) {
         ctx.consumer = anonymous
         return next()
       }
+      if (exist !== true) {
+        return exist.then((yes) => {
+          if (yes) return authenticate(ctx, next)
+          ctx.consumer = anonymous
+          return next()
+        })
+      }
     }
+    return authenticate(ctx, next)
+  }
+
+  async function authenticate(ctx: RequestContext, next: () => Promise<void>): Promise<void> {
     const key = credentialOf(ctx)
     if (key === null) throw new SluiceError('invalid_api_key', ['send Authorization: Bearer <your sluice key>'])
     // The shape is checked before any lookup, so junk (and 8 KB headers) costs no hashing or query.
