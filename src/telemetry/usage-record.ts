@@ -4,26 +4,21 @@ import type { UsageRecord } from '../store/types.js'
 import { requestCost } from './cost.js'
 
 const maxSessionId = 200
-const bytesPerToken = 4
 
 /**
  * The usage ledger's record of a finished request, or null for one nobody was identified for
- * (refused before auth). A stream the client left has no usage report: its tokens are
- * estimated from the prompt's size and the events relayed, and the record says so.
+ * (refused before auth). A stream the client left has no usage report: its tokens are the
+ * relay's estimate from the prompt's size and the events relayed, and the record says so.
  */
 export function usageRecordOf(ctx: RequestContext, at: number, totalMs: number): UsageRecord | null {
   const consumer = ctx.consumer
   if (consumer === null) return null
   const session = ctx.req.headers['x-session-id']
   const usage = ctx.usage
+  // A client that left: the relay estimated what it used until then (a stream's usage chunk never came).
   const partial = ctx.outcome === 'client_abort' && ctx.upstreamStartedAt > 0
-  let prompt = usage?.promptTokens ?? null
-  let completion = usage?.completionTokens ?? null
-  if (partial && prompt === null) {
-    prompt = Math.ceil((ctx.body?.length ?? 0) / bytesPerToken)
-    // One event per token, less the role preamble.
-    completion = Math.max(0, ctx.streamEvents - 1)
-  }
+  const prompt = usage?.promptTokens ?? null
+  const completion = usage?.completionTokens ?? null
   return {
     at,
     requestId: ctx.id,

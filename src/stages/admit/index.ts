@@ -36,11 +36,11 @@ export function admit(ports: AdmitPorts): Stage {
     const settings = consumer.settings
     const now = clock.now()
     const limits = ports.limits.obtain(consumer.id, settings, now)
-    const model = ctx.model
+    ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
+    const model = ctx.model ?? (ctx.endpoint === 'passthrough' && !allowsEverything(settings.models) ? passthroughModel(ctx) : null)
     if (model !== null && !limits.models.allows(model)) {
       throw new SluiceError('model_not_allowed', [model, consumer.tier === null ? '' : ` (${consumer.tier})`], { param: 'model' })
     }
-    ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
     const budget = limits.budget
     if (budget !== null && !budget.seeded) {
       const start = budget.periodStart(ports.epoch())
@@ -55,6 +55,27 @@ export function admit(ports: AdmitPorts): Stage {
     } finally {
       settle(ctx, limits, tokens, clock.now(), ports.epoch())
     }
+  }
+}
+
+/** Passthrough bodies are read for their model only when the tier restricts models, and only this large. */
+const maxModelScan = 1024 * 1024
+
+function allowsEverything(models: readonly string[]): boolean {
+  return models.includes('*')
+}
+
+/** The top-level `model` of a passthrough JSON body (the Responses API, assistants …), else null. */
+function passthroughModel(ctx: RequestContext): string | null {
+  const body = ctx.body
+  const type = ctx.req.headers['content-type']
+  if (body === null || body.length === 0 || body.length > maxModelScan || typeof type !== 'string' || !type.includes('json')) return null
+  try {
+    const json = JSON.parse(body.toString('utf8')) as unknown
+    const model = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).model : undefined
+    return typeof model === 'string' ? model : null
+  } catch {
+    return null // not JSON: the upstream will say so
   }
 }
 

@@ -173,6 +173,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (kind === 'client_abort' || this.ctx.clientGone) {
       this.ctx.outcome = 'client_abort'
       this.ctx.status = 499
+      // The upstream bills what it generated even so: a stream cut short is charged (and
+      // recorded, flagged partial) for its prompt and the events relayed until then.
+      if (this.#mode === Mode.Stream && this.ctx.usage === null) this.ctx.usage = partialUsage(this.ctx)
       this.ctx.res.destroy()
       this.#finish()
       return
@@ -375,6 +378,12 @@ export class Relay implements Dispatcher.DispatchHandler {
 }
 
 const LF = 0x0a
+const bytesPerToken = 4
+
+/** Estimated usage of a stream the client left: its prompt by size, one token per event after the role preamble. */
+function partialUsage(ctx: RequestContext): Usage {
+  return { promptTokens: Math.ceil((ctx.body?.length ?? 0) / bytesPerToken), completionTokens: Math.max(0, ctx.streamEvents - 1) }
+}
 
 /** Server-sent events ended in a chunk (blank lines), for the partial usage of a stream cut short. */
 function countEvents(chunk: Buffer): number {
