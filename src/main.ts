@@ -8,6 +8,10 @@ import type { Runtime } from './config/runtime.js'
 import { watchFile } from './config/watch.js'
 import { addAdaptiveRoutes } from './admin/adaptive.js'
 import { addDeploymentRoutes } from './admin/deployments.js'
+import { addConsumerRoutes } from './admin/consumers.js'
+import { addUsageRoutes } from './admin/usage.js'
+import { addConfigRoutes } from './admin/config-view.js'
+import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
@@ -62,6 +66,8 @@ export interface Gateway {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly store: Store
+  /** The admin API's route table (method, path, role), e.g. for tests that check every route's authorization. */
+  readonly adminRoutes: readonly Route[]
   runtime(): Runtime
   /** Loads and compiles the config again; the old one keeps serving if the new one fails. */
   reload(): ReloadResult
@@ -143,6 +149,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   })
   prober.setTargets(initial.probes)
 
+  const events = new EventEmitter<{ reload: [ReloadResult] }>()
+  const reload = (): ReloadResult => {
+    const before = holder.current
+    const result = holder.reload()
+    if (result.ok) {
+      metrics.configReloads.series('applied').inc()
+      const after = holder.current
+      logger.level = after.log.level
+      logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
+      // A limit raised in the file lets waiting requests go now, not when an answer ends.
+      for (const limit of limits.all()) scheduler.limitChanged(limit)
+      prober.setTargets(after.probes)
+      scraper.setOrigins(after.metricsOrigins)
+      const restartOnly = ['host', 'port', 'metricsPort', 'keepAliveTimeoutMs', 'requestTimeoutMs'] as const
+      const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
+      if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')
+    } else {
+      metrics.configReloads.series('rejected').inc()
+      logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')
+    }
+    events.emit('reload', result)
+    return result
+  }
+
   const router = new Router()
   addAdaptiveRoutes(router, {
     limits,
@@ -159,6 +189,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     probeStats: () => prober.stats(),
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
+  addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
+  addConfigRoutes(router, { runtime: () => holder.current, reload })
   router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))
   const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger })
 
@@ -217,29 +250,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     metricsPort = m.port
   }
 
-  const events = new EventEmitter<{ reload: [ReloadResult] }>()
-  const reload = (): ReloadResult => {
-    const before = holder.current
-    const result = holder.reload()
-    if (result.ok) {
-      metrics.configReloads.series('applied').inc()
-      const after = holder.current
-      logger.level = after.log.level
-      logger.info({ generation: result.generation, source: after.source }, 'configuration reloaded')
-      // A limit raised in the file lets waiting requests go now, not when an answer ends.
-      for (const limit of limits.all()) scheduler.limitChanged(limit)
-      prober.setTargets(after.probes)
-      scraper.setOrigins(after.metricsOrigins)
-      const restartOnly = ['host', 'port', 'metricsPort', 'keepAliveTimeoutMs', 'requestTimeoutMs'] as const
-      const changed = restartOnly.filter((k) => before.server[k] !== after.server[k])
-      if (changed.length > 0) logger.warn({ fields: changed }, 'these server settings take effect at the next restart')
-    } else {
-      metrics.configReloads.series('rejected').inc()
-      logger.error({ issues: result.error.issues, source: holder.current.source }, 'configuration rejected; the previous configuration keeps serving')
-    }
-    events.emit('reload', result)
-    return result
-  }
 
   const watch = opts.watch ?? 'file' in opts.config
   const stopWatching = watch && 'file' in opts.config ? watchFile(opts.config.file, reload) : () => undefined
@@ -273,6 +283,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     metrics,
     store,
+    adminRoutes: router.routes,
     runtime: () => holder.current,
     reload,
     events,

@@ -38,7 +38,8 @@ export function admit(ports: AdmitPorts): Stage {
     const limits = ports.limits.obtain(consumer.id, settings, now)
     ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
     const model = ctx.model ?? (ctx.endpoint === 'passthrough' && !allowsEverything(settings.models) ? passthroughModel(ctx) : null)
-    if (model !== null && !limits.models.allows(model)) {
+    // An alias or a wildcard match is allowed when the route's own name is.
+    if (model !== null && !limits.models.allows(model) && !(ctx.route !== null && limits.models.allows(ctx.route.name))) {
       throw new SluiceError('model_not_allowed', [model, consumer.tier === null ? '' : ` (${consumer.tier})`], { param: 'model' })
     }
     const budget = limits.budget

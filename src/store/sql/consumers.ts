@@ -33,7 +33,12 @@ const overridesJson = (o: Readonly<Record<string, unknown>> | null | undefined):
 const insert = 'INSERT INTO consumers (id, name, tier, overrides_json, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)'
 const byId = `SELECT ${consumerColumns} FROM consumers c WHERE c.id = ?`
 const byName = `SELECT ${consumerColumns} FROM consumers c WHERE c.name = ?`
-const all = `SELECT ${consumerColumns} FROM consumers c ORDER BY c.name`
+// Byte order on both: a Postgres database created with a locale (en_US.UTF-8) would otherwise
+// sort case-insensitively first, unlike SQLite.
+const all = {
+  sqlite: `SELECT ${consumerColumns} FROM consumers c ORDER BY c.name`,
+  postgres: `SELECT ${consumerColumns} FROM consumers c ORDER BY c.name COLLATE "C"`,
+} as const
 // One statement whatever the patch holds (a NULL flag means "keep"), so there is one prepared
 // text instead of one per combination of fields. tier and overrides can be set to NULL, so
 // each has its own "set it" flag.
@@ -70,7 +75,7 @@ export class SqlConsumers implements ConsumerStore {
   }
 
   async list(): Promise<ConsumerRow[]> {
-    return (await this.sql.all<ConsumerDbRow>(all, [])).map(toConsumer)
+    return (await this.sql.all<ConsumerDbRow>(all[this.sql.dialect], [])).map(toConsumer)
   }
 
   async update(id: string, patch: ConsumerPatch, at: number): Promise<ConsumerRow | null> {

@@ -194,3 +194,30 @@ export async function startAdminGateway(config: SluiceConfigInput | { file: stri
   const gw = await startGateway({ config: source, logger: createLogger({ level: 'info', destination: logs }), port: 0, processMetrics: false, watch: false, database })
   return { gw, logs }
 }
+
+/** A 201 reply's JSON, after checking the status and that it is JSON and never cached. */
+export function createdJson<T = Record<string, unknown>>(reply: Reply): T {
+  expect(reply.status, reply.text).toBe(201)
+  expect(reply.headers['content-type']).toContain('application/json')
+  expect(reply.headers['cache-control']).toBe('no-store')
+  return reply.json<T>()
+}
+
+/**
+ * Asks `probe` (one call at a time, a short pause between) until `accept` holds for its answer
+ * or `deadlineMs` passes; returns the last answer either way, for the caller's assertion to show.
+ * For what the gateway does off the request path, such as the usage ledger's writes (every 1 s).
+ */
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, deadlineMs = 5_000): Promise<T> {
+  const until = performance.now() + deadlineMs
+  for (;;) {
+    const value = await probe()
+    if (accept(value) || performance.now() >= until) return value
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** A route's path with every parameter filled with a dummy id ({id+} spans segments, as a deployment id does). */
+export function dummyPath(path: string): string {
+  return path.replace(/\{(\w+)\+\}/g, 'dummy-provider/dummy-key/dummy-model').replace(/\{(\w+)\}/g, (_m, name: string) => `dummy-${name}`)
+}
