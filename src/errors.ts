@@ -34,6 +34,7 @@ export const codes = {
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'Request body exceeds the limit of %d bytes' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', message: 'Rate limit exceeded for %s: %s' },
   budget_exceeded: { status: 429, type: 'rate_limit_error', message: 'Budget exceeded for %s: %s' },
+  cors_origin_not_allowed: { status: 403, type: 'permission_error', message: 'Origin %s may not call this gateway from a browser (cors.origins)' },
   model_not_allowed: { status: 403, type: 'permission_error', message: 'Model `%s` is not allowed for your tier%s' },
   upstream_error: { status: 502, type: 'upstream_error', message: 'Upstream %s failed: %s' },
   upstream_invalid_response: { status: 502, type: 'upstream_error', message: 'Upstream %s sent an invalid response' },

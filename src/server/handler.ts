@@ -6,6 +6,7 @@ import { SluiceError, asSluiceError } from '../errors.js'
 import { sendError, sendJson } from '../respond.js'
 import type { Metrics } from '../telemetry/metrics.js'
 import type { StatusTracker } from './status.js'
+import { applyCors } from './cors.js'
 import { classifyTarget, type Target } from './target.js'
 
 export interface HandlerDeps {
@@ -43,6 +44,13 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       target = classifyTarget(req.url ?? '/')
     } catch (err) {
       return runPipeline(id, req, res, 'passthrough', '', asSluiceError(err, id))
+    }
+
+    const cors = deps.runtime().cors
+    if (cors !== null && isDataPlane(target.kind)) {
+      const decision = applyCors(cors, req, res)
+      if (decision === 'allowed') return
+      if (decision === 'refused') return sendError(res, new SluiceError('cors_origin_not_allowed', [String(req.headers.origin)]), id)
     }
 
     switch (target.kind) {
@@ -99,6 +107,10 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     }
     deps.pipeline(ctx).then(finished, finished)
   }
+}
+
+function isDataPlane(kind: Target['kind']): boolean {
+  return kind === 'endpoint' || kind === 'passthrough' || kind === 'models' || kind === 'model'
 }
 
 function notAllowed(req: IncomingMessage): SluiceError {

@@ -1,6 +1,6 @@
 import { maxUsagePage, type SessionSummary, type UsageFilter, type UsageQuery, type UsageRecord, type UsageStore, type UsageTotals } from '../types.js'
 import type { InsertTable, Sql } from './sql.js'
-import { flag, int, isFlagSet, num, numOrNull, real, textOrNull } from './values.js'
+import { flag, int, isFlagSet, num, numOrNull, real, text, textOrNull } from './values.js'
 
 interface UsageDbRow {
   at: number | string
@@ -72,14 +72,14 @@ function toUsage(r: UsageDbRow): UsageRecord {
 function toValues(u: UsageRecord): unknown[] {
   return [
     int(u.at, 0),
-    typeof u.requestId === 'string' ? u.requestId : '',
+    typeof u.requestId === 'string' ? text(u.requestId) : '',
     textOrNull(u.consumerId),
     textOrNull(u.keyPrefix),
     textOrNull(u.sessionId),
     textOrNull(u.model),
     textOrNull(u.deployment),
     int(u.status, 0),
-    typeof u.outcome === 'string' ? u.outcome : 'unknown',
+    typeof u.outcome === 'string' ? text(u.outcome) : 'unknown',
     int(u.promptTokens, null),
     int(u.completionTokens, null),
     real(u.costUsd),
@@ -96,11 +96,11 @@ function where(f: UsageFilter, first: readonly string[] = []): { clause: string;
   const params: unknown[] = []
   if (f.consumerId !== undefined) {
     terms.push('consumer_id = ?')
-    params.push(f.consumerId)
+    params.push(text(f.consumerId))
   }
   if (f.model !== undefined) {
     terms.push('model = ?')
-    params.push(f.model)
+    params.push(text(f.model))
   }
   if (f.from !== undefined) {
     terms.push('at >= ?')
@@ -155,7 +155,7 @@ export class SqlUsage implements UsageStore {
 
   async session(sessionId: string, limit = maxUsagePage): Promise<UsageRecord[]> {
     const n = Math.min(maxUsagePage, Math.max(0, int(limit, 0)))
-    return (await this.sql.all<UsageDbRow>(sessionRows, [sessionId, n])).map(toUsage)
+    return (await this.sql.all<UsageDbRow>(sessionRows, [text(sessionId), n])).map(toUsage)
   }
 
   async sessions(q: UsageQuery): Promise<SessionSummary[]> {

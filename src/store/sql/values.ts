@@ -27,6 +27,14 @@ export function isFlagSet(v: unknown): boolean {
   return num(v) === 1
 }
 
+/**
+ * Text as both databases store it: Postgres refuses U+0000 in TEXT (and would fail the whole
+ * usage batch over one client-sent model name), so it becomes U+FFFD on both.
+ */
+export function text(v: string): string {
+  return v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v
+}
+
 export function textOrNull(v: string | null | undefined): string | null {
-  return typeof v === 'string' ? v : null
+  return typeof v === 'string' ? text(v) : null
 }

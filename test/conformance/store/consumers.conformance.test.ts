@@ -624,6 +624,9 @@ describe.each([sqlite, postgres])('consumers, keys and usage conformance: $name'
       expect(odd?.model).toMatch(/^gpt-4o.?evil$/)
       expect(odd?.model).not.toContain('\u0000')
       expect(odd?.sessionId).not.toContain('\u0000')
+      // Filters holding the same value find it (and do not fail).
+      expect((await store.usage.query({ model: 'gpt-4o\u0000evil', limit: 10, offset: 0 })).records.map((r) => r.requestId)).toEqual(['nul'])
+      expect((await store.usage.session('s\u0000')).map((r) => r.requestId)).toEqual(['nul'])
     })
 
     it('keeps large token counts and instants exact, as numbers', async () => {
