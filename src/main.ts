@@ -119,6 +119,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     () => performance.now(),
   )
   const consumerLimits = new LimiterRegistry()
+  // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
+  const touchKeys = (): Promise<void> => {
+    const ids = directory.takeUsed()
+    return ids.length === 0 ? Promise.resolve() : store.virtualKeys.touchLastUsed(ids, Date.now()).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not record when keys were last used'))
+  }
+  const toucher = setInterval(() => void touchKeys(), 10_000)
+  toucher.unref()
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
@@ -231,6 +238,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     scraper.close()
     scheduler.close()
     clearInterval(pruner)
+    clearInterval(toucher)
     await writer.close()
     await ledger.close()
     await Promise.all([store.close(), pools.destroy()])
@@ -265,6 +273,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       scheduler.close()
       await (clean ? pools.close() : pools.destroy())
       clearInterval(pruner)
+      clearInterval(toucher)
+      await touchKeys()
       await writer.close()
       await ledger.close()
       await store.close()

@@ -50,6 +50,8 @@ export interface DirectoryOptions {
 export class ConsumerDirectory {
   readonly #cache = new Map<string, Cached>()
   readonly #inflight = new Map<string, Promise<KeyRecord | null>>()
+  /** Keys used since the last takeUsed(), for their last_used_at. */
+  readonly #used = new Set<string>()
   readonly #ttlMs: number
   readonly #negativeTtlMs: number
   readonly #maxEntries: number
@@ -85,6 +87,7 @@ export class ConsumerDirectory {
     }
     const r = entry.record
     if (r === null || r.consumerDisabled || r.revokedAt !== null || (r.expiresAt !== null && r.expiresAt <= epochNow)) return null
+    this.#used.add(r.keyId)
     if (entry.consumer === null || entry.tiers !== tiers) {
       entry.tiers = tiers
       entry.settings = effectiveSettings(r.tier === null ? null : tiers.get(r.tier), r.overrides)
@@ -114,6 +117,13 @@ export class ConsumerDirectory {
       },
     )
     return this.#emptyCheck
+  }
+
+  /** The ids of the keys used since the last call. */
+  takeUsed(): string[] {
+    const ids = [...this.#used]
+    this.#used.clear()
+    return ids
   }
 
   /** A consumer was created here: auth applies from the next request. */
