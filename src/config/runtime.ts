@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { ConsumerSettingsInput, PriceTable } from '../core/admit/index.js'
 import type { PeakEwma, Strategy } from '../core/balance/index.js'
 import type { KeyBreaker } from '../core/breaker/index.js'
+import type { ProbeTarget } from '../health/index.js'
 import type { ConcurrencyLimit } from '../core/limit/concurrency-limit.js'
 import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { Priority } from '../core/queue/index.js'
@@ -110,21 +111,8 @@ export interface RetrySettings {
   readonly panicMode: boolean
 }
 
-/** An active health check of one key, described once at compile time. */
-export interface ProbeSpec {
-  readonly id: string
-  readonly breaker: KeyBreaker
-  readonly pacer: KeyPacer | null
-  readonly tokens: number
-  readonly dispatcher: Dispatcher
-  readonly origin: string
-  readonly method: 'GET' | 'POST'
-  readonly path: string
-  readonly headers: readonly string[]
-  readonly body: Buffer | null
-  readonly intervalMs: number
-  readonly timeoutMs: number
-}
+/** An active health check of one key, described once at compile time (the prober's target). */
+export type ProbeSpec = ProbeTarget
 
 export type WhenFull = 'reject' | 'passthrough' | 'shed-lowest'
 

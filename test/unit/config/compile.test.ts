@@ -373,7 +373,7 @@ models:
   })
 
   it('one probe per key of a provider with failover: a one-token chat, or a GET for a path check', () => {
-    expect(rt.probes.map((p) => [p.id, p.method, p.path, p.intervalMs, p.pacer?.id ?? null])).toEqual([
+    expect(rt.probes.map((p) => [p.id, p.method, p.path, p.intervalMs, (p.pacer as { id?: string } | null)?.id ?? null])).toEqual([
       ['oa~k1', 'POST', '/v1/chat/completions', 5_000, 'oa/k1'],
       ['oa~k2', 'POST', '/v1/chat/completions', 5_000, 'oa/k2'],
       ['local~l1', 'GET', '/health', 30_000, null],
