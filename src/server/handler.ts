@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Runtime } from '../config/runtime.js'
+import type { CorsSettings, Runtime } from '../config/runtime.js'
 import { RequestContext } from '../context.js'
 import { SluiceError, asSluiceError } from '../errors.js'
 import { sendError, sendJson } from '../respond.js'
@@ -39,19 +39,16 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     const id = typeof given === 'string' && validRequestId.test(given) ? given : randomUUID()
     if (deps.isDraining()) res.shouldKeepAlive = false
 
+    const cors = deps.runtime().cors
     let target: Target
     try {
       target = classifyTarget(req.url ?? '/')
     } catch (err) {
+      // A refused /v1/ path is still a data-plane answer, which a browser must be able to read.
+      if (cors !== null && req.url?.startsWith('/v1/') === true && corsAnswered(cors, id, req, res)) return
       return runPipeline(id, req, res, 'passthrough', '', asSluiceError(err, id))
     }
-
-    const cors = deps.runtime().cors
-    if (cors !== null && isDataPlane(target.kind)) {
-      const decision = applyCors(cors, req, res)
-      if (decision === 'allowed') return
-      if (decision === 'refused') return sendError(res, new SluiceError('cors_origin_not_allowed', [String(req.headers.origin)]), id)
-    }
+    if (cors !== null && isDataPlane(target.kind) && corsAnswered(cors, id, req, res)) return
 
     switch (target.kind) {
       case 'endpoint':
@@ -90,6 +87,13 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       case 'unknown':
         return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, target.path]))
     }
+  }
+
+  /** Sets the CORS headers of a data-plane request; true when it was a preflight, now answered (204) or refused (403). */
+  function corsAnswered(cors: CorsSettings, id: string, req: IncomingMessage, res: ServerResponse): boolean {
+    const kind = applyCors(cors, req, res)
+    if (kind === 'refused') runPipeline(id, req, res, 'passthrough', '', new SluiceError('cors_origin_not_allowed', [String(req.headers.origin)]))
+    return kind !== 'continue'
   }
 
   function runPipeline(id: string, req: IncomingMessage, res: ServerResponse, endpoint: RequestContext['endpoint'], below: string, refusal: SluiceError | null): void {
