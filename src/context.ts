@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime, SplitGroup } from './config/runtime.js'
 import type { EffectiveSettings } from './core/admit/index.js'
-import type { Priority } from './core/queue/index.js'
-import type { SluiceError } from './errors.js'
+import { parsePriority, type Priority } from './core/queue/index.js'
+import { estimateTokens, type TokenEstimate } from './core/tokens/estimate.js'
+import { SluiceError } from './errors.js'
 import type { Endpoint } from './providers/types.js'
 
 /** The caller of a data-plane request, once authenticated (or the one anonymous caller). */
@@ -56,6 +57,7 @@ export class RequestContext {
   /** True once the client has gone away (connection closed before the response finished). */
   clientGone = false
   #onClientGone: (() => void) | null = null
+  #tokenEstimate: TokenEstimate | null = null
   /** Set by the server when it already knows the answer is an error (bad path, wrong method). */
   refusal: SluiceError | null = null
   /** The raw request body, once ingress has read it. */
@@ -137,6 +139,20 @@ export class RequestContext {
     this.upstreamFirstByteAt = 0
     this.upstreamEndedAt = 0
     this.usage = null
+  }
+
+  /** X-Priority as the client sent it; null without one, 400 invalid_header for a value outside the scale. */
+  requestedPriority(): Priority | null {
+    const raw = this.req.headers['x-priority']
+    const p = parsePriority(typeof raw === 'string' ? raw : undefined)
+    if (p === 'invalid') throw new SluiceError('invalid_header', ['X-Priority', 'use urgent, high, normal, low, or 0 (urgent) to 3 (low)'], { param: 'X-Priority' })
+    return p
+  }
+
+  /** Tokens a managed request is charged (prompt by size, plus max_tokens or the reserve); worked out once, by whichever stage asks first. */
+  tokenEstimate(): TokenEstimate {
+    this.#tokenEstimate ??= estimateTokens(this.endpoint as Endpoint, this.body?.length ?? 0, this.json ?? {}, this.runtime.outputReserve)
+    return this.#tokenEstimate
   }
 
   /** Called by the server when the client connection closes early; runs the registered handler once. */

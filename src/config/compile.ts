@@ -50,7 +50,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   const liveDeployments = new Set<string>()
   const created = Math.floor((opts.now ?? Date.now)() / 1000)
   const build = (name: string, m: ModelConfigParsed): ModelRoute =>
-    compileRoute(name, m, cfg, created, { providers, pacers, breakers, latencies, livePacers, liveDeployments })
+    compileRoute(name, m, cfg, created, { providers, pacers, latencies, livePacers, liveDeployments })
   const models = new Map<string, ModelRoute>()
   const patterns: { readonly match: RegExp; readonly config: ModelConfigParsed }[] = []
   for (const [name, m] of Object.entries(cfg.models)) {
@@ -78,7 +78,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
 
   const modelListJson = `{"object":"list","data":[${[...models.keys()].map((name) => listEntry(name, models.get(name) as ModelRoute, created)).join(',')}]}`
   const secrets = new SecretIndex([...providers.values()].flatMap((p) => p.secrets))
-  const probes = compileProbes(cfg, providers, pacers, breakers, livePacers)
+  const probes = compileProbes(cfg, providers, pacers, livePacers)
   pacers.retain(livePacers)
   limits.retain(liveLimits)
   breakers.retain(liveLimits)
@@ -132,7 +132,6 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
 interface RouteParts {
   readonly providers: ReadonlyMap<string, Provider>
   readonly pacers: PacerRegistry
-  readonly breakers: BreakerRegistry
   readonly latencies: Map<string, PeakEwma>
   readonly livePacers: Set<string>
   readonly liveDeployments: Set<string>
@@ -224,7 +223,7 @@ function breakerSettings(p: ProviderConfigParsed): BreakerSettings {
 }
 
 /** One probe per key of every provider with failover on: a one-token chat request, or a GET on a self-hosted server. */
-function compileProbes(cfg: SluiceConfigParsed, providers: ReadonlyMap<string, Provider>, pacers: PacerRegistry, breakers: BreakerRegistry, livePacers: Set<string>): ProbeSpec[] {
+function compileProbes(cfg: SluiceConfigParsed, providers: ReadonlyMap<string, Provider>, pacers: PacerRegistry, livePacers: Set<string>): ProbeSpec[] {
   const probes: ProbeSpec[] = []
   for (const [id, p] of Object.entries(cfg.providers)) {
     const check = p.health_check

@@ -1,10 +1,8 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
 import { defaultSettings, type ConsumerLimits, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
-import { parsePriority, type Priority } from '../../core/queue/index.js'
-import { estimateTokens } from '../../core/tokens/estimate.js'
+import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
-import type { Endpoint } from '../../providers/types.js'
 import { requestCost } from '../../telemetry/cost.js'
 
 export interface AdmitPorts {
@@ -83,16 +81,13 @@ function passthroughModel(ctx: RequestContext): string | null {
 const periodWords = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' } as const
 
 function charge(ctx: RequestContext): number {
-  const { input, output } = estimateTokens(ctx.endpoint as Endpoint, ctx.body?.length ?? 0, ctx.json ?? {}, ctx.runtime.outputReserve)
+  const { input, output } = ctx.tokenEstimate()
   return input + output
 }
 
 /** X-Priority, or the tier's default; never more urgent than the tier allows. */
 function cappedPriority(ctx: RequestContext, fallback: Priority, max: Priority): Priority {
-  const raw = ctx.req.headers['x-priority']
-  const p = parsePriority(typeof raw === 'string' ? raw : undefined)
-  if (p === 'invalid') throw new SluiceError('invalid_header', ['X-Priority', 'use urgent, high, normal, low, or 0 (urgent) to 3 (low)'], { param: 'X-Priority' })
-  const asked = p ?? fallback
+  const asked = ctx.requestedPriority() ?? fallback
   return asked < max ? max : asked
 }
 

@@ -1,4 +1,4 @@
-import type { ConsumerSettingsInput, EffectiveSettings } from '../../core/admit/index.js'
+import type { ConsumerSettingsInput } from '../../core/admit/index.js'
 import type { Consumer } from '../../context.js'
 import { effectiveSettings } from '../../core/admit/index.js'
 
@@ -26,8 +26,7 @@ export interface KeySource {
 interface Cached {
   readonly record: KeyRecord | null
   readonly until: number
-  /** Settings computed for the tiers map they were computed with; a reload brings a new map. */
-  settings: EffectiveSettings | null
+  /** The tiers the consumer's settings were computed with; a reload brings a new map. */
   tiers: ReadonlyMap<string, ConsumerSettingsInput> | null
   consumer: Consumer | null
 }
@@ -81,7 +80,7 @@ export class ConsumerDirectory {
       const made = this.#cache.get(hash)
       if (made !== undefined && made.record === record) entry = made
       else {
-        entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), settings: null, tiers: null, consumer: null }
+        entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), tiers: null, consumer: null }
         this.#remember(hash, entry)
       }
     }
@@ -90,8 +89,8 @@ export class ConsumerDirectory {
     this.#used.add(r.keyId)
     if (entry.consumer === null || entry.tiers !== tiers) {
       entry.tiers = tiers
-      entry.settings = effectiveSettings(r.tier === null ? null : tiers.get(r.tier), r.overrides)
-      entry.consumer = Object.freeze({ id: r.consumerId, name: r.consumerName, keyPrefix: r.prefix, tier: r.tier, settings: entry.settings })
+      const settings = effectiveSettings(r.tier === null ? null : tiers.get(r.tier), r.overrides)
+      entry.consumer = Object.freeze({ id: r.consumerId, name: r.consumerName, keyPrefix: r.prefix, tier: r.tier, settings })
     }
     return entry.consumer
   }

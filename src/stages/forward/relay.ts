@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
 import { retryableFailures, type RequestContext, type Usage } from '../../context.js'
+import { estimatePromptTokens } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
@@ -387,11 +388,10 @@ export class Relay implements Dispatcher.DispatchHandler {
 }
 
 const LF = 0x0a
-const bytesPerToken = 4
 
 /** Estimated usage of a stream the client left: its prompt by size, one token per event after the role preamble. */
 function partialUsage(ctx: RequestContext): Usage {
-  return { promptTokens: Math.ceil((ctx.body?.length ?? 0) / bytesPerToken), completionTokens: Math.max(0, ctx.streamEvents - 1) }
+  return { promptTokens: estimatePromptTokens(ctx.body?.length ?? 0), completionTokens: Math.max(0, ctx.streamEvents - 1) }
 }
 
 /** Server-sent events ended in a chunk (blank lines), for the partial usage of a stream cut short. */

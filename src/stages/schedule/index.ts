@@ -1,9 +1,9 @@
 import type { Deployment, ModelRoute } from '../../config/runtime.js'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
-import { parsePriority, type Priority } from '../../core/queue/index.js'
+import type { Priority } from '../../core/queue/index.js'
+import type { TokenEstimate } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import type { Endpoint } from '../../providers/types.js'
-import { estimateTokens } from '../../core/tokens/estimate.js'
 import type { Scheduler } from './scheduler.js'
 import { Waiter } from './waiter.js'
 
@@ -23,7 +23,7 @@ export function schedule(scheduler: Scheduler): Stage {
   const clock = scheduler.clock
   return async function scheduleStage(ctx, next) {
     // The admit stage has already read it, capped by the caller's tier, when the caller has one.
-    const priority = ctx.priority ?? readPriority(ctx)
+    const priority = ctx.priority ?? ctx.requestedPriority() ?? normal
     ctx.priority = priority
     const route = ctx.route
     if (route === null) return next() // passthrough is not managed: no queue, no pacing
@@ -35,7 +35,7 @@ export function schedule(scheduler: Scheduler): Stage {
       priority,
       consumer: consumerOf(ctx),
       deadline: arrivedAt + readMaxWait(ctx, ctx.runtime.queue.maxWaitMs[priority]),
-      estimate: estimateTokens(endpoint, ctx.body?.length ?? 0, ctx.json ?? {}, ctx.runtime.outputReserve),
+      estimate: ctx.tokenEstimate(),
       endpoint,
       retryShare: false,
     }
@@ -68,7 +68,7 @@ interface Request {
   readonly priority: Priority
   readonly consumer: string
   readonly deadline: number
-  readonly estimate: { readonly input: number; readonly output: number }
+  readonly estimate: TokenEstimate
   readonly endpoint: Endpoint
   /** Holds a share of the retry budget (taken at its first retry, kept to its end). */
   retryShare: boolean
@@ -169,13 +169,6 @@ async function serve(scheduler: Scheduler, r: Request, route: ModelRoute, candid
 function affinityOf(ctx: RequestContext, consumer: string): string {
   const session = ctx.req.headers['x-session-id']
   return typeof session === 'string' && session.length > 0 ? session : consumer
-}
-
-function readPriority(ctx: RequestContext): Priority {
-  const raw = ctx.req.headers['x-priority']
-  const p = parsePriority(typeof raw === 'string' ? raw : undefined)
-  if (p === 'invalid') throw new SluiceError('invalid_header', ['X-Priority', 'use urgent, high, normal, low, or 0 (urgent) to 3 (low)'], { param: 'X-Priority' })
-  return p ?? normal
 }
 
 /** X-Sluice-Max-Wait: <seconds> may shorten the priority's maximum wait, never lengthen it. */
