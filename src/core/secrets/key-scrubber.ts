@@ -2,46 +2,59 @@
  * Masks every configured key's full value in bytes relayed from an upstream, whatever the
  * status, dialect or framing, including a key that arrives split across network chunks.
  *
- * Built once per config generation. The search runs on Buffers with the native
- * `Buffer.indexOf`: keys are grouped by their first `anchorLength` bytes (the keys of one
- * provider usually share a prefix such as `sk-proj-`), and each group is found by one search
- * for the longest prefix its keys share; a hit is then compared with each key of the group.
- * A chunk that holds none of these prefixes costs one native search per group.
+ * Built once per config generation. The search is Wu–Manber's multi-pattern scan on Buffers:
+ * it looks at the byte pair ending a window as long as the shortest key and, unless that pair
+ * occurs in the first window's length of some key, jumps ahead by up to that length. Real keys are
+ * 32–100 bytes, so ordinary text is crossed in jumps of about that size, and the cost hardly
+ * grows with the number of keys (bench/scrub.js measures it). Only where the pair ends some
+ * key's window is anything compared, with the keys that end their window with that pair.
  *
  * The mask is as long as the key it replaces, so a relayed Content-Length stays true and the
  * surrounding JSON or SSE framing is untouched; its bytes (`*`) never need escaping.
  */
 export class KeyScrubber {
   static readonly maskByte = 0x2a // '*'
+  /** Shorter values are placeholders, not secrets (SecretIndex drops them too), and are ignored. */
+  static readonly minKeyLength = 8
   /** A held tail that ends the body and is at least this long is masked (see ChunkScrubber.end). */
   static readonly pieceLength = 8
-  /** The bytes two keys must share, at least, to be searched for together. */
-  static readonly anchorLength = 8
 
   /** The longest key, in bytes; a chunk holds back fewer than this. */
   readonly maxLength: number
-  readonly #groups: readonly KeyGroup[]
+  /** The scan window: the shortest key's length (at most 255, the largest jump a shift can hold). */
+  readonly #window: number
+  /** By byte pair (first << 8 | second): how far the window may jump when it ends with that pair. */
+  readonly #shift: Uint8Array
+  /** By byte pair: the keys whose first `#window` bytes end with it, compared when it ends the window. */
+  readonly #endingWith: ReadonlyArray<readonly Buffer[] | undefined>
   /** Keys by first byte: the candidates for a held-back tail starting with that byte. */
   readonly #byFirstByte: ReadonlyArray<readonly Buffer[] | undefined>
   /** 1 for every byte that occurs in some key: a tail outside these cannot begin a key. */
   readonly #keyByte: Uint8Array
 
-  /** `keys` are full secret values; the caller has dropped placeholders and short values. */
+  /** `keys` are full secret values. */
   constructor(keys: readonly string[]) {
-    const buffers = [...new Set(keys)].filter((k) => k.length > 0).map((k) => Buffer.from(k, 'utf8'))
+    const buffers = [...new Set(keys)].map((k) => Buffer.from(k, 'utf8')).filter((k) => k.length >= KeyScrubber.minKeyLength)
     this.maxLength = buffers.reduce((m, k) => Math.max(m, k.length), 0)
-    const byAnchor = new Map<string, Buffer[]>()
+    const m = Math.min(255, buffers.reduce((w, k) => Math.min(w, k.length), Infinity))
+    this.#window = m
+    const shift = new Uint8Array(65536).fill(m - 1)
+    const endingWith: Buffer[][] = []
     const byFirstByte: Buffer[][] = []
     const keyByte = new Uint8Array(256)
     for (const k of buffers) {
-      const anchor = k.subarray(0, Math.min(k.length, KeyScrubber.anchorLength)).toString('latin1')
-      const group = byAnchor.get(anchor)
-      if (group === undefined) byAnchor.set(anchor, [k])
-      else group.push(k)
+      // The pair ending at q, q + 1 ≤ m − 1, lets the window jump so that it ends there.
+      for (let q = 1; q < m; q++) {
+        const pair = ((k[q - 1] as number) << 8) | (k[q] as number)
+        const jump = m - 1 - q
+        if (jump < (shift[pair] as number)) shift[pair] = jump
+        if (jump === 0) (endingWith[pair] ??= []).push(k)
+      }
       ;(byFirstByte[k[0] as number] ??= []).push(k)
       for (const b of k) keyByte[b] = 1
     }
-    this.#groups = [...byAnchor.values()].map((members) => ({ needle: sharedPrefix(members), keys: members }))
+    this.#shift = shift
+    this.#endingWith = endingWith
     this.#byFirstByte = byFirstByte
     this.#keyByte = keyByte
   }
@@ -60,16 +73,27 @@ export class KeyScrubber {
     return this.stream().end(body) ?? Buffer.alloc(0)
   }
 
-  /** Ranges [start, end) of `b` that hold a whole key, or null when there are none (the common case). */
+  /** Ranges [start, end) of `b` that hold a whole key, as a flat list, or null when there are none (the common case). */
   matches(b: Buffer): number[] | null {
     let ranges: number[] | null = null
-    for (const { needle, keys } of this.#groups) {
-      for (let at = b.indexOf(needle); at !== -1; at = b.indexOf(needle, at + 1)) {
-        for (const k of keys) {
-          const end = at + k.length
-          if (end <= b.length && b.compare(k, needle.length, k.length, at + needle.length, end) === 0) (ranges ??= []).push(at, end)
-        }
+    const n = b.length
+    const m = this.#window
+    const shift = this.#shift
+    // `end` is the last byte of the window b[end − m + 1 … end].
+    let end = m - 1
+    while (end < n) {
+      const pair = ((b[end - 1] as number) << 8) | (b[end] as number)
+      const jump = shift[pair] as number
+      if (jump !== 0) {
+        end += jump
+        continue
       }
+      const start = end - m + 1
+      for (const k of this.#endingWith[pair] as readonly Buffer[]) {
+        const stop = start + k.length
+        if (stop <= n && b.compare(k, 0, k.length, start, stop) === 0) (ranges ??= []).push(start, stop)
+      }
+      end++
     }
     return ranges
   }
@@ -93,12 +117,6 @@ export class KeyScrubber {
     }
     return 0
   }
-}
-
-interface KeyGroup {
-  /** The longest prefix every key of the group shares (at least the anchor). */
-  readonly needle: Buffer
-  readonly keys: readonly Buffer[]
 }
 
 /** The per-body half of the scrubber: what is safe to send now, and what is left at the end. */
@@ -168,16 +186,4 @@ class KeyChunkScrubber implements ChunkScrubber {
 /** Overwrites [start, end) of `out`, clipped to its length. */
 function mask(out: Buffer, start: number, end: number): void {
   if (start < out.length && end > start) out.fill(KeyScrubber.maskByte, start, Math.min(end, out.length))
-}
-
-/** The longest prefix all of `keys` share. */
-function sharedPrefix(keys: readonly Buffer[]): Buffer {
-  const first = keys[0] as Buffer
-  let n = first.length
-  for (const k of keys) {
-    let i = 0
-    while (i < n && i < k.length && k[i] === first[i]) i++
-    n = i
-  }
-  return first.subarray(0, n)
 }

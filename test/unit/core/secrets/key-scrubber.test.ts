@@ -165,4 +165,26 @@ describe('KeyScrubber on random chunkings', () => {
       { numRuns: 3000 },
     )
   })
+
+  it('the same with real-length keys in ordinary text, where the scan takes long jumps', () => {
+    const longKey = fc.tuple(fc.constantFrom('sk-proj-', 'sk-ant-api03-', 'nvapi-', ''), fc.stringMatching(/^[A-Za-z0-9_-]{24,72}$/)).map(([p, r]) => p + r)
+    const long = fc.array(longKey, { minLength: 1, maxLength: 6 }).chain((keys) =>
+      fc.record({
+        keys: fc.constant(keys),
+        text: fc
+          .array(fc.oneof(fc.constantFrom(...keys), fc.tuple(fc.constantFrom(...keys), fc.nat()).map(([k, n]) => k.slice(0, 1 + (n % k.length))), fc.string({ maxLength: 120 })), { maxLength: 10 })
+          .map((parts) => parts.join('')),
+        cuts: fc.array(fc.nat(), { maxLength: 8 }),
+      }),
+    )
+    fc.assert(
+      fc.property(long, ({ keys, text, cuts }) => {
+        const scrubber = new KeyScrubber(keys)
+        const { out } = relay(scrubber.stream(), chunksOf(text, cuts))
+        expect(out).toBe(reference(keys, text))
+        for (const k of keys) expect(out).not.toContain(k)
+      }),
+      { numRuns: 1000 },
+    )
+  })
 })
