@@ -279,14 +279,14 @@ export class Relay implements Dispatcher.DispatchHandler {
       // CORS is sluice's to answer (cors:), never the upstream's: its headers could allow an
       // origin, or credentials, the config does not.
       if (name.startsWith('access-control-')) continue
+      // A passthrough answer is relayed as it is, except for a header that quotes a key.
+      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       if (name === 'vary') {
         const ours = this.ctx.res.getHeader('vary')
         const theirs = Array.isArray(value) ? value.join(', ') : value
         headers.vary = ours === undefined ? theirs : `${String(ours)}, ${theirs}`
         continue
       }
-      // A passthrough answer is relayed as it is, except for a header that quotes a key.
-      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       headers[name] = value
     }
     headers['x-request-id'] = this.ctx.id

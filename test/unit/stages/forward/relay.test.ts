@@ -170,7 +170,7 @@ describe('Relay', () => {
     const modes = [
       { name: 'a JSON body', raw: false, headers: { 'content-type': 'application/json' }, body: `{"echo":"Incorrect API key provided: ${key}"}` },
       { name: 'an SSE stream ending in an error event', raw: false, headers: sse, body: `data: {"x":1}\n\ndata: {"error":{"message":"Incorrect API key provided: ${key}"}}\n\n` },
-      { name: 'a passthrough answer', raw: true, headers: { 'content-type': 'text/plain', 'x-echo': `Bearer ${key}` }, body: `you sent ${key}` },
+      { name: 'a passthrough answer', raw: true, headers: { 'content-type': 'text/plain', 'x-echo': `Bearer ${key}`, vary: `Origin, X-${key}` }, body: `you sent ${key}` },
     ]
     for (const m of modes) {
       it(`masks it in ${m.name}, and in no header`, async () => {
