@@ -10,6 +10,7 @@ import { send, sseData, startWatchedStack, type Reply, type WatchedStack } from 
 
 const openaiKey = 'sk-proj-leaky0123456789abcdefABCDEF0123456789'
 const anthropicKey = 'sk-ant-api03-leaky9876543210zyxwvuZYXWVU'
+const azureKey = '0f1e2d3c4b5a69788796a5b4c3d2e1f0'
 const masked = (key: string): string => '*'.repeat(key.length)
 
 describe('data plane: a 2xx that quotes the provider key never shows it to the client', () => {
@@ -21,10 +22,12 @@ describe('data plane: a 2xx that quotes the provider key never shows it to the c
         providers: {
           leaky: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'leaky-1', key: openaiKey }] },
           anth: { type: 'anthropic', base_url: `${simUrl}/v1`, keys: [{ id: 'anth-1', key: anthropicKey }] },
+          az: { type: 'azure', base_url: simUrl, api_version: '2024-10-21', keys: [{ id: 'az-1', key: azureKey }] },
         },
         models: {
           'leaky-model': { targets: [{ provider: 'leaky', model: 'sim-model' }] },
           'claude-leaky': { targets: [{ provider: 'anth', model: 'claude-sim' }] },
+          'azure-leaky': { targets: [{ provider: 'az', model: 'my-deployment' }] },
         },
         passthrough: { provider: 'leaky' },
       }),
@@ -106,6 +109,14 @@ describe('data plane: a 2xx that quotes the provider key never shows it to the c
     stack.sim.script([{ kind: 'echo_key_in_answer', split: true }, { kind: 'echo_key_in_answer', split: true }])
     expectNoKey(await send(stack.gw.url, '/v1/messages', { body, headers }), anthropicKey)
     expectNoKey(await send(stack.gw.url, '/v1/messages', { body: { ...body, stream: true }, headers }), anthropicKey)
+  })
+
+  it('an Azure deployment (api-key header): a JSON body and a stream', async () => {
+    stack.sim.script([{ kind: 'echo_key_in_answer', split: true }, { kind: 'echo_key_in_answer', split: true }])
+    expectNoKey(await send(stack.gw.url, '/v1/chat/completions', chat('azure-leaky')), azureKey)
+    expectNoKey(await send(stack.gw.url, '/v1/chat/completions', chat('azure-leaky', { stream: true })), azureKey)
+    await stack.sim.waitForRequests(2)
+    expect(stack.sim.requests()[0]?.headers['api-key']).toBe(azureKey)
   })
 
   it('passthrough asks the upstream for an uncompressed answer, which the scrubber can read', async () => {
