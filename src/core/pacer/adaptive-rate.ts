@@ -15,6 +15,18 @@ export const backoffMaxMs = 60_000
 /** After this long without a 429, with demand waiting, L̂ is probed 5 % upward (once per period). */
 export const probeAfterMs = 600_000
 export const probeGain = 1.05
+/**
+ * An estimate taken while demand, not the pacer, set the rate (nothing was waiting for this key:
+ * a 429 at low demand) says what the key was asked for, not what it can take. It is probed
+ * sooner and by more: after two quiet minutes, every minute, × 1.2, until a refusal while
+ * demand waits measures the limit (research/algorithms.md §1.3; the return times are the table
+ * in test/unit/core/pacer/adaptive-rate.test.ts, "a faster return").
+ */
+export const fastProbeAfterMs = 120_000
+export const fastProbeEveryMs = 60_000
+export const fastProbeGain = 1.2
+/** Demand waited for this key within this long before a 429: the pacer, not demand, set the rate. */
+const demandRecentMs = 5_000
 /** How late a slot may be taken and still count as taken on time (timer lateness). */
 const lateSlackMs = 20
 /** Fewer successes than this in the last 60 s say nothing about the limit. */
@@ -53,6 +65,9 @@ export class AdaptiveRate {
   last429At = -Infinity
   #lastStepAt = -Infinity
   #lastProbeAt = -Infinity
+  /** Whether L̂ was measured with demand waiting (or stated by headers); see fastProbeGain. */
+  #estimateMeasured = true
+  #lastWaitingAt = -Infinity
   readonly #delivered = new SlidingCount()
 
   constructor(ceiling: number | null) {
@@ -71,7 +86,10 @@ export class AdaptiveRate {
 
   /** Milliseconds until `cost` units may go (0 = now). `waiting` says demand is queued behind it. */
   wait(now: number, waiting: boolean): number {
-    if (waiting) this.#probe(now)
+    if (waiting) {
+      this.#lastWaitingAt = now
+      this.#probe(now)
+    }
     return Math.max(0, this.pauseUntil - now, this.#tat - now)
   }
 
@@ -113,6 +131,7 @@ export class AdaptiveRate {
     if (w.limit !== null && w.limit > 0) {
       this.#headerLimit = w.limit
       this.estimate = w.limit
+      this.#estimateMeasured = true
     }
     const limit = w.limit ?? this.#headerLimit
     const floor = Math.max(1, nearlySpent * limit)
@@ -148,6 +167,7 @@ export class AdaptiveRate {
       if (reestimate && delivered >= minSamplesForEstimate) {
         // Refused while delivering at least the estimate: the estimate itself is too high.
         this.estimate = Math.max(floor, delivered < this.estimate ? delivered : 0.9 * this.estimate)
+        this.#estimateMeasured = now - this.#lastWaitingAt <= demandRecentMs
       }
       // Unpaced until now: halve from the limit just learned instead.
       const base = enforced === Infinity ? this.target : enforced
@@ -199,11 +219,19 @@ export class AdaptiveRate {
   }
 
   #probe(now: number): void {
-    if (this.estimate === Infinity || now - this.last429At < probeAfterMs || now - this.#lastProbeAt < probeAfterMs) return
+    const fast = !this.#estimateMeasured
+    const quiet = fast ? fastProbeAfterMs : probeAfterMs
+    const every = fast ? fastProbeEveryMs : probeAfterMs
+    if (this.estimate === Infinity || now - this.last429At < quiet || now - this.#lastProbeAt < every) return
     const cap = Math.min(this.ceiling, this.#headerLimit)
     if (this.estimate >= cap) return
     this.#lastProbeAt = now
-    this.estimate = Math.min(cap, probeGain * this.estimate)
+    this.estimate = Math.min(cap, (fast ? fastProbeGain : probeGain) * this.estimate)
+  }
+
+  /** Whether L̂ is probed the fast way (it was taken at low demand; see fastProbeGain). */
+  get estimateFromLowDemand(): boolean {
+    return !this.#estimateMeasured
   }
 
   #floor(): number {

@@ -65,6 +65,7 @@ describe('KeyPacer: wait', () => {
         p.requests.accepted(T0 - 59_000 + i * 100, T0 - 60_000, 1)
         p.tokens.accepted(T0 - 59_000 + i * 100, T0 - 60_000, 1_000)
       }
+      p.wait(T0, 1, true) // refused with demand waiting: the estimates are measured, probed the slow way
       p.refused(T0, T0 - 1, 'rpm', null)
       p.refused(T0, T0 - 1, 'tpm', null)
       expect([p.requests.estimate, p.tokens.estimate]).toEqual([300, 300_000])
