@@ -30,6 +30,8 @@ export class ConcurrencyLaw {
   #goodLevel = 0
   /** Ĉ before the probe in progress (null = none): a refusal above it means the probe failed. */
   #probeFrom: number | null = null
+  /** The known level the last overshoot cut was measured against (null after a capacity cut). */
+  #overshootRef: number | null = null
   #failedProbes = 0
   #probesTaken = 0
   readonly #history: LimitAdjustment[] = []
@@ -106,13 +108,15 @@ export class ConcurrencyLaw {
     const ceiling = Math.max(min, inflight - 1)
     this.#slowStart = false
     this.#probesTaken = 0
-    if (this.#goodLevel > 0 && inflight > this.#goodLevel) {
-      const echo = this.#lastCutAt !== null && now - this.#lastCutAt < concurrencyDefaults.growthHoldMs
-      if (!(echo && this.#accepted !== null && ceiling > this.#accepted)) this.#accepted = ceiling
+    const reference = this.#knownLevel(now)
+    if (reference !== null && inflight > reference) {
+      const echo = this.#overshootRef !== null && this.#inHold(now)
+      this.#overshootRef = reference
+      this.#accepted = echo && this.#accepted !== null ? Math.min(this.#accepted, ceiling) : ceiling
       if (this.#probeFrom !== null) this.#failedProbes++
       this.#probeFrom = null
       this.#lastCutAt = now
-      const next = clamp(Math.min(this.#limit, this.#accepted ?? ceiling))
+      const next = clamp(Math.min(this.#limit, this.#accepted))
       if (next !== this.#limit) this.#set(now, next, 'overshoot_429', inflight)
       else this.changed()
       return
@@ -121,10 +125,29 @@ export class ConcurrencyLaw {
     this.#accepted = ceiling
     this.#era++
     this.#goodLevel = 0
+    this.#overshootRef = null
     this.#probeFrom = null
     this.#failedProbes = 0
     const next = clamp(Math.min(this.#limit, concurrencyDefaults.backoff * ceiling))
     if (next !== this.#limit) this.#set(now, next, 'concurrent_429', inflight)
+  }
+
+  /**
+   * The level the upstream is known to take, a refusal above which is an overshoot rather than a
+   * capacity drop (null: none known): Ĉ as it was before a probe; in slow start, the highest
+   * level that succeeded in this era; within the hold after an overshoot cut, the same level as
+   * that cut (the rest of its burst). Levels are the gateway's: a request granted while an answer
+   * is still on its way back counts one more than the upstream sees, so a success at the level
+   * a probe is then refused at must not make that refusal look like a capacity drop.
+   */
+  #knownLevel(now: EpochMs): number | null {
+    if (this.#overshootRef !== null && this.#inHold(now)) return this.#overshootRef
+    if (this.#accepted === null) return this.#goodLevel > 0 ? this.#goodLevel : null
+    return this.#probeFrom
+  }
+
+  #inHold(now: EpochMs): boolean {
+    return this.#lastCutAt !== null && now - this.#lastCutAt < concurrencyDefaults.growthHoldMs
   }
 
   /**
@@ -185,7 +208,7 @@ export class ConcurrencyLaw {
   #resetEvidence(): void {
     this.#era++
     this.#goodLevel = 0
-    this.#probeFrom = null
+    this.#probeFrom = this.#overshootRef = null
     this.#failedProbes = this.#probesTaken = 0
   }
 

@@ -77,6 +77,18 @@ describe('ConcurrencyLaw', () => {
     expect(law.limit).toBeCloseTo(30.6)
   })
 
+  it('a probe refused at a level the gateway had seen succeed (an answer still on its way back) costs one step, not 10 %', () => {
+    const law = new ConcurrencyLaw(() => undefined)
+    law.restore({ learnedLimit: 40, acceptedLevel: 40, concurrent429Count: 0, rpm429Count: 0, tpm429Count: 0, last429At: null, last429Type: null, lastProbeAt: null, history: [] })
+    law.succeeded(t0, 40) // quiet since ever: the probe raises Ĉ to 44
+    expect(law.accepted).toBe(44)
+    for (let i = 1; i <= 50 && law.limit < 41; i++) law.succeeded(t0 + i * 10, Math.floor(law.limit), 41)
+    expect(Math.floor(law.limit)).toBe(41)
+    law.cut(t0 + 1_000, 41)
+    law.cut(t0 + 1_050, 42) // the rest of its burst
+    expect([law.accepted, law.limit, law.history.at(-1)?.reason]).toEqual([40, 40, 'overshoot_429'])
+  })
+
   it('reset forgets everything it learned', () => {
     const law = new ConcurrencyLaw(() => undefined)
     law.cut(t0, 3)
