@@ -35,6 +35,7 @@ import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
+import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -199,8 +200,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
+  // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
+  const dashboard: Dashboard = createDashboard({
+    router, logger, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, sessionTtlMs: () => holder.current.sessionTtlMs,
+    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()),
+  })
+  // ── end dashboard ──
   router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))
-  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger })
+  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger, sessions: dashboard.sessions })
 
   const pipeline = createPipeline({
     metrics,
@@ -209,7 +216,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     auth: { directory, epoch: () => scheduler.epoch.now() },
     admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
     isDraining: () => drain.draining,
-    onFinished: (ctx) => status.record(ctx),
+    onFinished: (ctx) => {
+      status.record(ctx)
+      dashboard.record(ctx)
+    },
     scheduler,
     pins: new PinTable(),
   })
@@ -223,6 +233,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     isDraining: () => drain.draining,
     onIdle: () => drain.notifyIdle(),
     admin,
+    dashboard: dashboard.handle,
   })
 
   let listening: Awaited<ReturnType<typeof listen>>
@@ -237,6 +248,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     prober.close()
     scraper.close()
     scheduler.close()
+    dashboard.close()
     clearInterval(pruner)
     clearInterval(toucher)
     await writer.close()
@@ -266,6 +278,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const shutdown = (): Promise<boolean> => {
     closing ??= (async () => {
       stopWatching()
+      dashboard.close()
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
       const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
       prober.close()
