@@ -203,7 +203,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
   const dashboard: Dashboard = createDashboard({
     router, logger, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, sessionTtlMs: () => holder.current.sessionTtlMs,
-    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()),
+    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()), metrics,
   })
   // ── end dashboard ──
   router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))

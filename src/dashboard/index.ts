@@ -5,6 +5,7 @@ import type { Router } from '../admin/router.js'
 import type { RequestContext } from '../context.js'
 import { SluiceError, asSluiceError } from '../errors.js'
 import { sendError, sendJson } from '../respond.js'
+import type { Metrics } from '../telemetry/metrics.js'
 import { readBody } from '../stages/ingress/read-body.js'
 import { contentSecurityPolicy, loadAssets, type Asset } from './assets.js'
 import type { EventHub } from './events.js'
@@ -39,6 +40,7 @@ export interface DashboardDeps {
   /** What /status shows. */
   readonly status: () => unknown
   readonly gauges: GaugeReader
+  readonly metrics: Metrics
   /** Wall-clock epoch ms (sessions, log times, history). */
   readonly epoch?: () => number
   /** Where the built files are; tests may point elsewhere. */
@@ -73,6 +75,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     intervalMs: deps.tickMs,
     onError: (err) => deps.logger.warn({ err: (err as Error).message }, 'dashboard event tick failed'),
   })
+  deps.metrics.dashboardViewers.read = () => [[[], events.watchers]]
   const assets = deps.assets === undefined ? loadAssets() : deps.assets
 
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string): void => {

@@ -373,7 +373,7 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
     <dl class="kv">
       <dt>sent</dt><dd><span data-field="rps">${num(k.rps)}</span> req/s</dd>
       <dt>429s</dt><dd>${r429.length === 0 ? 'none' : r429.map(([t, n]) => html`<span class="badge warn">${t} ${n}</span> `)}</dd>
-      <dt>models</dt><dd>${k.models.join(', ')}</dd>
+      <dt>serves</dt><dd>${k.models.join(', ')}</dd>
       <dt>probes</dt><dd>${k.probes ? html`${k.probes.passed}/${k.probes.sent} passed${k.probes.last_status ? ` · last ${k.probes.last_status}` : ''}${k.probes.next_at ? html` · next <${When} at=${k.probes.next_at} />` : null}` : 'no health check'}</dd>
       ${k.health.last_failure_at ? html`<dt>last failure</dt><dd><${When} at=${k.health.last_failure_at} /> (${k.health.last_failure_kind})</dd>` : null}
     </dl>
@@ -485,19 +485,19 @@ function Consumers(props: { consumers: Consumer[]; canAct: boolean; act: (label:
       : null}
     ${list.length === 0
       ? html`<p class="empty">No consumers yet: ${props.canAct ? 'create one above' : 'an admin can create one'}, or run <code>sluice keys create</code>. Without consumers, <code>auth: off</code> serves everyone as one anonymous caller.</p>`
-      : html`<div class="table-wrap"><table class="table">
+      : html`<div class="table-wrap"><table class="table stack">
           <thead><tr><th>Consumer</th><th>Tier</th><th class="n">Requests today</th><th class="n">Tokens today</th><th>Spend today</th><th>Keys</th>${props.canAct ? html`<th></th>` : null}</tr></thead>
           <tbody>${list.map((c) => {
             const budget = budgetOf(c)
             const spent = c.today?.cost_usd ?? 0
             const mine = keys.filter((k) => k.consumer_id === c.id && k.state === 'active')
             return html`<tr data-consumer=${c.name} class=${c.disabled ? 'off' : ''}>
-              <td><b>${c.name}</b>${c.disabled ? html` <span class="badge bad">disabled</span>` : null}</td>
-              <td>${c.tier ?? html`<span class="muted">none</span>`}</td>
-              <td class="n" data-field="requests">${num(c.today?.requests ?? 0)}</td>
-              <td class="n">${num((c.today?.prompt_tokens ?? 0) + (c.today?.completion_tokens ?? 0))}</td>
-              <td data-field="spend">${usd(spent)}${budget !== null ? html` <span class="muted">of ${usd(budget)}</span><div class="bar thin"><span class=${`fill ${spent / budget > 0.9 ? 'hot' : ''}`} style=${{ width: `${Math.min(100, (spent / budget) * 100)}%` }}></span></div>` : null}</td>
-              <td>${mine.length === 0 ? html`<span class="muted">none</span>` : mine.map((k) => html`<span class="chip"><code>${k.prefix}…</code>${props.canAct ? html`<button class="x" title="Revoke" data-action="revoke" onClick=${async () => { await act(`Key ${k.prefix}… revoked`, () => send('POST', `/api/admin/keys/${enc(k.id)}/revoke`)); await reloadKeys() }}>×</button>` : null}</span>`)}</td>
+              <td data-label="Consumer"><b>${c.name}</b>${c.disabled ? html` <span class="badge bad">disabled</span>` : null}</td>
+              <td data-label="Tier">${c.tier ?? html`<span class="muted">none</span>`}</td>
+              <td class="n" data-label="Requests today" data-field="requests">${num(c.today?.requests ?? 0)}</td>
+              <td class="n" data-label="Tokens today">${num((c.today?.prompt_tokens ?? 0) + (c.today?.completion_tokens ?? 0))}</td>
+              <td data-label="Spend today" data-field="spend">${usd(spent)}${budget !== null ? html` <span class="muted">of ${usd(budget)}</span><div class="bar thin"><span class=${`fill ${spent / budget > 0.9 ? 'hot' : ''}`} style=${{ width: `${Math.min(100, (spent / budget) * 100)}%` }}></span></div>` : null}</td>
+              <td data-label="Keys">${mine.length === 0 ? html`<span class="muted">none</span>` : mine.map((k) => html`<span class="chip"><code>${k.prefix}…</code>${props.canAct ? html`<button class="x" title="Revoke" data-action="revoke" onClick=${async () => { await act(`Key ${k.prefix}… revoked`, () => send('POST', `/api/admin/keys/${enc(k.id)}/revoke`)); await reloadKeys() }}>×</button>` : null}</span>`)}</td>
               ${props.canAct
                 ? html`<td class="actions">
                     <button data-action="create-key" onClick=${async () => {
@@ -544,17 +544,17 @@ function RequestLog(props: { log: LogEntry[] }) {
     </div>
     ${props.log.length === 0
       ? html`<p class="empty">No requests yet. Send one to <code>/v1/chat/completions</code> and it appears here within a second.</p>`
-      : html`<div class="table-wrap"><table class="table log">
+      : html`<div class="table-wrap"><table class="table log stack">
           <thead><tr><th>When</th><th>Model</th><th>Key</th><th>Consumer</th><th>Status</th><th class="n">Queued</th><th class="n">Total</th><th class="n hide-narrow">Tokens</th></tr></thead>
           <tbody>${shown.map((e) => html`<tr data-request=${e.requestId}>
-            <td><${When} at=${e.at} /></td>
-            <td>${e.model ?? '—'}${e.priority ? html` <span class="muted small">${e.priority}</span>` : null}</td>
-            <td>${e.key ? `${e.provider}~${e.key}` : '—'}</td>
-            <td>${e.consumer ?? '—'}</td>
-            <td><span class=${`badge ${e.status < 400 ? 'ok' : e.status === 499 ? 'muted' : 'bad'}`} title=${e.error ?? e.outcome}>${e.status}</span>${e.error ? html` <span class="muted small">${e.error}</span>` : null}</td>
-            <td class="n">${ms(e.queuedMs)}</td>
-            <td class="n">${ms(e.totalMs)}</td>
-            <td class="n hide-narrow">${e.promptTokens === null ? '—' : `${e.promptTokens} → ${e.completionTokens ?? 0}`}</td>
+            <td data-label="When"><${When} at=${e.at} /></td>
+            <td data-label="Model">${e.model ?? '—'}${e.priority ? html` <span class="muted small">${e.priority}</span>` : null}</td>
+            <td data-label="Key">${e.key ? `${e.provider}~${e.key}` : '—'}</td>
+            <td data-label="Consumer">${e.consumer ?? '—'}</td>
+            <td data-label="Status"><span class=${`badge ${e.status < 400 ? 'ok' : e.status === 499 ? 'muted' : 'bad'}`} title=${e.error ?? e.outcome}>${e.status}</span>${e.error ? html` <span class="muted small">${e.error}</span>` : null}</td>
+            <td class="n" data-label="Queued">${ms(e.queuedMs)}</td>
+            <td class="n" data-label="Total">${ms(e.totalMs)}</td>
+            <td class="n hide-narrow" data-label="Tokens">${e.promptTokens === null ? '—' : `${e.promptTokens} → ${e.completionTokens ?? 0}`}</td>
           </tr>`)}</tbody>
         </table></div>`}
   </section>`

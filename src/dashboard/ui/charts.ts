@@ -40,6 +40,11 @@ function markers(at: readonly number[], color: string): uPlot.Plugin {
   }
 }
 
+function axisLabel(v: number, unit: string): string {
+  if (unit === 'ms') return v >= 1000 ? `${+(v / 1000).toFixed(1)}s` : `${v}ms`
+  return Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${v}${unit}`
+}
+
 function axisColor(): string {
   return getComputedStyle(document.documentElement).getPropertyValue('--muted').trim() || '#888'
 }
@@ -63,7 +68,7 @@ export function Chart(props: { title: string; unit: string; times: readonly numb
       scales: { x: { time: true } },
       axes: [
         { stroke, grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' } },
-        { stroke, size: 48, grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' }, values: (_u, vals) => vals.map((v) => `${v}${props.unit}`) },
+        { stroke, size: 56, grid: { stroke: 'rgba(128,128,128,0.15)' }, ticks: { stroke: 'rgba(128,128,128,0.3)' }, values: (_u, vals) => vals.map((v) => axisLabel(v, props.unit)) },
       ],
       series: [{}, ...props.lines.map((l) => ({ label: l.label, stroke: l.color, width: 1.5, dash: l.dash ? [6, 4] : undefined, spanGaps: false, points: { show: false } }))],
       plugins: props.marks && props.marks.length > 0 ? [markers(props.marks, '#f5a524')] : [],
