@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { send, type Reply } from '../../support/data-plane.js'
 import { defaultGatewayConfig, startStack, type Stack } from '../../support/harness.js'
@@ -17,6 +18,8 @@ describe('dashboard sessions on the admin API', () => {
   const cookieOf = (reply: Reply): string => (reply.headers['set-cookie'] ?? '').split(';')[0] as string
 
   beforeAll(async () => {
+    // The page as `npm run build` makes it (the gateway reads the files when it starts).
+    execFileSync(process.execPath, ['scripts/build-dashboard.js'], { cwd: new URL('../../../', import.meta.url), stdio: 'pipe' })
     stack = await startStack({ gateway: (simUrl) => ({ ...defaultGatewayConfig(simUrl), admin: { keys: [adminKey], read_only_keys: [readKey], session_ttl: '2h' } }) })
   })
   afterAll(() => stack?.close())
