@@ -12,7 +12,7 @@ import type { SessionStore } from './session.js'
 
 const base = '/api/admin'
 /** Consumers and their spend come from the database: read every this many ticks, not every one. */
-const consumersEveryTicks = 10
+const consumersEveryTicks = 5
 
 export interface DashboardRoutesDeps {
   readonly log: RequestLog

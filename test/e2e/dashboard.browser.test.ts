@@ -48,8 +48,10 @@ describe('dashboard in Chromium', () => {
   let browser: Browser
   let admin: BrowserContext
   let page: Page
+  let virtualKey = ''
   let attacker: Server
   let skewMs = 0
+  const logs = new LogCapture()
   /** Every body the admin page received from the gateway, for the canary scan. */
   const bodies: string[] = []
 
@@ -67,7 +69,6 @@ describe('dashboard in Chromium', () => {
         },
       },
     })
-    const logs = new LogCapture()
     gw = await startGateway({
       config: { value: config(sim.url), label: 'test' },
       logger: createLogger({ level: 'info', destination: logs }),
@@ -192,6 +193,7 @@ describe('dashboard in Chromium', () => {
     await row.locator('[data-action="create-key"]').click()
     const key = (await page.locator('[data-field="new-key"]').innerText()).trim()
     expect(key).toMatch(/^sk-/)
+    virtualKey = key
 
     const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 })
     const { data, response } = await client.chat.completions.create({ model: 'cheap', messages: [{ role: 'user', content: 'hello dashboard' }] }).withResponse()
@@ -209,6 +211,48 @@ describe('dashboard in Chromium', () => {
     await row.locator('[data-field="requests"]').filter({ hasText: /^1$/ }).waitFor()
   })
 
+  it('the other actions go through the admin API: fix and free a limit, reset learning, revoke a key, disable a consumer, reload', async () => {
+    type Stats = { adaptive_mode: boolean; max_concurrent: number | null; concurrent_429_count: number; adjustment_count: number }
+    await tab('Keys')
+    const paced = page.locator('[data-key="paced~k"]')
+    await paced.locator('input[aria-label="fixed limit"]').fill('3')
+    await paced.locator('[data-action="fix"]').click()
+    await page.getByRole('status').filter({ hasText: 'paced~k fixed at 3' }).waitFor()
+    expect(await api<Stats>('/api/admin/adaptive/keys/paced~k/stats')).toMatchObject({ adaptive_mode: false, max_concurrent: 3 })
+    await paced.locator('[data-action="adaptive"]').click()
+    await page.getByRole('status').filter({ hasText: 'paced~k learns its limit' }).waitFor()
+    expect(await api<Stats>('/api/admin/adaptive/keys/paced~k/stats')).toMatchObject({ adaptive_mode: true, max_concurrent: null })
+
+    await page.locator('[data-key="capped~k"] [data-action="reset"]').click()
+    await page.getByRole('status').filter({ hasText: 'capped~k: learning reset' }).waitFor()
+    expect(await api<Stats>('/api/admin/adaptive/keys/capped~k/stats')).toMatchObject({ concurrent_429_count: 0, adjustment_count: 0 })
+
+    await tab('Consumers')
+    const row = page.locator('tr[data-consumer="team-ui"]')
+    await row.locator('[data-action="revoke"]').click()
+    await page.getByRole('status').filter({ hasText: 'revoked' }).waitFor()
+    const keys = await api<{ data: { consumer: string; state: string }[] }>('/api/admin/keys')
+    expect(keys.data.filter((k) => k.consumer === 'team-ui').map((k) => k.state)).toEqual(['revoked'])
+    const refused = await new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: virtualKey, maxRetries: 0 }).chat.completions.create({ model: 'cheap', messages: [{ role: 'user', content: 'again' }] }).catch((e: unknown) => e)
+    expect((refused as { status?: number }).status).toBe(401)
+
+    await row.locator('[data-action="disable-consumer"]').click()
+    await row.locator('[data-action="enable-consumer"]').waitFor()
+    const consumers = await api<{ data: { name: string; disabled: boolean }[] }>('/api/admin/consumers')
+    expect(consumers.data.find((c) => c.name === 'team-ui')?.disabled).toBe(true)
+
+    const before = (await api<{ generation: number }>('/api/admin/tiers')).generation
+    await page.click('[data-action="reload"]')
+    await page.getByRole('status').filter({ hasText: 'Configuration reloaded' }).waitFor()
+    expect((await api<{ generation: number }>('/api/admin/tiers')).generation).toBe(before + 1)
+
+    // Every change is in the log under the admin key's id, never its value.
+    const changes = logs.entries().filter((e) => e.msg === 'admin')
+    expect(changes.length).toBeGreaterThanOrEqual(9)
+    for (const c of changes) expect(c.adminKey).toMatch(/^admin-[0-9a-f]{12}$/)
+    expect(logs.lines.some((l) => l.includes(adminKey))).toBe(false)
+  })
+
   it('saves screenshots at 1280 and 390 px', async () => {
     for (const [width, height] of [[1280, 900], [390, 844]] as const) {
       await page.setViewportSize({ width, height })
@@ -224,7 +268,7 @@ describe('dashboard in Chromium', () => {
   })
 
   it('a read-only key sees no action buttons, and a forged action is refused with 403', async () => {
-    const reader = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const reader = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' })
     try {
       const p = await reader.newPage()
       await p.goto(`${gw.url}/dashboard`)
@@ -236,6 +280,8 @@ describe('dashboard in Chromium', () => {
         await p.locator('.content').waitFor()
         expect(await p.locator('[data-action]').count(), name).toBe(0)
       }
+      await p.getByRole('tab', { name: 'Keys' }).click()
+      await p.screenshot({ path: new URL('keys-1280-light-read-only.png', shots).pathname, fullPage: true })
       const forged = await p.evaluate(async () => {
         const s = (await (await fetch('/api/admin/session')).json()) as { csrf_token: string }
         const r = await fetch('/api/admin/deployments/paced~k/disable', { method: 'POST', headers: { 'x-csrf-token': s.csrf_token } })

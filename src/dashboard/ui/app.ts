@@ -374,7 +374,7 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
       <dt>sent</dt><dd><span data-field="rps">${num(k.rps)}</span> req/s</dd>
       <dt>429s</dt><dd>${r429.length === 0 ? 'none' : r429.map(([t, n]) => html`<span class="badge warn">${t} ${n}</span> `)}</dd>
       <dt>serves</dt><dd>${k.models.join(', ')}</dd>
-      <dt>probes</dt><dd>${k.probes ? html`${k.probes.passed}/${k.probes.sent} passed${k.probes.last_status ? ` · last ${k.probes.last_status}` : ''}${k.probes.next_at ? html` · next <${When} at=${k.probes.next_at} />` : null}` : 'no health check'}</dd>
+      <dt>probes</dt><dd>${k.probes ? html`${k.probes.passed}/${k.probes.sent} passed${k.probes.last_status ? ` · last answer ${k.probes.last_status}` : ''}${k.probes.next_at ? html` · next <${When} at=${k.probes.next_at} />` : null}` : 'no health check'}</dd>
       ${k.health.last_failure_at ? html`<dt>last failure</dt><dd><${When} at=${k.health.last_failure_at} /> (${k.health.last_failure_kind})</dd>` : null}
     </dl>
     ${props.canAct
