@@ -109,7 +109,7 @@ export class History {
 
   /** Called once per finished request (from the observe stage's onFinished). */
   record(ctx: RequestContext, endedAt: number): void {
-    const name = ctx.route?.name
+    const name = ctx.servingRoute?.name
     if (name !== undefined) {
       let m = this.models.get(name)
       if (!m) this.models.set(name, (m = new ModelLive()))

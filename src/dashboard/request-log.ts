@@ -62,7 +62,7 @@ export class RequestLog {
     e.at = at
     e.requestId = ctx.id
     e.endpoint = ctx.endpoint
-    e.model = ctx.route?.name ?? ctx.model
+    e.model = ctx.servingRoute?.name ?? ctx.model
     e.provider = ctx.provider?.id ?? null
     e.key = ctx.key?.id ?? null
     e.consumer = ctx.consumer?.name ?? null
@@ -75,7 +75,7 @@ export class RequestLog {
     e.ttftMs = ctx.upstreamFirstByteAt > 0 ? Math.round(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt) : null
     e.promptTokens = ctx.usage?.promptTokens ?? null
     e.completionTokens = ctx.usage?.completionTokens ?? null
-    e.attempts = ctx.attempts
+    e.attempts = ctx.attempts.length
   }
 
   /** Copies of the entries newer than `seq` that match, oldest first, at most `limit` (the newest ones). */

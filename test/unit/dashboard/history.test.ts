@@ -5,7 +5,7 @@ import { History, type GaugeReader } from '../../../src/dashboard/history.js'
 function done(model: string, opts: { ok?: boolean; queuedMs?: number; totalMs?: number; ttftMs?: number } = {}): RequestContext {
   const ok = opts.ok ?? true
   return {
-    route: { name: model }, provider: { id: 'p' }, key: { id: 'k' }, outcome: ok ? 'success' : 'upstream_error', errorCode: ok ? null : 'upstream_error',
+    servingRoute: { name: model }, provider: { id: 'p' }, key: { id: 'k' }, outcome: ok ? 'success' : 'upstream_error', errorCode: ok ? null : 'upstream_error',
     queuedMs: opts.queuedMs ?? 0, startedAt: 0, upstreamStartedAt: 1, upstreamFirstByteAt: 1 + (opts.ttftMs ?? 10),
   } as unknown as RequestContext
 }

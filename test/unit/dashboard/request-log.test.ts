@@ -5,9 +5,9 @@ import { RequestLog } from '../../../src/dashboard/request-log.js'
 // A finished request as the observe stage hands it on: only the fields the log reads.
 function finished(i: number, model: string, status = 200): RequestContext {
   return {
-    id: `req-${i}`, endpoint: 'chat', model, route: { name: model }, provider: { id: 'p' }, key: { id: `k${i % 2}` }, consumer: { name: 'team' },
+    id: `req-${i}`, endpoint: 'chat', model, servingRoute: { name: model }, provider: { id: 'p' }, key: { id: `k${i % 2}` }, consumer: { name: 'team' },
     priority: 2, status, outcome: status === 200 ? 'success' : 'rejected', errorCode: status === 200 ? null : 'queue_full',
-    startedAt: 0, queuedMs: 5, upstreamStartedAt: 10, upstreamFirstByteAt: 30, usage: { promptTokens: 3, completionTokens: 4 }, attempts: 1,
+    startedAt: 0, queuedMs: 5, upstreamStartedAt: 10, upstreamFirstByteAt: 30, usage: { promptTokens: 3, completionTokens: 4 }, attempts: [{}],
     body: Buffer.from('{"secret prompt"}'), json: { messages: [] },
   } as unknown as RequestContext
 }
