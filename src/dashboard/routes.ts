@@ -13,6 +13,8 @@ import type { SessionStore } from './session.js'
 const base = '/api/admin'
 /** Consumers and their spend come from the database: read every this many ticks, not every one. */
 const consumersEveryTicks = 5
+/** One usage query per consumer: beyond this many, the page shows the first ones by name. */
+const consumersShown = 100
 
 export interface DashboardRoutesDeps {
   readonly log: RequestLog
@@ -118,7 +120,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
 }
 
 async function consumersWithSpend(read: (path: string, query?: string) => Promise<Record<string, unknown>>, at: number): Promise<unknown> {
-  const list = ((await read(`${base}/consumers`)).data ?? []) as { id: string }[]
+  const list = (((await read(`${base}/consumers`)).data ?? []) as { id: string }[]).slice(0, consumersShown)
   const day = new Date(at)
   const dayStart = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate())
   const out: unknown[] = []
