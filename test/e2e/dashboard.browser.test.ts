@@ -121,6 +121,7 @@ describe('dashboard in Chromium', () => {
     await page.fill('#admin-key', 'adm-dash-wrong-000000000000')
     await page.click('button[type=submit]')
     await expect.poll(() => page.getByRole('alert').innerText()).toContain('not an admin key')
+    await page.screenshot({ path: new URL('login-1280.png', shots).pathname })
     expect(await admin.cookies()).toEqual([])
 
     await page.fill('#admin-key', adminKey)
