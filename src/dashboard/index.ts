@@ -8,6 +8,7 @@ import { sendError, sendJson } from '../respond.js'
 import type { Metrics } from '../telemetry/metrics.js'
 import { readBody } from '../stages/ingress/read-body.js'
 import { contentSecurityPolicy, loadAssets, type Asset } from './assets.js'
+import { LoginGuard } from './login-guard.js'
 import type { EventHub } from './events.js'
 import { History, type GaugeReader } from './history.js'
 import { RequestLog } from './request-log.js'
@@ -76,6 +77,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     onError: (err) => deps.logger.warn({ err: (err as Error).message }, 'dashboard event tick failed'),
   })
   deps.metrics.dashboardViewers.read = () => [[[], events.watchers]]
+  const guard = new LoginGuard(epoch)
   const assets = deps.assets === undefined ? loadAssets() : deps.assets
 
   const handle = (req: IncomingMessage, res: ServerResponse, requestId: string): void => {
@@ -111,6 +113,9 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     if (!sameOrigin(req.headers) || !String(req.headers['content-type'] ?? '').startsWith('application/json')) {
       throw new SluiceError('csrf_check_failed', ['log in from the dashboard page, with a JSON body'])
     }
+    const address = req.socket.remoteAddress ?? 'unknown'
+    const wait = guard.retryAfter(address)
+    if (wait > 0) throw new SluiceError('rate_limit_exceeded', ['dashboard logins', 'too many wrong keys from this address; try again later'], { retryAfter: wait })
     const raw = await readBody(req, 4096, 10_000)
     let key: unknown
     try {
@@ -121,6 +126,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     if (typeof key !== 'string' || key.length === 0) throw new SluiceError('invalid_field', ['key', 'expected the admin key as a string'], { param: 'key' })
     const identity = roleOfDigest(digestOf(key.trim()), deps.keys(), deps.readOnlyKeys())
     if (identity instanceof SluiceError) {
+      guard.failed(address)
       deps.logger.info({ requestId }, 'dashboard login refused')
       throw identity
     }

@@ -430,7 +430,7 @@ function Charts(props: { tick: Tick; history: HistoryData | null }) {
     <p class="muted small">The last hour, one point every ${Math.round(h.interval_ms / 1000)} s, kept in memory by the gateway.</p>
     <div class="grid wide">
       <${Chart} title="Requests/s and 429s/s per key" unit="" times=${h.times} lines=${[...byKey('rps'), ...byKey('r429_per_s', true)]} empty="No key has been used yet." />
-      <${Chart} title="Concurrency limit per key (dashes: each learned change)" unit="" times=${h.times} lines=${byKey('concurrency_limit')} marks=${marks} />
+      <${Chart} title="Concurrency limit per key (dashed: learned; markers: each change)" unit="" times=${h.times} lines=${[...byKey('concurrency_limit'), ...keyIds.map((id, i) => ({ label: `${id} learned`, values: h.keys[id]?.learned_limit ?? [], color: color(i), dash: true }))]} marks=${marks} />
       <${Chart} title="Queue depth by priority" unit="" times=${h.times} lines=${priorities.map((p, i) => ({ label: p, values: sumModels(`queue_${p}`), color: color(i) }))} />
       <${Chart} title="Latency and time to first token" unit="ms" times=${h.times} lines=${latency} empty="No request has been answered yet." />
       <${Chart} title="Paced rate per key" unit="" times=${h.times} lines=${byKey('rate_rpm')} />

@@ -112,4 +112,17 @@ describe('dashboard sessions on the admin API', () => {
     expect((await send(url(), '/dashboard/nope.js')).status).toBe(404)
     expect((await send(url(), '/dashboard', { method: 'POST' })).status).toBe(405)
   })
+
+  // Last in the file: it leaves 127.0.0.1 unable to log in for a minute.
+  it('refuses logins from an address after ten wrong keys, the right key included, with Retry-After', async () => {
+    // Earlier tests of this file made one wrong login from this address already.
+    let wrong = 1
+    while (wrong < 20 && (await login(`adm-session-guess-${String(wrong).padStart(10, '0')}`)).status === 403) wrong++
+    expect(wrong).toBe(10)
+    const refused = await login(adminKey)
+    expect(refused.status).toBe(429)
+    expect(refused.json<{ error: { code: string } }>().error.code).toBe('rate_limit_exceeded')
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0)
+    expect(refused.headers['set-cookie']).toBeUndefined()
+  })
 })
