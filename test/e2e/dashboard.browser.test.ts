@@ -207,6 +207,11 @@ describe('dashboard in Chromium', () => {
     expect(await line.innerText()).toContain('team-ui')
     expect(await line.innerText()).not.toContain(key)
 
+    // The same spend reaches Prometheus, by model and tier, for the Grafana dashboard.
+    const metricsText = (await send(gw.url, '/metrics')).text
+    expect(Number(/^sluice_spend_usd_total\{model="cheap",tier="metered"\} (\S+)$/m.exec(metricsText)?.[1])).toBeGreaterThan(0)
+    expect(metricsText).toMatch(/^sluice_tokens_total\{model="cheap",type="prompt"\} [1-9]/m)
+
     await tab('Consumers')
     await row.locator('[data-field="spend"]').filter({ hasText: /\$(?!0\.00\b)\d/ }).waitFor({ timeout: 15_000 })
     await row.locator('[data-field="requests"]').filter({ hasText: /^1$/ }).waitFor()
