@@ -229,7 +229,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
   const dashboard: Dashboard = createDashboard({
     router, logger, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, sessionTtlMs: () => holder.current.sessionTtlMs,
-    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()), metrics,
+    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()), metrics, timers,
   })
   closers.add('dashboard', () => dashboard.close())
   // ── end dashboard ──

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { every, systemTimers, type Timers } from '../core/clock.js'
 
 // One server-sent-events stream per open dashboard, all fed by one timer that runs only while
 // someone watches: with nobody connected nothing is built, serialised or sent.
@@ -13,13 +14,14 @@ export interface EventHubOptions {
   /** Builds the payload of one tick (once, whatever the number of viewers). */
   readonly tick: () => Promise<unknown>
   readonly intervalMs?: number
+  readonly timers?: Timers
   readonly onError?: (err: unknown) => void
 }
 
 export class EventHub {
   readonly #subscribers = new Set<Subscriber>()
   readonly #opts: EventHubOptions
-  #timer: ReturnType<typeof setInterval> | null = null
+  #stopTimer: (() => void) | null = null
   #busy = false
   /** Ticks built so far: a test reads it to see that nothing runs while nobody watches. */
   ticks = 0
@@ -47,9 +49,8 @@ export class EventHub {
       this.#subscribers.delete(sub)
       if (this.#subscribers.size === 0) this.#stop()
     })
-    if (this.#timer === null) {
-      this.#timer = setInterval(() => void this.#tick(), this.#opts.intervalMs ?? 1_000)
-      this.#timer.unref()
+    if (this.#stopTimer === null) {
+      this.#stopTimer = every(this.#opts.timers ?? systemTimers, this.#opts.intervalMs ?? 1_000, () => void this.#tick())
       void this.#tick()
     }
   }
@@ -62,8 +63,8 @@ export class EventHub {
   }
 
   #stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer)
-    this.#timer = null
+    this.#stopTimer?.()
+    this.#stopTimer = null
   }
 
   async #tick(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { RequestContext } from '../context.js'
+import { every, systemTimers, type Timers } from '../core/clock.js'
 
 // What the dashboard's charts show for the last hour, kept in memory in fixed-size rings.
 // Requests feed plain counters (a few additions, no allocation once a model or key has been
@@ -99,7 +100,7 @@ export class History {
   readonly #keyRings = new Map<string, Tracked<KeySeries> & { prev429: number }>()
   #next = 0
   #count = 0
-  #timer: ReturnType<typeof setInterval> | null = null
+  #stopTimer: (() => void) | null = null
 
   constructor(opts: { intervalMs?: number; points?: number } = {}) {
     this.intervalMs = opts.intervalMs ?? historyDefaults.intervalMs
@@ -141,15 +142,14 @@ export class History {
     return this.#keys.get(id.slice(0, at))?.get(id.slice(at + 1))
   }
 
-  /** Samples every `intervalMs` until stop(); the timer does not keep the process alive. */
-  start(gauges: GaugeReader, epoch: () => number): void {
-    this.#timer ??= setInterval(() => this.sample(gauges, epoch()), this.intervalMs)
-    this.#timer.unref()
+  /** Samples every `intervalMs` until stop(). */
+  start(gauges: GaugeReader, epoch: () => number, timers: Timers = systemTimers): void {
+    this.#stopTimer ??= every(timers, this.intervalMs, () => this.sample(gauges, epoch()))
   }
 
   stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer)
-    this.#timer = null
+    this.#stopTimer?.()
+    this.#stopTimer = null
   }
 
   /** Folds the counters since the last sample and the gauges now into one new point. */

@@ -6,6 +6,7 @@ import type { RequestContext } from '../context.js'
 import { SluiceError, asSluiceError } from '../errors.js'
 import { sendError, sendJson } from '../respond.js'
 import type { Metrics } from '../telemetry/metrics.js'
+import type { Timers } from '../core/clock.js'
 import { readBody } from '../stages/ingress/read-body.js'
 import { contentSecurityPolicy, loadAssets, type Asset } from './assets.js'
 import { LoginGuard } from './login-guard.js'
@@ -47,6 +48,8 @@ export interface DashboardDeps {
   /** Where the built files are; tests may point elsewhere. */
   readonly assets?: ReadonlyMap<string, Asset> | null
   readonly tickMs?: number
+  /** The gateway's timers (a test's fake time moves the history sampler and the event ticks too). */
+  readonly timers?: Timers
 }
 
 export interface Dashboard {
@@ -66,7 +69,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   const sessions = new SessionStore(deps.sessionTtlMs, epoch)
   const log = new RequestLog()
   const history = new History()
-  history.start(deps.gauges, epoch)
+  history.start(deps.gauges, epoch, deps.timers)
   const events = addDashboardRoutes(deps.router, {
     log,
     history,
@@ -74,6 +77,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     status: deps.status,
     epoch,
     intervalMs: deps.tickMs,
+    timers: deps.timers,
     onError: (err) => deps.logger.warn({ err: (err as Error).message }, 'dashboard event tick failed'),
   })
   deps.metrics.dashboardViewers.read = () => [[[], events.watchers]]

@@ -1,5 +1,6 @@
 import type { AdminIdentity } from '../admin/auth.js'
 import type { AdminRequest, AdminResponse, Router } from '../admin/router.js'
+import type { Timers } from '../core/clock.js'
 import { SluiceError } from '../errors.js'
 import { EventHub } from './events.js'
 import type { History } from './history.js'
@@ -25,6 +26,7 @@ export interface DashboardRoutesDeps {
   /** Wall-clock epoch ms. */
   readonly epoch: () => number
   readonly intervalMs?: number
+  readonly timers?: Timers
   readonly onError?: (err: unknown) => void
 }
 
@@ -96,7 +98,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
       sample,
     }
   }
-  const hub = new EventHub({ tick, intervalMs: deps.intervalMs, onError: deps.onError })
+  const hub = new EventHub({ tick, intervalMs: deps.intervalMs, timers: deps.timers, onError: deps.onError })
 
   router.add('GET', `${base}/session`, { role: 'read', summary: 'The caller: role, admin key id, and for a dashboard session its expiry and CSRF token' }, (r) => {
     const s = r.caller.session
