@@ -190,6 +190,7 @@ export class AdaptiveRate {
       this.estimate = w.limit
       this.#estimateMeasured = true
     }
+    if (w.resetInMs !== null && w.resetInMs > 0 && this.window.noteResetInstant(now, now + w.resetInMs)) this.#record(now, 'window_detected')
     const limit = w.limit ?? this.#headerLimit
     const floor = Math.max(1, nearlySpent * limit)
     if (w.remaining !== null && w.resetInMs !== null && limit !== Infinity && w.remaining <= floor) {

@@ -1,13 +1,14 @@
 // Whether an upstream counts a key's requests in fixed windows (a counter that resets at a
 // boundary every minute) and where its boundaries are, from the evidence a pacer sees
-// (issue 14): Retry-After or a spent budget's reset pointing at a common instant, or refusals
-// that last until an instant that recurs a minute later. A sliding log or a token bucket frees
-// capacity a request at a time, so neither shows a reset that recurs at the same phase.
+// (issue 14): answers seconds apart whose reset (a header's, or a refusal's Retry-After) points
+// at one instant, or refusals that last until an instant that recurs a minute later. A sliding
+// log or a token bucket frees capacity a request at a time, so the instant its reset points at
+// moves with every request.
 
 export const windowMs = 60_000
 /** Two reset instants this close, modulo a minute, point at one boundary (Retry-After is whole seconds). */
 const sameInstantMs = 1_000
-/** Two reset instants from refusals at least this far apart: close ones are one overload's echoes. */
+/** Two reset instants from answers at least this far apart (closer ones are one overload's echoes), within one window. */
 const independentMs = 2_000
 /** A boundary known more loosely than this is not used: the pause to it would idle the key too long. */
 const maxUncertaintyMs = 20_000
@@ -30,15 +31,22 @@ export class FixedWindowDetector {
     return this.#known
   }
 
-  /** A refusal at `now` said capacity comes back at `at` (Retry-After, or a spent budget's reset). True when this made a window known. */
+  /**
+   * An answer at `now` said the budget comes back at `at` (a reset header, a refusal's
+   * Retry-After). Two answers 2 s to a minute apart pointing at the same instant make the window
+   * known, its boundary at that instant (the later of the two). Not modulo a minute: a sliding
+   * log refused once a minute by a pacer a little too fast points a minute on each time. True
+   * when this made a window known.
+   */
   noteResetInstant(now: number, at: number): boolean {
     const previous = this.#resetAt
-    const independent = now - this.#resetNotedAt >= independentMs
+    const apart = now - this.#resetNotedAt
+    if (previous !== null && apart < independentMs) return false
     this.#resetAt = at
     this.#resetNotedAt = now
-    if (previous === null || !independent || Math.abs(offset(at - previous)) > sameInstantMs) return false
+    if (previous === null || apart >= windowMs || Math.abs(at - previous) > sameInstantMs) return false
     const wasKnown = this.#known !== null
-    this.#known = { anchor: Math.max(at, previous), uncertaintyMs: Math.abs(at - previous) % windowMs }
+    this.#known = { anchor: Math.max(at, previous), uncertaintyMs: Math.abs(at - previous) }
     return !wasKnown
   }
 
@@ -103,12 +111,6 @@ export class FixedWindowDetector {
     this.#reopen = null
     this.#resetAt = null
   }
-}
-
-/** `delta` folded into (−30 s, 30 s]: how far apart two instants are modulo a window. */
-function offset(delta: number): number {
-  const m = ((delta % windowMs) + windowMs) % windowMs
-  return m > windowMs / 2 ? m - windowMs : m
 }
 
 /** The first instant after `now` that is `anchor` plus a whole number of windows. */

@@ -6,10 +6,10 @@ const T0 = 1_000_000
 const min = 60_000
 
 describe('FixedWindowDetector', () => {
-  test('two refusals a few seconds apart whose Retry-After point at one instant (modulo a minute) make a window known', () => {
+  test('two answers 2 s to a minute apart whose reset points at one instant make a window known', () => {
     const table = [
       { name: 'same instant, same window', a: [T0, T0 + 20_000], b: [T0 + 5_000, T0 + 20_400], known: true },
-      { name: 'a minute later', a: [T0, T0 + 20_000], b: [T0 + 61_000, T0 + 80_700], known: true },
+      { name: 'a minute later, a minute on (a sliding log refused once a minute)', a: [T0, T0 + 20_000], b: [T0 + 61_000, T0 + 80_700], known: false },
       { name: 'echoes of one overload (1 s apart)', a: [T0, T0 + 20_000], b: [T0 + 1_000, T0 + 20_000], known: false },
       { name: 'a sliding log: the instant moves with the refusal', a: [T0, T0 + 20_000], b: [T0 + 5_000, T0 + 25_000], known: false },
     ]
@@ -119,6 +119,19 @@ describe('AdaptiveRate against a fixed window, started at any phase of the upstr
     expect(run.servedLast2).toBeGreaterThanOrEqual(minServed)
     expect(run.refusedLast2).toBeLessThanOrEqual(max429Last2)
     expect(run.history).toEqual(['refusal_estimate', 'window_estimate', 'window_detected'])
+  })
+})
+
+describe('AdaptiveRate: window evidence from reset headers', () => {
+  test('a fixed window\'s reset header points at its boundary from every answer; a sliding log\'s moves with each request', () => {
+    const fixed = new AdaptiveRate(null)
+    fixed.observed(T0, { limit: 200, remaining: 150, resetInMs: 40_000 })
+    fixed.observed(T0 + 10_000, { limit: 200, remaining: 120, resetInMs: 30_000 })
+    expect(fixed.window.known).toEqual({ anchor: T0 + 40_000, uncertaintyMs: 0 })
+    expect(fixed.history.map((h) => h.reason)).toEqual(['window_detected'])
+    const sliding = new AdaptiveRate(null)
+    for (let t = 0; t < 120_000; t += 300) sliding.observed(T0 + t, { limit: 200, remaining: 1, resetInMs: 60_000 })
+    expect(sliding.window.known).toBeNull()
   })
 })
 
