@@ -1,0 +1,25 @@
+import { alwaysUp } from '../health.js'
+import { newInstanceId } from '../instance-id.js'
+import type { SharedState } from '../shared-state.js'
+import { MemoryBacking } from './backing.js'
+import { MemoryPermitLeases } from './permits.js'
+
+export { MemoryBacking }
+
+export interface MemoryStateOptions {
+  /** Shared by the "instances" of a test; one per process in service. */
+  readonly backing?: MemoryBacking
+  readonly instanceId?: string
+}
+
+/** Every port in this process: one instance, or several over one backing in the conformance suites. */
+export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
+  const backing = opts.backing ?? new MemoryBacking()
+  const instanceId = opts.instanceId ?? newInstanceId()
+  return {
+    instanceId,
+    permits: new MemoryPermitLeases(backing, instanceId),
+    health: alwaysUp,
+    close: async () => {},
+  }
+}

@@ -1,0 +1,13 @@
+
+import type { StateHealth } from './health.js'
+
+import type { PermitLeases } from './permits.js'
+
+/** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
+export interface SharedState {
+  /** This instance, as leases, trials and the registry name it. */
+  readonly instanceId: string
+  readonly permits: PermitLeases
+  readonly health: StateHealth
+  close(): Promise<void>
+}
