@@ -1,6 +1,5 @@
-
+import type { SharedBreakers } from './breakers.js'
 import type { StateHealth } from './health.js'
-
 import type { PermitLeases } from './permits.js'
 
 /** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
@@ -8,6 +7,7 @@ export interface SharedState {
   /** This instance, as leases, trials and the registry name it. */
   readonly instanceId: string
   readonly permits: PermitLeases
+  readonly breakers: SharedBreakers
   readonly health: StateHealth
   close(): Promise<void>
 }

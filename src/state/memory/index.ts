@@ -2,6 +2,7 @@ import { alwaysUp } from '../health.js'
 import { newInstanceId } from '../instance-id.js'
 import type { SharedState } from '../shared-state.js'
 import { MemoryBacking } from './backing.js'
+import { MemorySharedBreakers } from './breakers.js'
 import { MemoryPermitLeases } from './permits.js'
 
 export { MemoryBacking }
@@ -19,6 +20,7 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
   return {
     instanceId,
     permits: new MemoryPermitLeases(backing, instanceId),
+    breakers: new MemorySharedBreakers(backing),
     health: alwaysUp,
     close: async () => {},
   }

@@ -3,6 +3,7 @@ import type { SharedState } from '../shared-state.js'
 import type { RedisStateSettings } from '../settings.js'
 import { RedisConnection, type TestClock } from './connection.js'
 import { RedisKeys } from './keys.js'
+import { RedisSharedBreakers } from './breakers.js'
 import { RedisPermitLeases } from './permits.js'
 
 export { RedisConnection, type TestClock }
@@ -31,6 +32,7 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
     connection,
     keys,
     permits: new RedisPermitLeases(connection, keys, instanceId),
+    breakers: new RedisSharedBreakers(connection, keys),
     health: connection,
     connect: () => connection.connect(),
     close: () => connection.close(),
