@@ -1,5 +1,6 @@
 import type { SharedBreakers } from './breakers.js'
 import type { StateHealth } from './health.js'
+import type { LeaderElection } from './leader.js'
 import type { PermitLeases } from './permits.js'
 
 /** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
@@ -8,6 +9,7 @@ export interface SharedState {
   readonly instanceId: string
   readonly permits: PermitLeases
   readonly breakers: SharedBreakers
+  readonly leaders: LeaderElection
   readonly health: StateHealth
   close(): Promise<void>
 }

@@ -3,6 +3,7 @@ import { newInstanceId } from '../instance-id.js'
 import type { SharedState } from '../shared-state.js'
 import { MemoryBacking } from './backing.js'
 import { MemorySharedBreakers } from './breakers.js'
+import { MemoryLeaderElection } from './leader.js'
 import { MemoryPermitLeases } from './permits.js'
 
 export { MemoryBacking }
@@ -21,6 +22,7 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
     instanceId,
     permits: new MemoryPermitLeases(backing, instanceId),
     breakers: new MemorySharedBreakers(backing),
+    leaders: new MemoryLeaderElection(backing),
     health: alwaysUp,
     close: async () => {},
   }

@@ -4,6 +4,7 @@ import type { RedisStateSettings } from '../settings.js'
 import { RedisConnection, type TestClock } from './connection.js'
 import { RedisKeys } from './keys.js'
 import { RedisSharedBreakers } from './breakers.js'
+import { RedisLeaderElection } from './leader.js'
 import { RedisPermitLeases } from './permits.js'
 
 export { RedisConnection, type TestClock }
@@ -33,6 +34,7 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
     keys,
     permits: new RedisPermitLeases(connection, keys, instanceId),
     breakers: new RedisSharedBreakers(connection, keys),
+    leaders: new RedisLeaderElection(connection, keys),
     health: connection,
     connect: () => connection.connect(),
     close: () => connection.close(),
