@@ -1,7 +1,9 @@
 import type { SharedBreakers } from './breakers.js'
+import type { ConsumerRates } from './consumer-rates.js'
 import type { StateHealth } from './health.js'
 import type { LeaderElection } from './leader.js'
 import type { PermitLeases } from './permits.js'
+import type { SpendCounters } from './spend.js'
 
 /** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
 export interface SharedState {
@@ -10,6 +12,8 @@ export interface SharedState {
   readonly permits: PermitLeases
   readonly breakers: SharedBreakers
   readonly leaders: LeaderElection
+  readonly consumerRates: ConsumerRates
+  readonly spend: SpendCounters
   readonly health: StateHealth
   close(): Promise<void>
 }

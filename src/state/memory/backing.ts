@@ -13,7 +13,7 @@ export class MemoryBacking {
   readonly breakers = new Map<string, BreakerRecord>()
   readonly leaders = new Map<string, { holder: string; until: number; epoch: number }>()
   readonly limiters = new Map<string, { limiter: ConsumerLimiter; rpm: number | null; tpm: number | null }>()
-  readonly spend = new Map<string, { start: number; pico: number }>()
+  readonly spend = new Map<string, { start: number; pico: number; seeded: boolean }>()
   readonly pins = new Map<string, { keyId: string; until: number }>()
   readonly heartbeats = new Map<string, number>()
   listeners: readonly ((event: Invalidation) => void)[] = []

@@ -3,8 +3,10 @@ import { newInstanceId } from '../instance-id.js'
 import type { SharedState } from '../shared-state.js'
 import { MemoryBacking } from './backing.js'
 import { MemorySharedBreakers } from './breakers.js'
+import { MemoryConsumerRates } from './consumer-rates.js'
 import { MemoryLeaderElection } from './leader.js'
 import { MemoryPermitLeases } from './permits.js'
+import { MemorySpendCounters } from './spend.js'
 
 export { MemoryBacking }
 
@@ -23,6 +25,8 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
     permits: new MemoryPermitLeases(backing, instanceId),
     breakers: new MemorySharedBreakers(backing),
     leaders: new MemoryLeaderElection(backing),
+    consumerRates: new MemoryConsumerRates(backing),
+    spend: new MemorySpendCounters(backing),
     health: alwaysUp,
     close: async () => {},
   }

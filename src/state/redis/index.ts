@@ -4,8 +4,10 @@ import type { RedisStateSettings } from '../settings.js'
 import { RedisConnection, type TestClock } from './connection.js'
 import { RedisKeys } from './keys.js'
 import { RedisSharedBreakers } from './breakers.js'
+import { RedisConsumerRates } from './consumer-rates.js'
 import { RedisLeaderElection } from './leader.js'
 import { RedisPermitLeases } from './permits.js'
+import { RedisSpendCounters } from './spend.js'
 
 export { RedisConnection, type TestClock }
 
@@ -35,6 +37,8 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
     permits: new RedisPermitLeases(connection, keys, instanceId),
     breakers: new RedisSharedBreakers(connection, keys),
     leaders: new RedisLeaderElection(connection, keys),
+    consumerRates: new RedisConsumerRates(connection, keys),
+    spend: new RedisSpendCounters(connection, keys),
     health: connection,
     connect: () => connection.connect(),
     close: () => connection.close(),

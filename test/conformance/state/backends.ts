@@ -37,7 +37,7 @@ export interface StateBackend {
 }
 
 let nextInstance = 1
-const startOfTests = Date.UTC(2027, 0, 15, 12, 0, 0)
+export const startOfTests = Date.UTC(2027, 0, 15, 12, 0, 0)
 
 export const memoryBackend: StateBackend = {
   name: 'memory',
