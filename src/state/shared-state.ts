@@ -1,8 +1,11 @@
 import type { SharedBreakers } from './breakers.js'
 import type { ConsumerRates } from './consumer-rates.js'
 import type { StateHealth } from './health.js'
+import type { InstanceRegistry } from './instances.js'
+import type { InvalidationBus } from './invalidation.js'
 import type { LeaderElection } from './leader.js'
 import type { PermitLeases } from './permits.js'
+import type { PinStore } from './pins.js'
 import type { SpendCounters } from './spend.js'
 
 /** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
@@ -14,6 +17,9 @@ export interface SharedState {
   readonly leaders: LeaderElection
   readonly consumerRates: ConsumerRates
   readonly spend: SpendCounters
+  readonly pins: PinStore
+  readonly instances: InstanceRegistry
+  readonly invalidation: InvalidationBus
   readonly health: StateHealth
   close(): Promise<void>
 }

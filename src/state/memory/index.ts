@@ -4,8 +4,11 @@ import type { SharedState } from '../shared-state.js'
 import { MemoryBacking } from './backing.js'
 import { MemorySharedBreakers } from './breakers.js'
 import { MemoryConsumerRates } from './consumer-rates.js'
+import { MemoryInstanceRegistry } from './instances.js'
+import { MemoryInvalidationBus } from './invalidation.js'
 import { MemoryLeaderElection } from './leader.js'
 import { MemoryPermitLeases } from './permits.js'
+import { MemoryPinStore } from './pins.js'
 import { MemorySpendCounters } from './spend.js'
 
 export { MemoryBacking }
@@ -27,6 +30,9 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
     leaders: new MemoryLeaderElection(backing),
     consumerRates: new MemoryConsumerRates(backing),
     spend: new MemorySpendCounters(backing),
+    pins: new MemoryPinStore(backing),
+    instances: new MemoryInstanceRegistry(backing),
+    invalidation: new MemoryInvalidationBus(backing),
     health: alwaysUp,
     close: async () => {},
   }

@@ -5,8 +5,11 @@ import { RedisConnection, type TestClock } from './connection.js'
 import { RedisKeys } from './keys.js'
 import { RedisSharedBreakers } from './breakers.js'
 import { RedisConsumerRates } from './consumer-rates.js'
+import { RedisInstanceRegistry } from './instances.js'
+import { RedisInvalidationBus } from './invalidation.js'
 import { RedisLeaderElection } from './leader.js'
 import { RedisPermitLeases } from './permits.js'
+import { RedisPinStore } from './pins.js'
 import { RedisSpendCounters } from './spend.js'
 
 export { RedisConnection, type TestClock }
@@ -30,6 +33,7 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
   const instanceId = opts.instanceId ?? newInstanceId()
   const connection = new RedisConnection(settings, { ...(opts.testClock ? { testClock: opts.testClock } : {}), name: `sluice:${instanceId}`, ...(opts.onHealth ? { onHealth: opts.onHealth } : {}) })
   const keys = new RedisKeys(settings.keyPrefix)
+  const invalidation = new RedisInvalidationBus(connection, keys)
   return {
     instanceId,
     connection,
@@ -39,8 +43,14 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
     leaders: new RedisLeaderElection(connection, keys),
     consumerRates: new RedisConsumerRates(connection, keys),
     spend: new RedisSpendCounters(connection, keys),
+    pins: new RedisPinStore(connection, keys),
+    instances: new RedisInstanceRegistry(connection, keys),
+    invalidation,
     health: connection,
     connect: () => connection.connect(),
-    close: () => connection.close(),
+    close: async () => {
+      await invalidation.close()
+      await connection.close()
+    },
   }
 }
