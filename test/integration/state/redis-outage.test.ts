@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { StateUnavailableError } from '../../../src/state/errors.js'
+import { openSharedState } from '../../../src/state/index.js'
 import { createRedisState, type RedisSharedState } from '../../../src/state/redis/index.js'
 import { parseRedisUrl } from '../../../src/state/settings.js'
 
@@ -206,13 +207,25 @@ describe('Redis state when Redis fails', () => {
     expect(s.health.up).toBe(true)
   })
 
-  it('refuses to start against a Redis that is not there, quickly and with where it looked', async () => {
+  it('refuses to open against a Redis that is not there, quickly, saying where it looked and never the password', async () => {
     const unused = await freePort()
-    const s = createRedisState(parseRedisUrl(`redis://127.0.0.1:${unused}/0`, { keyPrefix: 'outage:', commandTimeoutMs }))
-    state = s
-    const { error, ms } = await timed(() => s.connect())
+    const { error, ms } = await timed(() => openSharedState(parseRedisUrl(`redis://:hunter2@127.0.0.1:${unused}/0`, { keyPrefix: 'outage:', commandTimeoutMs })))
     expect(error).toBeInstanceOf(StateUnavailableError)
     expect((error as Error).message).toContain(`redis://127.0.0.1:${unused}/0`)
+    expect((error as Error).message).not.toContain('hunter2')
     expect(ms).toBeLessThan(2_000)
+  })
+
+  it('opens the ports the setting names: Redis connected, memory in process', async () => {
+    const shared = await openSharedState(parseRedisUrl(`redis://127.0.0.1:${port}/0`, { keyPrefix: 'outage:' }), { instanceId: 'opened' })
+    try {
+      expect(shared.health.up).toBe(true)
+      expect(await shared.leaders.campaign('x', 'opened', 1_000)).toMatchObject({ leader: true })
+    } finally {
+      await shared.close()
+    }
+    const local = await openSharedState({ kind: 'memory' })
+    expect(local.health.up).toBe(true)
+    expect((await local.permits.acquire('k', 1)).granted).toBe(true)
   })
 })
