@@ -54,6 +54,8 @@ export interface ErrorOptions {
   readonly param?: string
   /** Seconds, sent as Retry-After. */
   readonly retryAfter?: number
+  /** The methods the target accepts, sent as Allow with a 405. */
+  readonly allow?: string
   readonly cause?: unknown
 }
 
@@ -62,6 +64,7 @@ export class SluiceError extends Error {
   readonly type: string
   readonly param: string | null
   readonly retryAfter: number | undefined
+  readonly allow: string | undefined
 
   constructor(
     readonly code: ErrorCode,
@@ -74,6 +77,7 @@ export class SluiceError extends Error {
     this.type = codes[code].type
     this.param = opts.param ?? null
     this.retryAfter = opts.retryAfter
+    this.allow = opts.allow
   }
 
   toJSON(): ErrorBody {

@@ -22,6 +22,7 @@ export function sendError(res: ServerResponse, err: SluiceError, requestId: stri
   }
   const headers: Record<string, string> = { 'x-request-id': requestId }
   if (err.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfter)))
+  if (err.allow !== undefined) headers.allow = err.allow
   sendJson(res, err.status, JSON.stringify(err.toJSON()), headers)
 }
 

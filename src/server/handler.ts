@@ -52,19 +52,19 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
 
     switch (target.kind) {
       case 'endpoint':
-        if (req.method !== 'POST') return runPipeline(id, req, res, target.endpoint, target.below, notAllowed(req))
+        if (req.method !== 'POST') return runPipeline(id, req, res, target.endpoint, target.below, notAllowed(req, 'POST'))
         return runPipeline(id, req, res, target.endpoint, target.below, null)
       case 'passthrough':
-        return runPipeline(id, req, res, 'passthrough', target.below, null)
+        return runPipeline(id, req, res, 'passthrough', target.below, passthroughRefusal(req))
       case 'models':
-        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', notAllowed(req))
+        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', notAllowed(req, 'GET'))
         return sendJson(res, 200, deps.runtime().modelListJson, { 'x-request-id': id })
       case 'model': {
         const runtime = deps.runtime()
         const found = runtime.models.get(target.id)
         if (found && req.method === 'GET') return sendJson(res, 200, found.modelJson, { 'x-request-id': id })
-        if (!found && runtime.passthrough) return runPipeline(id, req, res, 'passthrough', target.below, null)
-        const refusal = found ? notAllowed(req) : new SluiceError('model_not_found', [target.id], { param: 'model' })
+        if (!found && runtime.passthrough) return runPipeline(id, req, res, 'passthrough', target.below, passthroughRefusal(req))
+        const refusal = found ? notAllowed(req, 'GET') : new SluiceError('model_not_found', [target.id], { param: 'model' })
         return runPipeline(id, req, res, 'passthrough', '', refusal)
       }
       case 'health':
@@ -117,8 +117,18 @@ function isDataPlane(kind: Target['kind']): boolean {
   return kind === 'endpoint' || kind === 'passthrough' || kind === 'models' || kind === 'model'
 }
 
-function notAllowed(req: IncomingMessage): SluiceError {
-  return new SluiceError('method_not_allowed', [req.method, req.url])
+function notAllowed(req: IncomingMessage, allow: string): SluiceError {
+  return new SluiceError('method_not_allowed', [req.method, req.url], { allow })
+}
+
+// The methods the providers' APIs use, and OPTIONS for CORS. Anything else (TRACE above all,
+// which an RFC-compliant upstream answers by echoing the request, injected key included) is
+// never forwarded.
+const passthroughMethods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+const passthroughAllow = [...passthroughMethods].join(', ')
+
+function passthroughRefusal(req: IncomingMessage): SluiceError | null {
+  return passthroughMethods.has(req.method ?? '') ? null : notAllowed(req, passthroughAllow)
 }
 
 export async function serveMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {
