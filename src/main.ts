@@ -233,6 +233,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       port: opts.port ?? initial.server.port,
       keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
       requestTimeoutMs: initial.server.requestTimeoutMs,
+      onProtocolError: (code) => metrics.protocolErrors.series(code).inc(), // answered before the pipeline: counted here
     })
   } catch (err) {
     prober.close()
