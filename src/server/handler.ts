@@ -42,6 +42,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     if (deps.isDraining()) res.shouldKeepAlive = false
 
     const cors = deps.runtime().cors
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+      return runPipeline(id, req, res, 'passthrough', '', new SluiceError('malformed_request', ['an HTTP/1.1 request needs a Host header'], { param: 'host' }))
+    }
     let target: Target
     try {
       target = classifyTarget(req.url ?? '/')

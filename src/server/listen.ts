@@ -31,7 +31,9 @@ export async function listen(handler: (req: IncomingMessage, res: ServerResponse
   // Node enforces both only when it sweeps its connections (every 30 s by default); sweeping
   // ten times per timeout (at most once a second) keeps the cut within 10 % of what is set.
   const connectionsCheckingInterval = Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 10)))
-  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true }, handler)
+  // node:http answers an HTTP/1.1 request without Host with a bare 400; the handler refuses it
+  // itself, in the OpenAI shape.
+  const server = createServer({ requestTimeout, headersTimeout, connectionsCheckingInterval, keepAliveTimeout: opts.keepAliveTimeoutMs, noDelay: true, requireHostHeader: false }, handler)
   server.keepAliveTimeout = opts.keepAliveTimeoutMs
   answerProtocolErrors(server, { requestTimeoutMs: headersTimeout, onAnswered: opts.onProtocolError })
   await new Promise<void>((resolve, reject) => {

@@ -127,6 +127,8 @@ export function rawExchange(port: number, bytes: string | Buffer, more?: (write:
     }
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk])
+      // An interim answer (100 Continue) comes before the one that counts.
+      while (/^HTTP\/1\.1 1\d\d /.test(buf.toString('latin1', 0, 13)) && buf.includes('\r\n\r\n')) buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4)
       try {
         const parsed = parseResponse(buf)
         if (parsed) settle(parsed)

@@ -49,6 +49,10 @@ describe('data plane: requests node:http cannot take', () => {
     })
   }
 
+  it('an HTTP/1.1 request without Host → 400 malformed_request (param host)', async () => {
+    expectJsonRefusal(await rawExchange(stack.gw.port, 'GET /v1/models HTTP/1.1\r\n\r\n'), 400, 'malformed_request', 'host')
+  })
+
   it('headers over 16 KB → 431 headers_too_large', async () => {
     const res = await rawExchange(stack.gw.port, `GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
     expectJsonRefusal(res, 431, 'headers_too_large')
