@@ -17,7 +17,7 @@ import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
-import { systemClock, type Clock } from './core/clock.js'
+import { systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
 import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
@@ -55,6 +55,8 @@ export interface GatewayOptions {
   readonly database?: string
   /** Monotonic time for the scheduler and pacers; for benchmarks that run time faster. */
   readonly clock?: Clock
+  /** The timers that go with `clock` (queue deadlines, wake-ups, probes); a test's fake moves both. */
+  readonly timers?: Timers
   /** Wall-clock epoch ms for what the concurrency limits record. */
   readonly epoch?: Clock
 }
@@ -129,7 +131,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
-  const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock })
+  const timers = opts.timers ?? systemTimers
+  const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
   scraper.setOrigins(initial.metricsOrigins)
   const scheduler = new Scheduler({
     pacers,
@@ -137,6 +140,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     breakers,
     metrics,
     clock: opts.clock,
+    timers,
     epoch: opts.epoch,
     readLoad: (d, slot) => {
       const load = scraper.load(d.origin)
@@ -148,6 +152,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
   const prober = new Prober({
     clock: scheduler.clock,
+    timers,
     breakers,
     onResult: (target, result) => {
       const b = breakers.get(target.id)
