@@ -130,6 +130,18 @@ export class Pool implements Pumpable {
     return sent
   }
 
+  /** Takes every waiting request out of this pool and fails it with `refusal()`; returns how many. */
+  refuseAll(refusal: () => Error): number {
+    let n = 0
+    for (let w = this.#head(); w !== undefined; w = this.#head()) {
+      this.#unpark(w)
+      this.metrics.rejected(this.model, w.priority, 'shutdown')
+      w.failed(refusal())
+      n++
+    }
+    return n
+  }
+
   /** Seconds a client should wait before trying again, from the pacers of the keys it could use. */
   retryAfterMs(w: Waiter, now: number): number {
     let best = Infinity

@@ -144,6 +144,16 @@ export class Scheduler {
     this.#wakeups.poke(pacer)
   }
 
+  /**
+   * Shutdown's deadline: every request still waiting in a queue is answered with `refusal()`
+   * now (it is never sent upstream). Returns how many were.
+   */
+  refuseWaiting(refusal: () => Error): number {
+    let n = 0
+    for (const pool of this.#pools.values()) n += pool.refuseAll(refusal)
+    return n
+  }
+
   /** A limit was raised or its mode changed (admin): requests waiting for its permits may go now. */
   limitChanged(limit: ConcurrencyLimit): void {
     this.#wakeups.poke(limit)
