@@ -72,31 +72,32 @@ const body = fc.oneof(
   ).map((o) => JSON.stringify(o)),
 )
 
-describe('fuzz: every request gets an answer', () => {
+/** One request built from the four arbitraries, sent on a fresh socket; its answer must be one. */
+const requestProperty = (port: () => number) =>
+  fc.asyncProperty(method, target, headers, body, async (m, t, hs, b) => {
+    const bytes = Buffer.from(b, 'utf8')
+    const lines = [`${m} ${t} HTTP/1.1`, 'Host: sluice.test', ...hs.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${bytes.length}`, 'Connection: close']
+    const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8')
+    expectAnswered(await rawExchange(port(), Buffer.concat([head, bytes])), `${lines.join('\r\n')}\r\n\r\n${b}`)
+  })
+
+const gatewayConfig = (simUrl: string) => ({
+  providers: { sim: { type: 'openai' as const, base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1' }] } },
+  models: { 'test-model': { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+  passthrough: { provider: 'sim' },
+  server: { request_timeout: `${requestTimeoutMs}ms`, body_limit: 4096 },
+  queue: { max_wait: { urgent: '2s', high: '2s', normal: '2s', low: '2s' } },
+})
+
+describe('fuzz: every request gets an answer (auth off, passthrough)', () => {
   let stack: WatchedStack
   beforeAll(async () => {
-    stack = await startWatchedStack({
-      gateway: (simUrl) => ({
-        providers: { sim: { type: 'openai', base_url: `${simUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1' }] } },
-        models: { 'test-model': { targets: [{ provider: 'sim', model: 'sim-model' }] } },
-        passthrough: { provider: 'sim' },
-        server: { request_timeout: `${requestTimeoutMs}ms`, body_limit: 4096 },
-        queue: { max_wait: { urgent: '2s', high: '2s', normal: '2s', low: '2s' } },
-      }),
-    })
+    stack = await startWatchedStack({ gateway: gatewayConfig })
   })
   afterAll(() => stack.close())
 
   it('methods, targets, headers and bodies', async () => {
-    await fc.assert(
-      fc.asyncProperty(method, target, headers, body, async (m, t, hs, b) => {
-        const bytes = Buffer.from(b, 'utf8')
-        const lines = [`${m} ${t} HTTP/1.1`, 'Host: sluice.test', ...hs.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${bytes.length}`, 'Connection: close']
-        const sent = `${lines.join('\r\n')}\r\n\r\n${b}`
-        expectAnswered(await rawExchange(stack.gw.port, Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'), bytes])), sent)
-      }),
-      { numRuns: 300, seed },
-    )
+    await fc.assert(requestProperty(() => stack.gw.port), { numRuns: 300, seed })
   }, 120_000)
 
   it('malformed bytes on a raw socket', async () => {
@@ -109,5 +110,17 @@ describe('fuzz: every request gets an answer', () => {
       }),
       { numRuns: 150, seed },
     )
+  }, 120_000)
+})
+
+describe('fuzz: every request gets an answer (auth required, CORS on)', () => {
+  let stack: WatchedStack
+  beforeAll(async () => {
+    stack = await startWatchedStack({ gateway: (simUrl) => ({ ...gatewayConfig(simUrl), auth: 'required', cors: { origins: ['https://app.example'] } }) })
+  })
+  afterAll(() => stack.close())
+
+  it('methods, targets, headers and bodies', async () => {
+    await fc.assert(requestProperty(() => stack.gw.port), { numRuns: 200, seed: seed + 1 })
   }, 120_000)
 })
