@@ -63,7 +63,7 @@ function refusalOf(err: NodeJS.ErrnoException, requestTimeoutMs: number): Sluice
 
 function readableReason(err: NodeJS.ErrnoException): string {
   const reason = (err as { reason?: unknown }).reason
-  return typeof reason === 'string' && /^[\w .,:'()-]{1,120}$/.test(reason) ? `${reason} (${err.code ?? 'parse error'})` : String(err.code ?? 'parse error')
+  return typeof reason === 'string' && /^[\w .,:'()/-]{1,120}$/.test(reason) ? `${reason} (${err.code ?? 'parse error'})` : String(err.code ?? 'parse error')
 }
 
 /** Writes a whole answer on a socket node:http no longer answers on, then closes it after a bounded linger. */

@@ -41,6 +41,7 @@ describe('data plane: requests node:http cannot take', () => {
     { name: 'a bad chunk size', bytes: 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n' },
     { name: 'an unknown HTTP version', bytes: 'GET /v1/models HTTP/7.1\r\nHost: x\r\n\r\n' },
     { name: 'a control character in the target', bytes: 'GET /v1/mo\x01dels HTTP/1.1\r\nHost: x\r\n\r\n' },
+    { name: 'the HTTP/2 connection preface', bytes: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' },
     { name: 'garbage', bytes: '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n' },
   ]
   for (const c of malformed) {
