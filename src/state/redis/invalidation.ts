@@ -19,8 +19,9 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   async subscribe(listener: (event: Invalidation) => void): Promise<() => Promise<void>> {
-    this.#listeners = [...this.#listeners, listener]
+    // Listening only once subscribed: a subscribe that fails (Redis away) leaves nothing behind to retry over.
     await this.#open()
+    this.#listeners = [...this.#listeners, listener]
     return async () => {
       this.#listeners = this.#listeners.filter((l) => l !== listener)
     }
