@@ -7,12 +7,13 @@ import { durationPattern, parseDuration, parseSize, sizePattern } from './units.
 // The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
 // JSON Schema for editors are all generated from these definitions.
 
-const duration = (def: string, what: string) =>
+/** `zero` says what 0 does, for the fields where the code gives 0 a meaning of its own. */
+const duration = (def: string, what: string, zero?: string) =>
   z
     .union([z.number().int().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 500ms, 30s, 2m or 7d')])
     .default(def)
     .transform(parseDuration)
-    .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m; 0 disables). Default ${def}.`)
+    .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m${zero === undefined ? '' : `; ${zero}`}). Default ${def}.`)
 
 const size = (def: string, what: string) =>
   z
@@ -35,17 +36,17 @@ export const ServerConfig = z
     metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
     body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
     drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
-    request_timeout: duration('60s', 'Longest time a client may take to send a whole request (headers and body); slower clients get 408. Answers are not limited by this'),
-    keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed'),
+    request_timeout: duration('60s', 'Longest time a client may take to send a whole request (headers and body); slower clients get 408. Answers are not limited by this', '0 disables'),
+    keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed', '0 never closes them'),
   })
   .describe('The HTTP server.')
 
 export const Timeouts = z
   .strictObject({
-    connect: duration('10s', 'Time to open a TCP/TLS connection to the upstream'),
-    first_byte: duration('120s', 'Time from sending the request until the upstream response headers arrive'),
-    idle: duration('60s', 'Longest silence between two chunks of an upstream response body'),
-    total: duration('600s', 'Longest time for a whole upstream exchange, streams included'),
+    connect: duration('10s', 'Time to open a TCP/TLS connection to the upstream', '0 disables'),
+    first_byte: duration('120s', 'Time from sending the request until the upstream response headers arrive', '0 disables'),
+    idle: duration('60s', 'Longest silence between two chunks of an upstream response body', '0 disables'),
+    total: duration('600s', 'Longest time for a whole upstream exchange, streams included', '0 disables'),
   })
   .describe('Upstream timeouts. A timeout before the response starts is 504 upstream_timeout; during a stream it ends the stream with an error event.')
 
@@ -82,7 +83,7 @@ export const KeyConfig = z
   .strictObject({
     id: identifier.describe('Name of the key in logs, metrics and the admin API. The secret itself never appears anywhere.'),
     key: z
-      .string()
+      .string({ error: (issue) => (issue.input === undefined ? 'the key is missing (add key: "${ENV_VAR}" holding the upstream credential)' : 'the key must be a string') })
       .trim() // a key read from a file or an environment variable often ends in a newline
       .min(1, 'the key is empty (is its ${VAR} set?)')
       .regex(/^[\x21-\x7e\x80-\xff]*$/, 'a key may hold only printable ASCII and Latin-1 characters (no whitespace; check for a character pasted from a web page)')
@@ -133,7 +134,7 @@ export const ProviderConfig = z
     ),
     api_version: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a version such as 2024-10-21').optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
     anthropic_version: headerValue.min(1).optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
-    keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
+    keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe("Upstream credentials. A model's requests go to the key its `strategy` picks (p2c by default) among those that can take them now; passthrough requests rotate round-robin over the keys in service."),
     headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
     timeouts: Timeouts.prefault({}),
     limit_scope: z.enum(['key', 'key-model']).default('key').describe(
@@ -205,7 +206,7 @@ export const QueueConfig = z
       })
       .prefault({})
       .describe('Longest wait in the queue, per priority. A client may shorten it with X-Sluice-Max-Wait: <seconds>.'),
-    keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection'),
+    keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection', '0 sends none'),
   })
   .describe('The priority queue in front of each model: requests wait there until a key has capacity.')
 
@@ -264,7 +265,7 @@ export const PriceConfig = z
 
 export const UsageConfig = z
   .strictObject({
-    retention: duration('90d', 'How long usage records are kept (a duration such as 30d; 0 keeps them for ever)'),
+    retention: duration('90d', 'How long usage records are kept; older ones are deleted at start and every hour', '0 keeps them for ever'),
     buffer: z.number().int().min(100).default(10_000).describe('Usage records held in memory while the database catches up; beyond it records are dropped and counted (sluice_usage_records_dropped_total). Default 10000.'),
   })
   .describe('The usage ledger: one record per request, written in batches off the request path.')
@@ -285,7 +286,7 @@ const databaseUrl = z
   .regex(/^(sqlite:(?!\/\/).+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> (sqlite:./data/sluice.db, sqlite:/var/lib/sluice.db), sqlite::memory: or postgres://user@host:port/database')
   .default('sqlite:./data/sluice.db')
   .describe(
-    'Where sluice keeps what must survive a restart (learned concurrency limits and their history): sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
+    'Where sluice keeps what must survive a restart: consumers and their virtual keys, the usage ledger, and learned concurrency limits with their history. sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
   )
 
 export const LogConfig = z
@@ -315,11 +316,35 @@ export const SluiceConfig = z
     usage: UsageConfig.prefault({}),
     cors: CorsConfig.prefault({}),
   })
-  .superRefine(checkReferences)
+  .superRefine((cfg, ctx) => {
+    for (const problem of referenceProblems(cfg)) ctx.addIssue({ code: 'custom', ...problem })
+  })
   .describe('sluice configuration (sluice.yaml).')
 
+/** What `sluice keys …` reads from sluice.yaml; every other section is ignored, valid or not. */
+export const KeysCommandConfig = z.object({
+  database: databaseUrl,
+  tiers: z.record(identifier, TierConfig).default({}),
+})
+
+interface ReferenceProblem {
+  readonly path: (string | number)[]
+  readonly message: string
+}
+
+/**
+ * The cross-field rules on a config that may fail the schema elsewhere: the loader reports them
+ * together with the field errors (zod runs a refinement only when every field is valid).
+ * Anything malformed here is skipped: the schema reports it.
+ */
+export function referenceIssues(raw: unknown): readonly ReferenceProblem[] {
+  return referenceProblems(referenceShape(raw))
+}
+
 // Cross-field rules, reported with the path of the offending field so the loader can give its line.
-function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
+function referenceProblems(cfg: ConfigShape): ReferenceProblem[] {
+  const problems: ReferenceProblem[] = []
+  const ctx = { addIssue: (p: { code: 'custom' } & ReferenceProblem) => problems.push({ path: p.path, message: p.message }) }
   for (const [id, p] of Object.entries(cfg.providers)) {
     if (p.type === 'azure' && !p.base_url) ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'azure providers need base_url (https://NAME.openai.azure.com)' })
     const seen = new Set<string>()
@@ -345,7 +370,7 @@ function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
   const aliasOwner = new Map<string, string>()
   for (const [name, m] of Object.entries(cfg.models)) {
     m.targets.forEach((t, i) => {
-      if (!(t.provider in cfg.providers)) ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'provider'], message: `unknown provider "${t.provider}"` })
+      if (t.provider !== undefined && !(t.provider in cfg.providers)) ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'provider'], message: `unknown provider "${t.provider}"` })
       if (m.split && (t.group === undefined || !(t.group in m.split))) {
         ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'group'], message: `with a split, every target names one of its groups (${Object.keys(m.split).join(', ')})` })
       }
@@ -376,6 +401,7 @@ function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
   if (cfg.passthrough && !(cfg.passthrough.provider in cfg.providers)) {
     ctx.addIssue({ code: 'custom', path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
   }
+  return problems
 }
 
 /** `llama-*` → /^llama-.*$/: a star matches any run of characters, everything else itself. */
@@ -385,10 +411,78 @@ export function wildcardPattern(pattern: string): RegExp {
 
 interface ConfigShape {
   providers: Record<string, { type: string; base_url?: string | undefined; keys: { id: string }[]; health_check: { model?: string | undefined; path?: string | undefined } | null; failover: { enabled: boolean } }>
-  models: Record<string, { targets: { provider: string; group?: string | undefined }[]; aliases: string[]; fallbacks: string[]; split: Record<string, number> | null; ab_test: unknown }>
+  /** `provider` is undefined where it cannot be checked (not a string, or `providers` itself is malformed). */
+  models: Record<string, { targets: { provider?: string | undefined; group?: string | undefined }[]; aliases: string[]; fallbacks: string[]; split: Record<string, number> | null; ab_test: unknown }>
   passthrough: { provider: string } | null
   cors: { origins: string[]; credentials: boolean }
   admin: { keys: string[]; read_only_keys: string[] }
+}
+
+/** The parts of a raw (unvalidated) config the cross-field rules read, with what is malformed left out. */
+function referenceShape(raw: unknown): ConfigShape {
+  const root = record(raw)
+  const providersKnown = isRecord(root.providers)
+  const providers: ConfigShape['providers'] = {}
+  for (const [id, value] of Object.entries(record(root.providers))) {
+    const p = record(value)
+    // A health_check that is there but malformed still counts as there: the schema reports it.
+    const check = p.health_check === undefined || p.health_check === null ? null : record(p.health_check)
+    providers[id] = {
+      type: typeof p.type === 'string' ? p.type : '',
+      base_url: typeof p.base_url === 'string' ? p.base_url : p.base_url === undefined ? undefined : 'malformed',
+      keys: list(p.keys).flatMap((k) => (isRecord(k) && typeof k.id === 'string' ? [{ id: k.id }] : [])),
+      health_check: check === null ? null : isRecord(p.health_check) ? { model: present(check.model), path: present(check.path) } : { model: 'malformed' },
+      failover: { enabled: record(p.failover).enabled === true },
+    }
+  }
+  const models: ConfigShape['models'] = {}
+  for (const [name, value] of Object.entries(record(root.models))) {
+    const m = record(value)
+    const split = isRecord(m.split) ? Object.fromEntries(Object.keys(m.split).map((g) => [g, 1])) : null
+    models[name] = {
+      targets: list(m.targets).map((t) => {
+        const target = record(t)
+        return {
+          provider: providersKnown && typeof target.provider === 'string' ? target.provider : undefined,
+          group: typeof target.group === 'string' ? target.group : undefined,
+        }
+      }),
+      aliases: strings(m.aliases),
+      fallbacks: strings(m.fallbacks),
+      split,
+      ab_test: isRecord(m.ab_test) ? m.ab_test : null,
+    }
+  }
+  const passthrough = record(root.passthrough)
+  const cors = record(root.cors)
+  const admin = record(root.admin)
+  return {
+    providers,
+    models,
+    passthrough: providersKnown && typeof passthrough.provider === 'string' ? { provider: passthrough.provider } : null,
+    cors: { origins: strings(cors.origins), credentials: cors.credentials === true },
+    admin: { keys: strings(admin.keys), read_only_keys: strings(admin.read_only_keys) },
+  }
+}
+
+function present(value: unknown): string | undefined {
+  return value === undefined ? undefined : String(value)
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return isRecord(value) ? value : {}
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : []
+}
+
+function strings(value: unknown): string[] {
+  return list(value).filter((v): v is string => typeof v === 'string')
 }
 
 export type SluiceConfigInput = z.input<typeof SluiceConfig>
@@ -396,6 +490,7 @@ export type SluiceConfigParsed = z.output<typeof SluiceConfig>
 export type ProviderConfigParsed = z.output<typeof ProviderConfig>
 export type ModelConfigParsed = z.output<typeof ModelConfig>
 export type TierConfigParsed = z.output<typeof TierConfig>
+export type KeysCommandConfigParsed = z.output<typeof KeysCommandConfig>
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(SluiceConfig, { io: 'input', unrepresentable: 'any' })
