@@ -31,6 +31,30 @@ const profileMode = process.argv.includes('--profile')
 const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
 
+// A bench run takes minutes and the machine: a mistyped argument must not start one.
+const benchUsage = `Usage: npm run bench [-- pacing | concurrency | --profile]
+
+  (none)        the proxy-overhead benchmark: sluice against the simulator and a minimal proxy (~2 minutes)
+  pacing        the queue and pacer scenarios (bench/pacing.js)
+  concurrency   the learned per-key concurrency limit (bench/concurrency.js)
+  --profile     one closed-loop sluice run under --cpu-prof, summarised
+
+Environment: BENCH_SECONDS, BENCH_WARMUP, BENCH_RATE, BENCH_CONNECTIONS, BENCH_UPSTREAM_MS,
+BENCH_TARGETS, BENCH_QUIET_WAIT, BENCH_RETRIES, BENCH_BUDGET (bench/run.js and bench/README.md).
+`
+{
+  const args = process.argv.slice(2)
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(benchUsage)
+    process.exit(0)
+  }
+  const unknown = args.find((a) => !['pacing', 'concurrency', '--profile'].includes(a))
+  if (unknown !== undefined) {
+    process.stderr.write(`bench: unknown ${unknown.startsWith('-') ? 'option' : 'argument'} ${unknown}\n\n${benchUsage}`)
+    process.exit(2)
+  }
+}
+
 const num = (name, def) => {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return def
