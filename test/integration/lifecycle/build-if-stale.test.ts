@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+
+// `npm start` must not compile on every start, and must compile whenever src/ changed, a
+// `git pull` included. The real scripts/build.js runs here in a small project whose
+// "typescript" is a stand-in that logs each build, so no real compile is paid for.
+
+const run = promisify(execFile)
+const root = resolve(import.meta.dirname, '../../..')
+
+const fakeTsc = `import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+const root = process.cwd()
+appendFileSync(join(root, 'builds.log'), 'build\\n')
+if (existsSync(join(root, 'src', 'broken.ts'))) { process.stderr.write('src/broken.ts(1,1): error TS1005\\n'); process.exit(2) }
+mkdirSync(join(root, 'dist'), { recursive: true })
+writeFileSync(join(root, 'dist', 'cli.js'), '')
+`
+
+let project: string
+
+beforeEach(() => {
+  project = mkdtempSync(join(tmpdir(), 'sluice-build-'))
+  mkdirSync(join(project, 'scripts'))
+  copyFileSync(join(root, 'scripts', 'build.js'), join(project, 'scripts', 'build.js'))
+  mkdirSync(join(project, 'node_modules', 'typescript', 'bin'), { recursive: true })
+  writeFileSync(join(project, 'node_modules', 'typescript', 'bin', 'tsc'), fakeTsc)
+  writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n')
+  writeFileSync(join(project, 'tsconfig.json'), '{}\n')
+  writeFileSync(join(project, 'tsconfig.build.json'), '{}\n')
+  mkdirSync(join(project, 'src', 'config'), { recursive: true })
+  writeFileSync(join(project, 'src', 'cli.ts'), 'export {}\n')
+  writeFileSync(join(project, 'src', 'config', 'load.ts'), 'export {}\n')
+})
+
+afterEach(() => rmSync(project, { recursive: true, force: true }))
+
+async function buildIfStale(dir = project): Promise<{ code: number; stderr: string }> {
+  try {
+    const { stderr } = await run(process.execPath, [join(dir, 'scripts', 'build.js'), '--if-stale'], { cwd: dir })
+    return { code: 0, stderr }
+  } catch (err) {
+    const e = err as { code: number; stderr: string }
+    return { code: e.code, stderr: e.stderr }
+  }
+}
+
+function builds(dir = project): number {
+  const log = join(dir, 'builds.log')
+  return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0
+}
+
+/** Moves every file's mtime an hour back, as if the last build and the edits before it were long ago; no sleeping. */
+function ageEverything(dir = project): void {
+  const hourAgo = new Date(Date.now() - 3_600_000)
+  const stampAge = new Date(Date.now() - 1_800_000)
+  for (const path of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'src/cli.ts', 'src/config', 'src/config/load.ts']) {
+    if (existsSync(join(dir, path))) utimesSync(join(dir, path), hourAgo, hourAgo)
+  }
+  utimesSync(join(dir, 'dist', '.build-stamp'), stampAge, stampAge)
+}
+
+describe('scripts/build.js --if-stale (npm start)', () => {
+  it('builds when dist/ was never built, then starts from it while nothing changed', async () => {
+    expect((await buildIfStale()).code).toBe(0)
+    expect(builds()).toBe(1)
+    ageEverything()
+    for (let i = 0; i < 3; i++) expect((await buildIfStale()).code).toBe(0)
+    expect(builds()).toBe(1)
+  })
+
+  it('builds again after a source file changed, as an edit or a git pull writes it', async () => {
+    await buildIfStale()
+    ageEverything()
+    writeFileSync(join(project, 'src', 'config', 'load.ts'), 'export const changed = 1\n')
+    const rebuilt = await buildIfStale()
+    expect(rebuilt.code).toBe(0)
+    expect(rebuilt.stderr).toContain('src/config/load.ts changed')
+    expect(builds()).toBe(2)
+    ageEverything()
+    await buildIfStale()
+    expect(builds()).toBe(2)
+  })
+
+  it('builds again after a source file was deleted or added, and after package.json or a tsconfig changed', async () => {
+    await buildIfStale()
+    ageEverything()
+    rmSync(join(project, 'src', 'config', 'load.ts'))
+    expect((await buildIfStale()).stderr).toContain('src/config/ changed')
+    expect(builds()).toBe(2)
+
+    ageEverything()
+    writeFileSync(join(project, 'src', 'config', 'new.ts'), 'export {}\n')
+    utimesSync(join(project, 'src', 'config', 'new.ts'), new Date(0), new Date(0))
+    await buildIfStale()
+    expect(builds()).toBe(3)
+
+    for (const file of ['package.json', 'tsconfig.build.json']) {
+      ageEverything()
+      writeFileSync(join(project, file), '{ "type": "module" }\n')
+      expect((await buildIfStale()).stderr).toContain(`${file} changed`)
+    }
+    expect(builds()).toBe(5)
+  })
+
+  it('builds again after a real git pull that changed a source file', async () => {
+    const git = (cwd: string, ...args: string[]) => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd })
+    // `project` plays the upstream repository; the user works in a clone of it.
+    writeFileSync(join(project, '.gitignore'), 'dist/\nbuilds.log\n')
+    await git(project, 'init', '-q')
+    await git(project, 'add', '.')
+    await git(project, 'commit', '-qm', 'first')
+    const user = mkdtempSync(join(tmpdir(), 'sluice-build-clone-'))
+    try {
+      await git(user, 'clone', '-q', project, '.')
+      expect((await buildIfStale(user)).code).toBe(0)
+      writeFileSync(join(project, 'src', 'config', 'load.ts'), 'export const pulled = 1\n')
+      await git(project, 'commit', '-qam', 'second')
+      ageEverything(user)
+      expect((await buildIfStale(user)).stderr).toBe('')
+      await git(user, 'pull', '-q')
+      expect(readFileSync(join(user, 'src', 'config', 'load.ts'), 'utf8')).toContain('pulled')
+      // git replaces a file it updates, so its directory changes too; either names the change.
+      expect((await buildIfStale(user)).stderr).toMatch(/src\/config\/(load\.ts)? changed/)
+      expect(builds(user)).toBe(2)
+    } finally {
+      rmSync(user, { recursive: true, force: true })
+    }
+  })
+
+  it('a failed build stops npm start and is tried again on the next start', async () => {
+    await buildIfStale()
+    ageEverything()
+    const stampBefore = statSync(join(project, 'dist', '.build-stamp')).mtimeMs
+    writeFileSync(join(project, 'src', 'broken.ts'), 'export const = 1\n')
+    const failed = await buildIfStale()
+    expect(failed.code).not.toBe(0)
+    expect(failed.stderr).toContain('error TS1005')
+    expect(statSync(join(project, 'dist', '.build-stamp')).mtimeMs).toBe(stampBefore)
+    rmSync(join(project, 'src', 'broken.ts'))
+    expect((await buildIfStale()).code).toBe(0)
+    expect(builds()).toBe(3)
+  })
+
+  it('is what npm start and npm run build run', () => {
+    const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+    expect(scripts.start).toBe('node scripts/build.js --if-stale && node dist/cli.js start')
+    expect(scripts.build).toBe('node scripts/build.js')
+  })
+})
