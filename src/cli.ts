@@ -135,8 +135,12 @@ function checkConfig(args: string[]): number {
   }
   // A ConfigError reaches the handler at the bottom, which prints every problem and exits 1.
   const cfg = loadConfigFile(file)
-  process.stdout.write(`${file}: ok (${Object.keys(cfg.providers).length} providers, ${Object.keys(cfg.models).length} models)\n`)
+  process.stdout.write(`${file}: ok (${count(Object.keys(cfg.providers).length, 'provider')}, ${count(Object.keys(cfg.models).length, 'model')})\n`)
   return 0
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`
 }
 
 function schema(args: string[]): number {
@@ -169,7 +173,7 @@ async function start(args: string[]): Promise<number> {
     logger.info(
       { simulator: simulator.url },
       `No sluice.yaml found: running the DEMO configuration against the built-in simulator at ${simulator.url}. ` +
-        'To use real providers, copy sluice.example.yaml to sluice.yaml (or pass --config FILE) and restart.',
+        'To use real providers, copy sluice.minimal.yaml (one key) or sluice.example.yaml to sluice.yaml (or pass --config FILE) and restart.',
     )
   }
 
