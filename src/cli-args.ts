@@ -10,14 +10,6 @@ export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
-/**
- * A command that could not do its work for a reason the user can act on (a database that
- * cannot be reached): printed as one line, exit 1.
- */
-export class CommandError extends Error {
-  override readonly name = 'CommandError'
-}
-
 export interface CommandLine<O extends ParseArgsOptionsConfig> {
   readonly values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string }
   readonly positionals: readonly string[]

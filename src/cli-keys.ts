@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { CommandError, parseCommandLine, UsageError } from './cli-args.js'
+import { parseCommandLine, UsageError } from './cli-args.js'
 import { loadKeysCommandConfig } from './config/load.js'
 import { parseDuration } from './config/units.js'
 import { ConsumerInputError, createConsumer, createKey } from './consumers/service.js'
@@ -31,7 +31,7 @@ type Values = Readonly<Record<string, string | boolean | undefined>>
 /**
  * `sluice keys …`: works on the database directly, so it needs no running gateway. Mistakes in
  * the arguments are UsageErrors, a bad config file a ConfigError, a database that cannot be
- * opened a CommandError: the CLI prints each without a stack trace.
+ * opened a StoreOpenError: the CLI prints each without a stack trace.
  */
 export async function keysCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const [sub, ...rest] = args
@@ -46,12 +46,7 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream = p
   const cfg = file ? loadKeysCommandConfig(file) : null
   const database = typeof values.database === 'string' ? values.database : (cfg?.database ?? 'sqlite:./data/sluice.db')
   const tiers = new Set(Object.keys(cfg?.tiers ?? {}))
-  let store: Store
-  try {
-    store = await openStore(database)
-  } catch (e) {
-    throw new CommandError(`cannot open the database: ${(e as Error).message}`)
-  }
+  const store = await openStore(database)
   try {
     switch (sub) {
       case 'create':

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { CommandError, parseCommandLine, UsageError, wantsHelp } from './cli-args.js'
+import { parseCommandLine, UsageError, wantsHelp } from './cli-args.js'
 import { keysCommand, keysUsage } from './cli-keys.js'
 import { demoConfig } from './config/demo.js'
 import type { ConfigSource } from './config/holder.js'
@@ -9,6 +9,7 @@ import { ConfigError, loadConfigFile } from './config/load.js'
 import { configReference } from './config/reference.js'
 import { configJsonSchema } from './config/schema.js'
 import { startGateway } from './main.js'
+import { StoreOpenError } from './store/errors.js'
 import { runSimulateCommand, SimulatorConfigError, simulateUsage, startSimulator } from './simulator/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 
@@ -229,12 +230,10 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code
   },
   (err: unknown) => {
-    // Mistakes a user can fix are told in their own words; a stack trace is for sluice's own bugs.
-    if (err instanceof ConfigError || err instanceof SimulatorConfigError || err instanceof CommandError) {
-      process.stderr.write(`${err.message}\n`)
-    } else {
-      process.stderr.write(`sluice: internal error: ${(err as Error).stack ?? String(err)}\n`)
-    }
+    // What the user can fix is told in its own words; a stack trace is for sluice's own bugs.
+    if (err instanceof ConfigError || err instanceof SimulatorConfigError) process.stderr.write(`${err.message}\n`)
+    else if (err instanceof StoreOpenError) process.stderr.write(`sluice: cannot open the database: ${err.message}\n`)
+    else process.stderr.write(`sluice: ${(err as Error).stack ?? String(err)}\n`)
     process.exitCode = 1
   },
 )
