@@ -130,10 +130,7 @@ function checkConfig(args: string[]): number {
   const { values, positionals } = parseCommandLine(args, { config: { type: 'string', short: 'c' } }, 1)
   if (values.config !== undefined && positionals[0] !== undefined) throw new UsageError('give the file once: as an argument or with --config')
   const file = defaultConfigFile(values.config ?? positionals[0])
-  if (!file) {
-    process.stderr.write('no config file: pass one, set SLUICE_CONFIG, or create ./sluice.yaml\n')
-    return 2
-  }
+  if (!file) throw new UsageError('no config file: pass one, set SLUICE_CONFIG, or create ./sluice.yaml')
   // A ConfigError reaches the handler at the bottom, which prints every problem and exits 1.
   const cfg = loadConfigFile(file)
   process.stdout.write(`${file}: ok (${count(Object.keys(cfg.providers).length, 'provider')}, ${count(Object.keys(cfg.models).length, 'model')})\n`)

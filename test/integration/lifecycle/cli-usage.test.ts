@@ -90,6 +90,7 @@ describe('usage mistakes', () => {
     { args: ['simulate', '--port', '70000'], line: 'sluice simulate: --port must be an integer from 0 to 65535, not "70000"' },
     { args: ['schema', '--markdown=yes'], line: 'sluice schema: --markdown takes no value' },
     { args: ['check-config', 'a.yaml', 'b.yaml'], line: 'sluice check-config: unexpected argument "b.yaml"' },
+    { args: ['check-config'], line: 'sluice check-config: no config file: pass one, set SLUICE_CONFIG, or create ./sluice.yaml' },
     { args: ['keys', 'list', '--tier', 'basic'], line: 'sluice keys: unknown option --tier' },
     { args: ['keys', 'create', '--tier', 'basic'], line: 'sluice keys: --consumer is required' },
     { args: ['keys', 'revoke'], line: 'sluice keys: revoke needs a key prefix or id' },
