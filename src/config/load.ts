@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml'
 import type { z } from 'zod'
-import { KeysCommandConfig, referenceIssues, SluiceConfig, type KeysCommandConfigParsed, type SluiceConfigParsed } from './schema.js'
+import { referenceIssues } from './references.js'
+import { KeysCommandConfig, SluiceConfig, type KeysCommandConfigParsed, type SluiceConfigParsed } from './schema.js'
 
 /** One problem in a config file, located by its path in the document and its line. */
 export interface ConfigIssue {
