@@ -1,24 +1,27 @@
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
-// `npm start` must not compile on every start, and must compile whenever src/ changed, a
-// `git pull` included. The real scripts/build.js runs here in a small project whose
-// "typescript" is a stand-in that logs each build, so no real compile is paid for.
+// `npm start` must not build on every start, and must build whenever src/ changed, a `git
+// pull` included. The real scripts/build-if-stale.js runs here in a small project whose
+// `npm run build` is a stand-in that logs each build, so no real compile is paid for.
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '../../..')
 
-const fakeTsc = `import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-const root = process.cwd()
-appendFileSync(join(root, 'builds.log'), 'build\\n')
-if (existsSync(join(root, 'src', 'broken.ts'))) { process.stderr.write('src/broken.ts(1,1): error TS1005\\n'); process.exit(2) }
-mkdirSync(join(root, 'dist'), { recursive: true })
-writeFileSync(join(root, 'dist', 'cli.js'), '')
+// Writes dist/cli.js as tsc does; fails while src/broken.ts exists; touches src/cli.ts in the
+// middle of the build while touch-during-build exists (an editor saving while tsc runs).
+const fakeBuild = `import { appendFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+appendFileSync('builds.log', 'build\\n')
+if (existsSync('src/broken.ts')) { process.stderr.write('src/broken.ts(1,1): error TS1005\\n'); process.exit(2) }
+if (existsSync('touch-during-build')) { const now = new Date(Date.now() + 50); utimesSync('src/cli.ts', now, now) }
+const later = Date.now() + 100
+while (Date.now() < later) {}
+mkdirSync('dist', { recursive: true })
+writeFileSync('dist/cli.js', '')
 `
 
 let project: string
@@ -26,10 +29,9 @@ let project: string
 beforeEach(() => {
   project = mkdtempSync(join(tmpdir(), 'sluice-build-'))
   mkdirSync(join(project, 'scripts'))
-  copyFileSync(join(root, 'scripts', 'build.js'), join(project, 'scripts', 'build.js'))
-  mkdirSync(join(project, 'node_modules', 'typescript', 'bin'), { recursive: true })
-  writeFileSync(join(project, 'node_modules', 'typescript', 'bin', 'tsc'), fakeTsc)
-  writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n')
+  copyFileSync(join(root, 'scripts', 'build-if-stale.js'), join(project, 'scripts', 'build-if-stale.js'))
+  writeFileSync(join(project, 'fake-build.mjs'), fakeBuild)
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fixture', type: 'module', scripts: { build: 'node fake-build.mjs' } }) + '\n')
   writeFileSync(join(project, 'tsconfig.json'), '{}\n')
   writeFileSync(join(project, 'tsconfig.build.json'), '{}\n')
   mkdirSync(join(project, 'src', 'config'), { recursive: true })
@@ -41,7 +43,7 @@ afterEach(() => rmSync(project, { recursive: true, force: true }))
 
 async function buildIfStale(dir = project): Promise<{ code: number; stderr: string }> {
   try {
-    const { stderr } = await run(process.execPath, [join(dir, 'scripts', 'build.js'), '--if-stale'], { cwd: dir })
+    const { stderr } = await run(process.execPath, [join(dir, 'scripts', 'build-if-stale.js')], { cwd: dir, env: { ...process.env, npm_execpath: '' } })
     return { code: 0, stderr }
   } catch (err) {
     const e = err as { code: number; stderr: string }
@@ -54,54 +56,68 @@ function builds(dir = project): number {
   return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0
 }
 
-/** Moves every file's mtime an hour back, as if the last build and the edits before it were long ago; no sleeping. */
-function ageEverything(dir = project): void {
+/** Moves the inputs' mtimes an hour back, as if they were written long before the last build; no sleeping. */
+function ageInputs(dir = project): void {
   const hourAgo = new Date(Date.now() - 3_600_000)
-  const stampAge = new Date(Date.now() - 1_800_000)
   for (const path of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'src/cli.ts', 'src/config', 'src/config/load.ts']) {
     if (existsSync(join(dir, path))) utimesSync(join(dir, path), hourAgo, hourAgo)
   }
-  utimesSync(join(dir, 'dist', '.build-stamp'), stampAge, stampAge)
 }
 
-describe('scripts/build.js --if-stale (npm start)', () => {
+describe('scripts/build-if-stale.js (npm start)', () => {
   it('builds when dist/ was never built, then starts from it while nothing changed', async () => {
-    expect((await buildIfStale()).code).toBe(0)
+    expect((await buildIfStale()).stderr).toContain('dist/ has not been built')
     expect(builds()).toBe(1)
-    ageEverything()
-    for (let i = 0; i < 3; i++) expect((await buildIfStale()).code).toBe(0)
+    ageInputs()
+    for (let i = 0; i < 3; i++) expect(await buildIfStale()).toEqual({ code: 0, stderr: '' })
+    expect(builds()).toBe(1)
+  })
+
+  it('after npm install (whose prepare ran npm run build) or a build by hand, starts without building again', async () => {
+    ageInputs()
+    await run(process.execPath, ['fake-build.mjs'], { cwd: project })
+    expect(await buildIfStale()).toEqual({ code: 0, stderr: '' })
     expect(builds()).toBe(1)
   })
 
   it('builds again after a source file changed, as an edit or a git pull writes it', async () => {
     await buildIfStale()
-    ageEverything()
+    ageInputs()
     writeFileSync(join(project, 'src', 'config', 'load.ts'), 'export const changed = 1\n')
     const rebuilt = await buildIfStale()
     expect(rebuilt.code).toBe(0)
     expect(rebuilt.stderr).toContain('src/config/load.ts changed')
     expect(builds()).toBe(2)
-    ageEverything()
+    ageInputs()
     await buildIfStale()
+    expect(builds()).toBe(2)
+  })
+
+  it('a file saved while the build ran counts as changed at the next start', async () => {
+    writeFileSync(join(project, 'touch-during-build'), '')
+    await buildIfStale()
+    rmSync(join(project, 'touch-during-build'))
+    // dist/cli.js was written after src/cli.ts was saved, but the build may have read it before.
+    expect((await buildIfStale()).stderr).toContain('src/cli.ts changed')
     expect(builds()).toBe(2)
   })
 
   it('builds again after a source file was deleted or added, and after package.json or a tsconfig changed', async () => {
     await buildIfStale()
-    ageEverything()
+    ageInputs()
     rmSync(join(project, 'src', 'config', 'load.ts'))
     expect((await buildIfStale()).stderr).toContain('src/config/ changed')
     expect(builds()).toBe(2)
 
-    ageEverything()
+    ageInputs()
     writeFileSync(join(project, 'src', 'config', 'new.ts'), 'export {}\n')
     utimesSync(join(project, 'src', 'config', 'new.ts'), new Date(0), new Date(0))
     await buildIfStale()
     expect(builds()).toBe(3)
 
     for (const file of ['package.json', 'tsconfig.build.json']) {
-      ageEverything()
-      writeFileSync(join(project, file), '{ "type": "module" }\n')
+      ageInputs()
+      writeFileSync(join(project, file), readFileSync(join(project, file)))
       expect((await buildIfStale()).stderr).toContain(`${file} changed`)
     }
     expect(builds()).toBe(5)
@@ -120,7 +136,7 @@ describe('scripts/build.js --if-stale (npm start)', () => {
       expect((await buildIfStale(user)).code).toBe(0)
       writeFileSync(join(project, 'src', 'config', 'load.ts'), 'export const pulled = 1\n')
       await git(project, 'commit', '-qam', 'second')
-      ageEverything(user)
+      ageInputs(user)
       expect((await buildIfStale(user)).stderr).toBe('')
       await git(user, 'pull', '-q')
       expect(readFileSync(join(user, 'src', 'config', 'load.ts'), 'utf8')).toContain('pulled')
@@ -134,21 +150,18 @@ describe('scripts/build.js --if-stale (npm start)', () => {
 
   it('a failed build stops npm start and is tried again on the next start', async () => {
     await buildIfStale()
-    ageEverything()
-    const stampBefore = statSync(join(project, 'dist', '.build-stamp')).mtimeMs
+    ageInputs()
     writeFileSync(join(project, 'src', 'broken.ts'), 'export const = 1\n')
     const failed = await buildIfStale()
     expect(failed.code).not.toBe(0)
     expect(failed.stderr).toContain('error TS1005')
-    expect(statSync(join(project, 'dist', '.build-stamp')).mtimeMs).toBe(stampBefore)
     rmSync(join(project, 'src', 'broken.ts'))
     expect((await buildIfStale()).code).toBe(0)
     expect(builds()).toBe(3)
   })
 
-  it('is what npm start and npm run build run', () => {
+  it('is what npm start runs', () => {
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
-    expect(scripts.start).toBe('node scripts/build.js --if-stale && node dist/cli.js start')
-    expect(scripts.build).toBe('node scripts/build.js')
+    expect(scripts.start).toBe('node scripts/build-if-stale.js && node dist/cli.js start')
   })
 })
