@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
 import { clientGone, delivered, heldRateLimit, type Attempt, type AttemptResult } from '../../attempt.js'
 import type { RequestContext, Usage } from '../../context.js'
+import type { ChunkScrubber } from '../../core/secrets/key-scrubber.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
@@ -27,6 +28,9 @@ const enum Mode {
 const maxErrorBody = 64 * 1024
 const tailChunks = 3
 const usageScanBytes = 2048
+
+// What upstreams send almost always: known to quote no key, so the hot path skips the search.
+const ordinaryContentTypes = new Set(['application/json', 'application/json; charset=utf-8', 'text/event-stream', 'text/event-stream; charset=utf-8'])
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
@@ -60,6 +64,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   #earlyAbort: ExchangeAborted | null = null
   /** Response headers were sent to the client by this relay. */
   #headersWritten = false
+  /** Masks every provider key in the bytes relayed to the client, in every mode. */
+  readonly #keys: ChunkScrubber
   readonly #resume = (): void => {
     this.#lastActivity = performance.now()
     this.#controller?.resume()
@@ -75,6 +81,7 @@ export class Relay implements Dispatcher.DispatchHandler {
   ) {
     this.provider = attempt.provider
     this.done = new Promise((resolve) => (this.#settle = resolve))
+    this.#keys = ctx.runtime.secrets.scrubber.stream()
     // Upstream time counts from dispatch, so connection set-up is part of it.
     attempt.startedAt = this.#lastActivity = performance.now()
     this.#checkDeadlines()
@@ -143,7 +150,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       }
       attempt.streamEvents += countEvents(out)
     }
-    if (!ctx.res.write(out)) {
+    if (!ctx.res.write(this.#keys.push(out))) {
       controller.pause()
       ctx.res.once('drain', this.#resume)
     }
@@ -169,9 +176,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       return
     } else {
       ctx.status = this.#status
-      const rest = this.#usageFilter?.flush() ?? null
-      if (rest !== null) ctx.res.end(rest)
-      else ctx.res.end()
+      ctx.res.end(this.#keys.end(this.#usageFilter?.flush()))
       attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
     this.#finish(delivered)
@@ -235,7 +240,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#sse = true
     if (this.attempt.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
     const headers: OutgoingHttpHeaders = {
-      'content-type': this.#headers['content-type'] ?? 'text/event-stream',
+      'content-type': this.#clientContentType('text/event-stream'),
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
       'x-request-id': this.ctx.id,
@@ -255,7 +260,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return false
     }
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': this.ctx.id }
+    const headers: OutgoingHttpHeaders = { 'content-type': this.#clientContentType('application/json'), 'x-request-id': this.ctx.id }
     const length = this.#headers['content-length']
     if (length !== undefined && this.#headers['content-encoding'] === undefined) headers['content-length'] = length
     if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
@@ -274,14 +279,14 @@ export class Relay implements Dispatcher.DispatchHandler {
       // CORS is sluice's to answer (cors:), never the upstream's: its headers could allow an
       // origin, or credentials, the config does not.
       if (name.startsWith('access-control-')) continue
+      // A passthrough answer is relayed as it is, except for a header that quotes a key.
+      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       if (name === 'vary') {
         const ours = this.ctx.res.getHeader('vary')
         const theirs = Array.isArray(value) ? value.join(', ') : value
         headers.vary = ours === undefined ? theirs : `${String(ours)}, ${theirs}`
         continue
       }
-      // A passthrough answer is relayed as it is, except for a header that quotes a key.
-      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       headers[name] = value
     }
     headers['x-request-id'] = this.ctx.id
@@ -291,6 +296,13 @@ export class Relay implements Dispatcher.DispatchHandler {
     }
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
+  }
+
+  /** The upstream's content type, unless it quotes a key (as every other relayed header may not). */
+  #clientContentType(plain: string): string {
+    const value = this.#headers['content-type']
+    if (value === undefined) return plain
+    return ordinaryContentTypes.has(value) || !this.ctx.runtime.secrets.holds(value) ? value : plain
   }
 
   /** The last bytes relayed, enough to hold a usage object. */
