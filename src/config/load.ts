@@ -67,16 +67,15 @@ export function parseConfigText(text: string, file = 'sluice.yaml', env: NodeJS.
   const result = SluiceConfig.safeParse(value, { error: plainWording })
   if (result.success && unset.length === 0) return result.data
   const schemaIssues = result.success ? [] : result.error.issues.map((i) => toIssue(i, doc, lineOf))
-  throw new ConfigError(file, merge(unset, schemaIssues, result.success ? [] : crossReferenceIssues(value, doc, lineOf)))
+  throw new ConfigError(file, merge(unset, schemaIssues, result.success ? [] : crossReferenceIssues(value, (path) => lineOfPath(doc, path, lineOf))))
 }
 
 /** The same checks as parseConfigText for a config given as a value (the demo, tests): paths, no lines. */
 export function parseConfigValue(value: unknown, label: string): SluiceConfigParsed {
   const result = SluiceConfig.safeParse(value, { error: plainWording })
   if (result.success) return result.data
-  const noLines = (): null => null
   const issues = result.error.issues.map((i) => ({ path: formatPath(i.path.map(String)), line: null, message: messageOf(i, () => pathExists(value, i.path)) }))
-  throw new ConfigError(label, merge([], issues, crossReferenceIssues(value, null, noLines)))
+  throw new ConfigError(label, merge([], issues, crossReferenceIssues(value, () => null)))
 }
 
 function parseYaml(text: string, file: string): { doc: Document; lineOf: (offset: number | undefined) => number | null } {
@@ -117,8 +116,11 @@ function interpolate(doc: Document, env: NodeJS.ProcessEnv, lineOf: (offset: num
  * config, which zod runs only once every field is valid. When some field is not, they are checked
  * here on the raw value, so they are reported in the same run as the field errors.
  */
-function crossReferenceIssues(value: unknown, doc: Document | null, lineOf: (offset: number | undefined) => number | null): ConfigIssue[] {
-  return referenceIssues(value).map((i) => ({ path: formatPath(i.path.map(String)), line: doc === null ? null : lineOfPath(doc, i.path.map(String), lineOf), message: i.message }))
+function crossReferenceIssues(value: unknown, lineOfPath: (path: readonly string[]) => number | null): ConfigIssue[] {
+  return referenceIssues(value).map((i) => {
+    const path = i.path.map(String)
+    return { path: formatPath(path), line: lineOfPath(path), message: i.message }
+  })
 }
 
 /**
