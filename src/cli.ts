@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseCommandLine, UsageError, wantsHelp } from './cli-args.js'
 import { keysCommand, keysUsage } from './cli-keys.js'
 import { demoConfig } from './config/demo.js'
@@ -25,6 +28,7 @@ Commands:
   keys create|list|revoke …          Manage virtual keys in the database
   version                            Print the version
   schema [--markdown]                Print the JSON Schema of sluice.yaml (or its Markdown reference)
+  bench [MODE] [--profile]           Run the benchmarks in bench/ (npm run bench, without the build)
 
 Every command prints its own options with --help (sluice start --help).
 `
@@ -63,6 +67,17 @@ Options:
   -h, --help          print this help
 `
 
+const benchUsage = `Usage: sluice bench [MODE] [--profile]
+
+Runs bench/run.js from this checkout against the built dist/, as npm run bench does after it
+builds. Without a MODE, the proxy-overhead benchmark (about 2 minutes, and both cores); the modes
+(pacing, concurrency, …) are listed at the top of bench/run.js and in bench/README.md.
+
+Options:
+      --profile       one closed-loop sluice run under --cpu-prof, summarised
+  -h, --help          print this help
+`
+
 const versionUsage = `Usage: sluice version
 
 Prints the version of sluice.
@@ -86,6 +101,7 @@ const commands: Readonly<Record<string, Command>> = {
   },
   keys: { usage: keysUsage, run: (args) => keysCommand(args) },
   schema: { usage: schemaUsage, run: async (args) => schema(args) },
+  bench: { usage: benchUsage, run: bench },
   version: { usage: versionUsage, run: async (args) => version(args) },
 }
 
@@ -135,6 +151,16 @@ function checkConfig(args: string[]): number {
   const cfg = loadConfigFile(file)
   process.stdout.write(`${file}: ok (${count(Object.keys(cfg.providers).length, 'provider')}, ${count(Object.keys(cfg.models).length, 'model')})\n`)
   return 0
+}
+
+/** The benchmarks live beside dist/ in a checkout; they are run, not imported, as npm run bench does. */
+async function bench(args: string[]): Promise<number> {
+  parseCommandLine(args, { profile: { type: 'boolean' } }, Infinity)
+  const script = fileURLToPath(new URL('../bench/run.js', import.meta.url))
+  if (!existsSync(script)) throw new UsageError(`the benchmarks are not here (${script}): run sluice bench from a checkout of the repository`)
+  const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit' })
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
+  return code ?? (signal === null ? 1 : 128)
 }
 
 function count(n: number, noun: string): string {

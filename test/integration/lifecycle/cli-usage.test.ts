@@ -42,6 +42,7 @@ const commands: { args: string[]; usage: RegExp }[] = [
   { args: ['keys', 'revoke'], usage: /sluice keys revoke PREFIX\|ID/ },
   { args: ['schema'], usage: /^Usage: sluice schema / },
   { args: ['version'], usage: /^Usage: sluice version/ },
+  { args: ['bench'], usage: /^Usage: sluice bench / },
 ]
 
 describe('--help', () => {
@@ -65,7 +66,7 @@ describe('--help', () => {
   it('sluice --help lists every command', async () => {
     const result = await sluice(['--help'])
     expect(result.code).toBe(0)
-    for (const name of ['start', 'check-config', 'simulate', 'keys', 'schema', 'version']) expect(result.stdout).toContain(`  ${name}`)
+    for (const name of ['start', 'check-config', 'simulate', 'keys', 'schema', 'version', 'bench']) expect(result.stdout).toContain(`  ${name}`)
   })
 })
 
