@@ -1,6 +1,7 @@
 // `npm start`'s first step: run `npm run build` only when an input changed since the last build.
 //
-// Inputs are every file and directory under src/ plus package.json and the tsconfig files.
+// Inputs are every file and directory under src/ and scripts/ (the build's own steps), plus
+// package.json and the tsconfig files.
 // Editing, adding or deleting a file (a directory's mtime changes when an entry is added or
 // removed), a `git pull` and a checkout (git writes each file it changes with the current time)
 // all leave some input newer than the last build. An input whose old mtime was restored on
@@ -18,7 +19,8 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const output = join(root, 'dist', 'cli.js')
 const stamp = join(root, 'dist', '.build-stamp.json')
-const inputs = ['package.json', 'tsconfig.json', 'tsconfig.build.json']
+const inputs = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.ui.json']
+const inputDirs = ['src', 'scripts']
 
 if (process.argv.length > 2) {
   process.stderr.write('usage: node scripts/build-if-stale.js (runs npm run build when src/ changed since the last build)\n')
@@ -58,10 +60,12 @@ function newerInput(builtAt) {
     const mtime = mtimeOf(join(root, name))
     if (mtime !== null && mtime > builtAt) return `${name} changed`
   }
-  const stack = [join(root, 'src')]
+  const stack = inputDirs.map((dir) => join(root, dir))
   while (stack.length > 0) {
     const dir = stack.pop()
-    if ((mtimeOf(dir) ?? Infinity) > builtAt) return `${dir.slice(root.length + 1)}/ changed`
+    const mtime = mtimeOf(dir)
+    if (mtime === null) continue
+    if (mtime > builtAt) return `${dir.slice(root.length + 1)}/ changed`
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) stack.push(path)

@@ -59,7 +59,7 @@ function builds(dir = project): number {
 /** Moves the inputs' mtimes an hour back, as if they were written long before the last build; no sleeping. */
 function ageInputs(dir = project): void {
   const hourAgo = new Date(Date.now() - 3_600_000)
-  for (const path of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'src/cli.ts', 'src/config', 'src/config/load.ts']) {
+  for (const path of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'scripts/build-if-stale.js', 'src', 'src/cli.ts', 'src/config', 'src/config/load.ts']) {
     if (existsSync(join(dir, path))) utimesSync(join(dir, path), hourAgo, hourAgo)
   }
 }
@@ -102,7 +102,7 @@ describe('scripts/build-if-stale.js (npm start)', () => {
     expect(builds()).toBe(2)
   })
 
-  it('builds again after a source file was deleted or added, and after package.json or a tsconfig changed', async () => {
+  it('builds again after a source file was deleted or added, and after package.json, a tsconfig or a build step changed', async () => {
     await buildIfStale()
     ageInputs()
     rmSync(join(project, 'src', 'config', 'load.ts'))
@@ -115,12 +115,12 @@ describe('scripts/build-if-stale.js (npm start)', () => {
     await buildIfStale()
     expect(builds()).toBe(3)
 
-    for (const file of ['package.json', 'tsconfig.build.json']) {
+    for (const file of ['package.json', 'tsconfig.build.json', 'scripts/build-if-stale.js']) {
       ageInputs()
       writeFileSync(join(project, file), readFileSync(join(project, file)))
       expect((await buildIfStale()).stderr).toContain(`${file} changed`)
     }
-    expect(builds()).toBe(5)
+    expect(builds()).toBe(6)
   })
 
   it('builds again after a real git pull that changed a source file', async () => {
