@@ -37,7 +37,7 @@ export const ServerConfig = z
     metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
     body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
     drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
-    request_timeout: duration('60s', 'Longest time a client may take to send its request headers, and then again its body; a slower client gets 408 request_timeout. Answers are not limited by this', '0 disables'),
+    request_timeout: duration('60s', 'Longest time a client may take to send its request headers, and then again its body; a slower client gets 408 request_timeout. Answers are not limited by this', '0 takes the bound off bodies; headers are then still cut after 60 s'),
     keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed', '0 never closes them'),
   })
   .describe('The HTTP server.')

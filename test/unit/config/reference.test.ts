@@ -41,9 +41,9 @@ describe('docs/config.md says what the code does', () => {
   })
 
   it('a duration claims "0 disables" only where the code treats 0 as off', () => {
-    // request_timeout: node's requestTimeout 0 and readBody; timeouts: relay.ts checks `> 0`
+    // timeouts: relay.ts checks `> 0`; request_timeout 0 still leaves headers a 60 s bound (server/listen.ts)
     // and undici's connect timeout is off at 0. A max_wait or a probe interval of 0 is not "off".
     const off = [...table].filter(([, text]) => text.includes('0 disables')).map(([field]) => field)
-    expect(off.sort()).toEqual(['providers.<name>.timeouts.connect', 'providers.<name>.timeouts.first_byte', 'providers.<name>.timeouts.idle', 'providers.<name>.timeouts.total', 'server.request_timeout'])
+    expect(off.sort()).toEqual(['providers.<name>.timeouts.connect', 'providers.<name>.timeouts.first_byte', 'providers.<name>.timeouts.idle', 'providers.<name>.timeouts.total'])
   })
 })
