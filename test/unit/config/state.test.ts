@@ -47,6 +47,17 @@ describe('state: setting', () => {
     expect(() => parseConfigText(base + 'database: "sqlite::memory:"\nstate: { url: "redis://r" }\n', 'sluice.yaml', {})).toThrow(/needs a shared database/)
   })
 
+  it('reports the SQLite refusal in the same run as the other mistakes', () => {
+    let message = ''
+    try {
+      parseConfigText(base + 'state: redis://127.0.0.1:6379\nqueue: { max_size: -1 }\n', 'sluice.yaml', {})
+    } catch (err) {
+      message = (err as Error).message
+    }
+    expect(message).toMatch(/queue\.max_size/)
+    expect(message).toMatch(/state: state on Redis needs a shared database/)
+  })
+
   it('refuses what it cannot use, by path', () => {
     expect(() => parseConfigText(base + postgres + 'state: redis\n', 'sluice.yaml', {})).toThrow(/state/)
     expect(() => parseConfigText(base + postgres + 'state: memcached://x\n', 'sluice.yaml', {})).toThrow(/state/)
