@@ -13,6 +13,7 @@ export const codes = {
   invalid_json: { status: 400, type: 'invalid_request_error', message: 'Request body is not valid JSON: %s' },
   invalid_path: { status: 400, type: 'invalid_request_error', message: 'Request path is not allowed: %s' },
   invalid_header: { status: 400, type: 'invalid_request_error', message: 'Header %s is not allowed: %s' },
+  unsupported_parameter: { status: 400, type: 'invalid_request_error', message: '`%s` cannot be translated to the %s API this model is served by: %s' },
   invalid_field: { status: 400, type: 'invalid_request_error', message: 'Invalid %s: %s' },
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key: %s' },
   missing_admin_key: { status: 401, type: 'authentication_error', message: 'The admin API needs Authorization: Bearer <admin key>' },
