@@ -1,3 +1,5 @@
+import type { ErrorDialect } from '../errors.js'
+
 /** The data-plane operations sluice manages; anything else under /v1 is passthrough. */
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages'
 
@@ -21,4 +23,17 @@ export interface Dialect {
   /** Path for passthrough traffic, given the client's path below /v1 (for example "/files"). */
   passthroughPath(pathBelowV1: string, settings: ProviderSettings): string
   authHeaders(secret: string, settings: ProviderSettings): Record<string, string>
+}
+
+/**
+ * The dialect a client speaks, from what it called: Anthropic's clients call /v1/messages (and
+ * its count_tokens and batches below it), the Responses API has its own stream events, and
+ * everything else is OpenAI's.
+ */
+export function clientDialect(endpoint: Endpoint | 'passthrough', pathBelowV1: string): ErrorDialect {
+  if (endpoint === 'messages') return 'anthropic'
+  if (endpoint !== 'passthrough') return 'openai'
+  if (pathBelowV1.startsWith('/messages')) return 'anthropic'
+  if (pathBelowV1.startsWith('/responses')) return 'responses'
+  return 'openai'
 }

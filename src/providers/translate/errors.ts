@@ -1,34 +1,16 @@
-import type { ErrorBody } from '../../errors.js'
-import { isObject, type JsonObject } from './json.js'
+import { anthropicErrorType, type AnthropicErrorBody, type ErrorBody } from '../../errors.js'
+import { isObject } from './json.js'
 import type { Scrub } from './types.js'
 
 // Error bodies travel in the other dialect's shape. Only message, type, code and param are
 // kept, each scrubbed; the status stays the upstream's.
 
-const anthropicTypesByStatus: Readonly<Record<number, string>> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  500: 'api_error',
-  503: 'overloaded_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
-}
-
-const anthropicTypes = new Set(Object.values(anthropicTypesByStatus))
-
-/** Anthropic's error type for a status, as its API names them. */
-export function anthropicErrorType(status: number): string {
-  return anthropicTypesByStatus[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error')
-}
-
-/** An OpenAI-shape error body as Anthropic would have said it: its own type when it has one, else by status. */
-export function toAnthropicError(body: ErrorBody, status: number): JsonObject {
-  const type = anthropicTypes.has(body.error.type) ? body.error.type : anthropicErrorType(status)
-  return { type: 'error', error: { type, message: body.error.message } }
+/**
+ * An OpenAI-shape error body as Anthropic would have said it. The type follows the status, as
+ * Anthropic's own do: OpenAI reuses `invalid_request_error` for a 404, Anthropic does not.
+ */
+export function toAnthropicError(body: ErrorBody, status: number): AnthropicErrorBody {
+  return { type: 'error', error: { type: anthropicErrorType(status), message: body.error.message } }
 }
 
 /** Anthropic's `{type:"error",error:{type,message}}` (or a stream error event's data) in OpenAI's shape. */
@@ -40,7 +22,7 @@ export function fromAnthropicError(parsed: unknown, status: number, scrub: Scrub
 }
 
 /** OpenAI's `{error:{message,type,code,param}}` (or a stream's error data line) in Anthropic's shape. */
-export function fromOpenAiError(parsed: unknown, status: number, scrub: Scrub): JsonObject {
+export function fromOpenAiError(parsed: unknown, status: number, scrub: Scrub): AnthropicErrorBody {
   const inner = isObject(parsed) && isObject(parsed.error) ? parsed.error : null
   const message = inner !== null && typeof inner.message === 'string' && inner.message !== '' ? scrub(inner.message).slice(0, 2000) : `Upstream returned HTTP ${status}`
   return { type: 'error', error: { type: anthropicErrorType(status), message } }

@@ -7,7 +7,7 @@ export { AnthropicToChatStream, type ChunkStreamOptions } from './chat-via-anthr
 export { messagesToChat, type MessagesTranslation } from './messages-via-openai/request.js'
 export { completionToMessage } from './messages-via-openai/response.js'
 export { ChatToAnthropicStream, type AnthropicStreamOptions } from './messages-via-openai/stream.js'
-export { anthropicErrorType, fromAnthropicError, fromOpenAiError, toAnthropicError } from './errors.js'
+export { fromAnthropicError, fromOpenAiError, toAnthropicError } from './errors.js'
 export { SseParser, type SseEvent } from './sse.js'
 export type { Scrub, StreamTranslator, TranslatedUsage } from './types.js'
 

@@ -3,8 +3,9 @@ import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
 import { retryableFailures, type RequestContext, type Usage } from '../../context.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
-import { SluiceError } from '../../errors.js'
-import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
+import { SluiceError, type ErrorBody } from '../../errors.js'
+import { clientDialect } from '../../providers/types.js'
+import { errorHeaders, errorJson, sendError, sendJson, sseErrorEvent, sseErrorFrom } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind } from './failure.js'
 import { scrubUpstreamError } from './scrub.js'
 import { UsageChunkFilter } from './stream-usage.js'
@@ -313,30 +314,28 @@ export class Relay implements Dispatcher.DispatchHandler {
     ctx.upstreamFailure = String(status)
     const raw = Buffer.concat(this.#errorBody)
     let clientStatus = status
-    let body: string
+    let body: ErrorBody
     if (status === 401 || status === 403 || status === 407) {
       // The gateway's credential was refused; the client's own credentials are not the problem.
       const err = new SluiceError('upstream_error', [this.provider.id, `it rejected the gateway's credentials (HTTP ${status})`])
       clientStatus = err.status
-      body = JSON.stringify(err.toJSON())
-      ctx.errorCode = err.code
+      body = err.toJSON()
     } else if (status >= 500) {
       const err = new SluiceError('upstream_error', [this.provider.id, `HTTP ${status}`])
       clientStatus = err.status
-      body = JSON.stringify(err.toJSON())
-      ctx.errorCode = err.code
+      body = err.toJSON()
     } else {
-      const scrubbed = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
-      body = JSON.stringify(scrubbed)
-      ctx.errorCode = scrubbed.error.code
+      body = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
     }
-    const headers: Record<string, string> = { 'x-request-id': ctx.id }
+    ctx.errorCode = body.error.code
+    const dialect = clientDialect(ctx.endpoint, ctx.pathBelowV1)
+    const headers = errorHeaders(ctx.id, dialect)
     const retryAfter = this.#headers['retry-after']
     if (status === 429 && typeof retryAfter === 'string' && /^\d+(\.\d+)?$/.test(retryAfter)) headers['retry-after'] = retryAfter
     if (ctx.deployment) headers['x-sluice-deployment'] = ctx.deployment.id
     ctx.status = clientStatus
-    if (ctx.res.headersSent) ctx.res.end(`data: ${body}\n\n`) // a kept-alive stream: the error is its only event
-    else sendJson(ctx.res, clientStatus, body, headers)
+    if (ctx.res.headersSent) ctx.res.end(sseErrorFrom(body, clientStatus, dialect)) // a kept-alive stream: the error is its only event
+    else sendJson(ctx.res, clientStatus, errorJson(body, clientStatus, dialect), headers)
   }
 
   /**
@@ -367,10 +366,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     }
     ctx.errorCode = err.code
     ctx.status = err.status
-    if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)
+    const dialect = clientDialect(ctx.endpoint, ctx.pathBelowV1)
+    if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id, dialect)
     // A stream cut inside an event first gets that event terminated, so the error event is
     // read as an event of its own rather than glued to half a line.
-    else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err) : '\n\n' + sseErrorEvent(err))
+    else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err, dialect) : '\n\n' + sseErrorEvent(err, dialect))
     else ctx.res.destroy() // a started JSON body cannot carry an error: cut it so the client sees it is incomplete
     if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
     this.#finish()

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
+import { clientDialect } from '../../providers/types.js'
 import { sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
@@ -53,7 +54,7 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   // A body left unread (refused before reading, or too large) would be parsed as the next
   // request on a kept-alive connection; close it instead of draining megabytes.
   if (!ctx.req.complete) ctx.res.shouldKeepAlive = false
-  sendError(ctx.res, err, ctx.id)
+  sendError(ctx.res, err, ctx.id, clientDialect(ctx.endpoint, ctx.pathBelowV1))
 }
 
 function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: AccessRecord) => void): void {
