@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
 import type { RequestContext, Stage } from '../../context.js'
 import type { Endpoint } from '../../providers/types.js'
+import { forwardClientHeaders } from '../../core/headers/forward.js'
 import { passthroughHeaders } from './passthrough-headers.js'
 import { Relay } from './relay.js'
 import { rewriteModel } from './rewrite-model.js'
@@ -29,8 +30,7 @@ function managed(ctx: RequestContext): Promise<void> {
     }
   }
   const headers = (ctx.stream ? deployment.key.streamRequestHeaders : deployment.key.jsonRequestHeaders).concat('x-request-id', ctx.id)
-  const beta = ctx.endpoint === 'messages' ? ctx.req.headers['anthropic-beta'] : undefined
-  if (typeof beta === 'string') headers.push('anthropic-beta', beta)
+  forwardClientHeaders(headers, ctx.req.headers, deployment.provider.forwardHeaders)
   return exchange(ctx, deployment.provider, false, 'POST', deployment.paths[ctx.endpoint as Endpoint]!, headers, body)
 }
 
