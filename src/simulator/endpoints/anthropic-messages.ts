@@ -2,10 +2,13 @@ import { invalidRequest, Problem } from '../dialects/problem.js'
 import { contentText, estimateTokens, messagesText } from '../generate/prompt.js'
 import { fnv1a, type TokenSequence } from '../generate/text.js'
 import { readMaxTokens, readMessages, readModel } from './fields.js'
+import { checkAnthropicMessages } from './strict.js'
 import type { EndpointParser, ResponseMeta, StreamEncoder } from './types.js'
 
 /** POST /v1/messages. Anthropic requires max_tokens, and the simulated model always runs to it. */
 export const parseMessages: EndpointParser = (body) => {
+  const strict = checkAnthropicMessages(body)
+  if (strict !== null) return strict
   const model = readModel(body)
   if (model instanceof Problem) return model
   const messages = readMessages(body)

@@ -3,10 +3,13 @@ import { messagesText } from '../generate/prompt.js'
 import type { TokenSequence } from '../generate/text.js'
 import { Problem } from '../dialects/problem.js'
 import { readMaxTokens, readMessages, readModel, usageJson } from './fields.js'
+import { checkOpenAiChat } from './strict.js'
 import type { EndpointParser, ResponseMeta, StreamEncoder } from './types.js'
 
 /** POST /v1/chat/completions and Azure's deployments/{d}/chat/completions. */
 export const parseChat: EndpointParser = (body, route, runtime) => {
+  const strict = checkOpenAiChat(body)
+  if (strict !== null) return strict
   const model = route.deployment ?? readModel(body)
   if (model instanceof Problem) return model
   const messages = readMessages(body)
