@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
-import type { Provider, Runtime } from '../../../../src/config/runtime.js'
+import { Attempt } from '../../../../src/attempt.js'
+import type { Provider, ProviderKey, Runtime } from '../../../../src/config/runtime.js'
 import { RequestContext } from '../../../../src/context.js'
 import { SecretIndex } from '../../../../src/core/secrets/secret-index.js'
 import { Relay } from '../../../../src/stages/forward/relay.js'
@@ -71,7 +72,9 @@ const runtime = { secrets: new SecretIndex(['sk-secret-123456789']), log: { acce
 function setup() {
   const res = new FakeResponse()
   const ctx = new RequestContext('req-1', {} as IncomingMessage, res as unknown as ServerResponse, runtime, 'chat', '/chat/completions')
-  const relay = new Relay(ctx, provider, false)
+  const attempt = new Attempt({ provider, key: { id: 'k1' } as ProviderKey, deployment: null, route: null }, 1)
+  ctx.attempts.push(attempt)
+  const relay = new Relay(ctx, attempt, false)
   const controller = new FakeController()
   relay.onRequestStart(controller)
   return { res, ctx, relay, controller }
