@@ -1,12 +1,13 @@
 import type { Dialect, Endpoint, ProviderSettings } from './types.js'
 
 // Base URLs include the API version segment (".../v1"), the way every OpenAI-compatible
-// SDK expects them, so a path is the base path plus the operation.
+// SDK expects them, so a path is the base path plus the operation. A request in the other
+// dialect goes to this dialect's own operation, translated (src/providers/translate/).
 const openaiPaths: Record<Endpoint, string | null> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
-  messages: null,
+  messages: '/chat/completions',
 }
 
 function basePath(settings: ProviderSettings): string {
@@ -35,9 +36,10 @@ export const azure: Dialect = {
   authHeaders: (secret) => ({ 'api-key': secret }),
 }
 
-// Anthropic serves its own Messages API and an OpenAI-compatible chat endpoint.
+// Anthropic's OpenAI-compatible endpoint ignores much of a chat request (tools' strictness,
+// response formats, its own features), so chat requests are translated to its Messages API.
 const anthropicPaths: Record<Endpoint, string | null> = {
-  chat: '/chat/completions',
+  chat: '/messages',
   completions: null,
   embeddings: null,
   messages: '/messages',

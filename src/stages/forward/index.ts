@@ -7,6 +7,8 @@ import { passthroughHeaders } from './passthrough-headers.js'
 import { Relay } from './relay.js'
 import { rewriteModel } from './rewrite-model.js'
 import { askForStreamUsage } from './stream-usage.js'
+import { translationFor, type Translation } from './translation.js'
+import { SluiceError } from '../../errors.js'
 
 /**
  * One upstream exchange through the provider's pooled undici dispatcher, relayed to the client
@@ -15,9 +17,19 @@ import { askForStreamUsage } from './stream-usage.js'
  */
 export const sendAttempt: SendAttempt = (ctx, attempt) => {
   const deployment = attempt.deployment!
+  let translation: Translation | null
+  try {
+    translation = translationFor(ctx, deployment)
+  } catch (err) {
+    if (!(err instanceof SluiceError)) throw err
+    // What the provider's dialect cannot express: refused before anything is sent, and no
+    // other key of this dialect could do better.
+    attempt.outcome = 'rejected'
+    return Promise.resolve({ kind: 'failed-before-first-byte', error: err, retryable: false })
+  }
   // The client's bytes go as they are, with only the model name swapped when it differs.
-  let body = ctx.model === deployment.upstreamModel ? ctx.body! : rewriteModel(ctx.body!, ctx.json!, JSON.stringify(ctx.model), deployment.upstreamModelJson, deployment.upstreamModel)
-  if (ctx.stream && deployment.provider.streamUsage && (ctx.endpoint === 'chat' || ctx.endpoint === 'completions')) {
+  let body = translation !== null ? translation.body : ctx.model === deployment.upstreamModel ? ctx.body! : rewriteModel(ctx.body!, ctx.json!, JSON.stringify(ctx.model), deployment.upstreamModelJson, deployment.upstreamModel)
+  if (translation === null && ctx.stream && deployment.provider.streamUsage && (ctx.endpoint === 'chat' || ctx.endpoint === 'completions')) {
     const withUsage = askForStreamUsage(body, ctx.json!)
     if (withUsage !== null) {
       body = withUsage
@@ -26,7 +38,7 @@ export const sendAttempt: SendAttempt = (ctx, attempt) => {
   }
   const headers = (ctx.stream ? deployment.key.streamRequestHeaders : deployment.key.jsonRequestHeaders).concat('x-request-id', ctx.id)
   forwardClientHeaders(headers, ctx.req.headers, deployment.provider.forwardHeaders)
-  return exchange(ctx, attempt, false, 'POST', deployment.paths[ctx.endpoint as Endpoint]!, headers, body)
+  return exchange(ctx, attempt, false, 'POST', deployment.paths[ctx.endpoint as Endpoint]!, headers, body, translation)
 }
 
 export function forward(): Stage {
@@ -42,9 +54,9 @@ export function forward(): Stage {
   }
 }
 
-function exchange(ctx: RequestContext, attempt: Attempt, raw: boolean, method: Dispatcher.HttpMethod, path: string, headers: string[], body: Buffer | null): Promise<AttemptResult> {
+function exchange(ctx: RequestContext, attempt: Attempt, raw: boolean, method: Dispatcher.HttpMethod, path: string, headers: string[], body: Buffer | null, translation: Translation | null = null): Promise<AttemptResult> {
   const provider = attempt.provider
-  const relay = new Relay(ctx, attempt, raw)
+  const relay = new Relay(ctx, attempt, raw, translation)
   // The Relay enforces first-byte, idle and total deadlines itself, at millisecond precision.
   provider.dispatcher.dispatch({ origin: provider.origin, path, method, headers, body, headersTimeout: 0, bodyTimeout: 0 }, relay)
   return relay.done
