@@ -1,23 +1,5 @@
+import { systemTimers, type Timers } from '../core/clock.js'
 import type { UsageRecord, UsageStore } from './types.js'
-
-/** The timers the writer arms; injectable so tests drive time by hand. */
-export interface WriterTimers {
-  /** Calls `fn` once after `ms`. Must not keep the process alive on its own. */
-  set(fn: () => void, ms: number): unknown
-  clear(handle: unknown): void
-}
-
-/** Node's timers, unref'd: a pending write never holds the process open (close() is what flushes). */
-export const unrefTimers: WriterTimers = {
-  set(fn, ms) {
-    const t = setTimeout(fn, ms)
-    t.unref()
-    return t
-  },
-  clear(handle) {
-    clearTimeout(handle as NodeJS.Timeout)
-  },
-}
 
 export interface UsageWriterOptions {
   /** Records held at most, the batch being written included; past it a record is dropped and counted. */
@@ -35,7 +17,7 @@ export interface UsageWriterOptions {
   readonly onDrop?: () => void
   /** A failed write; its records are kept and tried again. */
   readonly onError?: (err: unknown) => void
-  readonly timers?: WriterTimers
+  readonly timers?: Timers
   /** Epoch milliseconds, for prune(). */
   readonly clock?: () => number
 }
@@ -58,7 +40,7 @@ export class UsageWriter {
   readonly #closeRetryDelayMs: number
   readonly #onDrop: () => void
   readonly #onError: (err: unknown) => void
-  readonly #timers: WriterTimers
+  readonly #timers: Timers
   readonly #clock: () => number
   #queue: UsageRecord[] = []
   /** Records in the batch being written. */
@@ -85,7 +67,7 @@ export class UsageWriter {
     this.#closeRetryDelayMs = opts.closeRetryDelayMs ?? 100
     this.#onDrop = opts.onDrop ?? (() => undefined)
     this.#onError = opts.onError ?? (() => undefined)
-    this.#timers = opts.timers ?? unrefTimers
+    this.#timers = opts.timers ?? systemTimers
     this.#clock = opts.clock ?? Date.now
   }
 
@@ -168,7 +150,7 @@ export class UsageWriter {
     }
     const delay = immediate ? 0 : Math.min(this.#maxDelayMs, this.#delayMs * 2 ** this.#failures)
     this.#timerIsImmediate = immediate
-    this.#timer = this.#timers.set(() => {
+    this.#timer = this.#timers.setTimeout(() => {
       this.#timer = null
       void this.#writeBatch()
     }, delay)
@@ -230,12 +212,12 @@ export class UsageWriter {
 
   #clearTimer(): void {
     if (this.#timer === null) return
-    this.#timers.clear(this.#timer)
+    this.#timers.clearTimeout(this.#timer)
     this.#timer = null
   }
 
   #sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve()
-    return new Promise((resolve) => this.#timers.set(resolve, ms))
+    return new Promise((resolve) => this.#timers.setTimeout(resolve, ms))
   }
 }

@@ -8,6 +8,17 @@ export { concurrencyDefaults, nothingLearned, type EpochMs, type LearnedState } 
 
 const acceptedWindowMs = 60_000
 
+export interface ConcurrencyLimitOptions {
+  /** `provider~key`, as the admin API and the store name it. */
+  readonly id: string
+  readonly provider: string
+  readonly key: string
+  /** The fixed limit, or null to learn it. */
+  readonly fixed: number | null
+  /** What an earlier run learned. */
+  readonly learned?: LearnedState
+}
+
 /**
  * One key's concurrency limit: its mode (fixed or adaptive), the law that learns it
  * (ConcurrencyLaw), the permits held against it (PermitCounter), and the record an admin sees
@@ -38,15 +49,16 @@ export class ConcurrencyLimit {
     this.succeeded(at, this.#permits.inflight)
   }
 
-  constructor(
-    readonly id: string,
-    readonly provider: string,
-    readonly key: string,
-    fixed: number | null,
-    learned: LearnedState = nothingLearned,
-  ) {
-    this.#fixed = fixed
-    this.restore(learned)
+  readonly id: string
+  readonly provider: string
+  readonly key: string
+
+  constructor(opts: ConcurrencyLimitOptions) {
+    this.id = opts.id
+    this.provider = opts.provider
+    this.key = opts.key
+    this.#fixed = opts.fixed
+    this.restore(opts.learned ?? nothingLearned)
   }
 
   /** Takes up what an earlier run learned (at start, before any request). */

@@ -6,7 +6,7 @@ const sec = 1_000
 const min = 60 * sec
 
 function adaptive(learnedLimit: number | null = null, acceptedLevel: number | null = null): ConcurrencyLimit {
-  return new ConcurrencyLimit('sim~k1', 'sim', 'k1', null, { ...nothingLearned, learnedLimit, acceptedLevel })
+  return new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: null, learned: { ...nothingLearned, learnedLimit, acceptedLevel } })
 }
 
 /** Successes at full saturation, one every `everyMs`, until `untilMs`. */
@@ -67,14 +67,14 @@ describe('ConcurrencyLimit: permits', () => {
 
 describe('ConcurrencyLimit: holding back after a concurrency 429', () => {
   it('wait() is 0 with a free permit and Infinity with none', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 1)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 1 })
     expect(l.wait(0)).toBe(0)
     l.acquire()
     expect(l.wait(0)).toBe(Infinity)
   })
 
   it('after a refusal, nothing goes until another request of ours ends, not when the refused one does', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
     const running = l.acquire() // still running upstream
     const refused = l.acquire() // the one refused
     l.holdBack(1_000)
@@ -85,7 +85,7 @@ describe('ConcurrencyLimit: holding back after a concurrency 429', () => {
   })
 
   it('with nothing of ours in flight, the hold ends with its time', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
     const refused = l.acquire()
     l.holdBack(500)
     refused.release('dropped', t0)
@@ -94,7 +94,7 @@ describe('ConcurrencyLimit: holding back after a concurrency 429', () => {
   })
 
   it('a burst of refusals needs each refused release plus one real one', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 10)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 10 })
     const held = Array.from({ length: 4 }, () => l.acquire())
     l.holdBack(1_000)
     l.holdBack(1_000)
@@ -159,7 +159,7 @@ describe('ConcurrencyLimit: learning from concurrency 429s', () => {
   })
 
   it('a fixed limit is never changed, but its 429s are counted', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
     l.refused(t0, 'concurrent', 5)
     saturatedSuccesses(l, t0 + 20 * min, t0 + 40 * min, sec)
     expect(l.effective).toBe(4)
