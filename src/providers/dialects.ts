@@ -8,6 +8,7 @@ const openaiPaths: Record<Endpoint, string | null> = {
   completions: '/completions',
   embeddings: '/embeddings',
   messages: '/chat/completions',
+  responses: '/responses',
 }
 
 function basePath(settings: ProviderSettings): string {
@@ -22,7 +23,8 @@ export const openai: Dialect = {
   authHeaders: (secret) => ({ authorization: `Bearer ${secret}` }),
 }
 
-const azurePaths: Record<Endpoint, string | null> = { ...openaiPaths }
+// Azure serves the Responses API outside the deployments path; not managed here yet.
+const azurePaths: Record<Endpoint, string | null> = { ...openaiPaths, responses: null }
 
 export const azure: Dialect = {
   type: 'azure',
@@ -43,6 +45,9 @@ const anthropicPaths: Record<Endpoint, string | null> = {
   completions: null,
   embeddings: null,
   messages: '/messages',
+  // No translation of the Responses API to Anthropic's: a model served only by anthropic
+  // providers is not served on /v1/responses.
+  responses: null,
 }
 
 export const anthropic: Dialect = {

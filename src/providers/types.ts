@@ -1,9 +1,9 @@
 import type { ErrorDialect } from '../errors.js'
 
 /** The data-plane operations sluice manages; anything else under /v1 is passthrough. */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages'
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses'
 
-export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages']
+export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages', 'responses']
 
 export interface ProviderSettings {
   readonly baseUrl: URL
@@ -32,6 +32,7 @@ export interface Dialect {
  */
 export function clientDialect(endpoint: Endpoint | 'passthrough', pathBelowV1: string): ErrorDialect {
   if (endpoint === 'messages') return 'anthropic'
+  if (endpoint === 'responses') return 'responses'
   if (endpoint !== 'passthrough') return 'openai'
   if (pathBelowV1.startsWith('/messages')) return 'anthropic'
   if (pathBelowV1.startsWith('/responses')) return 'responses'

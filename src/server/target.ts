@@ -16,6 +16,7 @@ const exact = new Map<string, Target>(Object.entries({
   '/v1/completions': { kind: 'endpoint', endpoint: 'completions', below: '/completions' },
   '/v1/embeddings': { kind: 'endpoint', endpoint: 'embeddings', below: '/embeddings' },
   '/v1/messages': { kind: 'endpoint', endpoint: 'messages', below: '/messages' },
+  '/v1/responses': { kind: 'endpoint', endpoint: 'responses', below: '/responses' },
   '/v1/models': { kind: 'models' },
   '/health': { kind: 'health' },
   '/health/ready': { kind: 'ready' },

@@ -9,12 +9,29 @@ import { rewriteModel } from './rewrite-model.js'
 import { askForStreamUsage } from './stream-usage.js'
 import { translationFor, type Translation } from './translation.js'
 import { SluiceError } from '../../errors.js'
+import type { PinTable } from '../../core/balance/pins.js'
+import { createdObjectId } from '../../core/balance/created-object.js'
 
 /**
  * One upstream exchange through the provider's pooled undici dispatcher, relayed to the client
  * as it arrives. `sendAttempt` serves the schedule stage's attempt loop (a managed request, once
  * per try); `forward()` is the terminal stage, where passthrough requests arrive with their key.
  */
+export function createSendAttempt(pins: PinTable | null): SendAttempt {
+  return (ctx, attempt) => {
+    // A stored response lives with the key that created it: later reads go to that key.
+    if (pins !== null && ctx.endpoint === 'responses') {
+      const pinPrefix = `${attempt.provider.id}\0`
+      const keyId = attempt.key.id
+      ctx.onCreated = (head) => {
+        const id = createdObjectId(head)
+        if (id !== null) pins.pin(pinPrefix + id, keyId)
+      }
+    }
+    return sendAttempt(ctx, attempt)
+  }
+}
+
 export const sendAttempt: SendAttempt = (ctx, attempt) => {
   const deployment = attempt.deployment!
   let translation: Translation | null

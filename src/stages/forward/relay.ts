@@ -143,14 +143,13 @@ export class Relay implements Dispatcher.DispatchHandler {
         return
       case Mode.Done:
         return
-      case Mode.Raw:
-        if (ctx.onCreated !== null && this.#status < 300) {
-          ctx.onCreated(chunk)
-          ctx.onCreated = null
-        }
-        break
       default:
         break
+    }
+    // A created object (a file, a batch, a stored response) is pinned to this key by its id.
+    if (ctx.onCreated !== null && this.#status < 300) {
+      ctx.onCreated(chunk)
+      ctx.onCreated = null
     }
     let out = chunk
     if (this.#translating !== null) {

@@ -81,6 +81,15 @@ export function checkBody(endpoint: Endpoint, json: Record<string, unknown>): Ch
       optionalNumber(json, 'temperature')
       break
     }
+    case 'responses': {
+      const input = json.input
+      if (input === undefined) throw invalid('input', 'you must provide an input')
+      if (typeof input !== 'string' && !Array.isArray(input)) throw invalid('input', '`input` must be a string or an array of input items')
+      optionalPositiveInt(json, 'max_output_tokens')
+      optionalNumber(json, 'temperature')
+      optionalNumber(json, 'top_p')
+      break
+    }
     case 'embeddings': {
       const input = json.input
       if (input === undefined) throw invalid('input', 'you must provide an input')
