@@ -9,6 +9,8 @@ const openaiPaths: Record<Endpoint, string | null> = {
   embeddings: '/embeddings',
   messages: '/chat/completions',
   responses: '/responses',
+  // OpenAI has no token-counting operation: sluice answers count_tokens from its own estimate.
+  count_tokens: null,
 }
 
 function basePath(settings: ProviderSettings): string {
@@ -48,6 +50,7 @@ const anthropicPaths: Record<Endpoint, string | null> = {
   // No translation of the Responses API to Anthropic's: a model served only by anthropic
   // providers is not served on /v1/responses.
   responses: null,
+  count_tokens: '/messages/count_tokens',
 }
 
 export const anthropic: Dialect = {

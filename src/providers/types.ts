@@ -1,9 +1,9 @@
 import type { ErrorDialect } from '../errors.js'
 
 /** The data-plane operations sluice manages; anything else under /v1 is passthrough. */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses'
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'count_tokens'
 
-export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages', 'responses']
+export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages', 'responses', 'count_tokens']
 
 export interface ProviderSettings {
   readonly baseUrl: URL
@@ -31,7 +31,7 @@ export interface Dialect {
  * everything else is OpenAI's.
  */
 export function clientDialect(endpoint: Endpoint | 'passthrough', pathBelowV1: string): ErrorDialect {
-  if (endpoint === 'messages') return 'anthropic'
+  if (endpoint === 'messages' || endpoint === 'count_tokens') return 'anthropic'
   if (endpoint === 'responses') return 'responses'
   if (endpoint !== 'passthrough') return 'openai'
   if (pathBelowV1.startsWith('/messages')) return 'anthropic'

@@ -67,7 +67,7 @@ function credentialOf(ctx: RequestContext): string | null {
     const m = bearer.exec(authorization)
     return m ? (m[1] as string) : ''
   }
-  if (ctx.endpoint === 'messages') {
+  if (ctx.endpoint === 'messages' || ctx.endpoint === 'count_tokens') {
     const apiKey = h['x-api-key']
     if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey
   }

@@ -9,6 +9,7 @@ import { rewriteModel } from './rewrite-model.js'
 import { askForStreamUsage } from './stream-usage.js'
 import { translationFor, type Translation } from './translation.js'
 import { SluiceError } from '../../errors.js'
+import { sendJson } from '../../respond.js'
 import type { PinTable } from '../../core/balance/pins.js'
 import { createdObjectId } from '../../core/balance/created-object.js'
 
@@ -60,6 +61,7 @@ export const sendAttempt: SendAttempt = (ctx, attempt) => {
 
 export function forward(): Stage {
   return async function forwardStage(ctx) {
+    if (ctx.endpoint === 'count_tokens' && ctx.passthrough === null) return answerTokenCount(ctx)
     const provider = ctx.passthrough!
     const key = ctx.passthroughKey!
     // Built first: it may refuse the request, and nothing may be armed before that.
@@ -69,6 +71,12 @@ export function forward(): Stage {
     // A passthrough relay answers the client whatever happens: there is nothing to decide.
     await exchange(ctx, attempt, true, (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod, provider.passthroughPath(ctx.pathBelowV1), headers, ctx.body)
   }
+}
+
+/** count_tokens for a model no provider can count for: sluice's estimate of the prompt, as it charges it. */
+function answerTokenCount(ctx: RequestContext): void {
+  ctx.status = 200
+  sendJson(ctx.res, 200, `{"input_tokens":${ctx.tokenEstimate().input}}`, { 'x-request-id': ctx.id })
 }
 
 function exchange(ctx: RequestContext, attempt: Attempt, raw: boolean, method: Dispatcher.HttpMethod, path: string, headers: string[], body: Buffer | null, translation: Translation | null = null): Promise<AttemptResult> {

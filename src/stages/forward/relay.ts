@@ -220,7 +220,8 @@ export class Relay implements Dispatcher.DispatchHandler {
       const rest = this.#usageFilter?.flush() ?? null
       if (rest !== null) ctx.res.end(rest)
       else ctx.res.end()
-      attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
+      // A token count's input_tokens is an answer, not tokens used.
+      if (ctx.endpoint !== 'count_tokens') attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
     this.#finish(delivered)
   }

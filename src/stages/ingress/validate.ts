@@ -55,7 +55,8 @@ export function checkBody(endpoint: Endpoint, json: Record<string, unknown>): Ch
 
   switch (endpoint) {
     case 'chat':
-    case 'messages': {
+    case 'messages':
+    case 'count_tokens': {
       const messages = json.messages
       if (!Array.isArray(messages)) throw invalid('messages', '`messages` must be an array of messages')
       if (messages.length === 0) throw invalid('messages', '`messages` must contain at least one message')

@@ -36,6 +36,9 @@ export function route(rand: () => number = Math.random, pins: PinTable | null = 
       ctx.passthrough = runtime.passthrough
       return next()
     }
+    // No provider of the route counts tokens (OpenAI has no such operation): the forward stage
+    // answers with sluice's own estimate, which is also what the request would be charged.
+    if (ctx.endpoint === 'count_tokens' && found.byEndpoint.count_tokens.length === 0) return next()
     if (found.byEndpoint[ctx.endpoint].length === 0) {
       throw new SluiceError('invalid_request_error', [`model \`${model}\` is not served on this endpoint by any of its providers`], { param: 'model' })
     }

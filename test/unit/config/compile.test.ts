@@ -105,7 +105,7 @@ describe('compile: deployments', () => {
     {
       id: 'oa/k1/gpt-4o',
       // /v1/messages requests are translated to chat completions for an openai provider.
-      paths: { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', messages: '/v1/chat/completions', responses: '/v1/responses' },
+      paths: { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', messages: '/v1/chat/completions', responses: '/v1/responses', count_tokens: null },
     },
     {
       id: 'az/main/gpt-4o-eu',
@@ -115,12 +115,13 @@ describe('compile: deployments', () => {
         embeddings: '/openai/deployments/gpt-4o-eu/embeddings?api-version=2024-06-01',
         messages: '/openai/deployments/gpt-4o-eu/chat/completions?api-version=2024-06-01',
         responses: null,
+        count_tokens: null,
       },
     },
     {
       id: 'an/a/claude-sonnet-4',
       // Chat requests are translated to the Messages API for an anthropic provider.
-      paths: { chat: '/v1/messages', completions: null, embeddings: null, messages: '/v1/messages', responses: null },
+      paths: { chat: '/v1/messages', completions: null, embeddings: null, messages: '/v1/messages', responses: null, count_tokens: '/v1/messages/count_tokens' },
     },
   ]
   for (const c of pathCases) {
