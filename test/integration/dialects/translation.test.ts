@@ -98,6 +98,58 @@ describe('translation between dialects, with the official clients', () => {
         expect(msg.usage.output_tokens).toBe(4)
       })
 
+      it('openai client: tools round trip (call, streamed call, tool result, answer)', async () => {
+        const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city', 'days'] } } }]
+        const ask: OpenAI.ChatCompletionMessageParam = { role: 'user', content: 'Weather in Paris?' }
+        const first = await openai.chat.completions.create({ model: c.model, messages: [ask], tools, max_tokens: 20 })
+        const call = first.choices[0]?.message.tool_calls?.[0]
+        expect(first.choices[0]?.finish_reason).toBe('tool_calls')
+        expect(call?.type === 'function' ? call.function.name : null).toBe('get_weather')
+        expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : null).toEqual({ city: 'sim', days: 1 })
+
+        // The same call streamed: the argument deltas add up to the same JSON.
+        const stream = await openai.chat.completions.create({ model: c.model, messages: [ask], tools, max_tokens: 20, stream: true })
+        let args = ''
+        let name = ''
+        let deltas = 0
+        for await (const chunk of stream) {
+          for (const tc of chunk.choices[0]?.delta.tool_calls ?? []) {
+            name += tc.function?.name ?? ''
+            if (tc.function?.arguments) {
+              args += tc.function.arguments
+              deltas++
+            }
+          }
+        }
+        expect(name).toBe('get_weather')
+        expect(deltas).toBeGreaterThan(3)
+        expect(JSON.parse(args)).toEqual({ city: 'sim', days: 1 })
+
+        const answer = await openai.chat.completions.create({ model: c.model, tools, max_tokens: 4, messages: [ask, first.choices[0]!.message, { role: 'tool', tool_call_id: call!.id, content: '18°C, sunny' }] })
+        expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0)
+        expect(answer.choices[0]?.message.tool_calls ?? []).toHaveLength(0)
+      })
+
+      it('anthropic client: tools round trip (tool_use, streamed tool_use, tool_result, answer)', async () => {
+        const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'Weather for a city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }]
+        const ask: Anthropic.MessageParam = { role: 'user', content: 'Weather in Paris?' }
+        const first = await anthropic.messages.create({ model: c.model, max_tokens: 20, tools, messages: [ask] })
+        expect(first.stop_reason).toBe('tool_use')
+        const use = first.content.find((b) => b.type === 'tool_use')
+        expect(use).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'sim' } })
+
+        const streamed = await anthropic.messages.stream({ model: c.model, max_tokens: 20, tools, messages: [ask] }).finalMessage()
+        expect(streamed.stop_reason).toBe('tool_use')
+        expect(streamed.content.find((b) => b.type === 'tool_use')).toMatchObject({ name: 'get_weather', input: { city: 'sim' } })
+
+        const answer = await anthropic.messages.create({
+          model: c.model, max_tokens: 4, tools,
+          messages: [ask, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: (use as Anthropic.ToolUseBlock).id, content: '18°C, sunny' }] }],
+        })
+        expect(answer.content[0]?.type).toBe('text')
+        expect(answer.stop_reason).toBe('max_tokens')
+      })
+
       it('openai client: a mid-stream failure is raised as an error', async () => {
         stack.sim.script([{ kind: 'reset_mid_stream', after_chunks: 2, match: { model: dialect === 'openai' ? 'gpt-up' : 'claude-up' } }])
         const stream = await openai.chat.completions.create({ model: c.model, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 6, stream: true })
