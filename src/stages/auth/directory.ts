@@ -43,8 +43,8 @@ export interface DirectoryOptions {
 
 /**
  * Virtual keys by hash, cached: the hot path reads a Map, the database is asked once per key
- * per TTL. Revoking through this process invalidates at once; another instance's revocation
- * takes at most the TTL.
+ * per TTL. Revoking through this process invalidates at once, lookups already under way
+ * included; another instance's revocation takes at most the TTL.
  */
 export class ConsumerDirectory {
   readonly #cache = new Map<string, Cached>()
@@ -55,6 +55,11 @@ export class ConsumerDirectory {
   readonly #negativeTtlMs: number
   readonly #maxEntries: number
   readonly #emptyCheckMs: number
+  /**
+   * Bumped by every invalidate(). A lookup that started in an older generation may have read
+   * the key before a revoke or disable was written, so its answer is asked again, never used.
+   */
+  #generation = 0
   #consumersExist = false
   #emptyCheckedAt = -Infinity
   #emptyCheck: Promise<boolean> | null = null
@@ -74,16 +79,7 @@ export class ConsumerDirectory {
   async resolve(hash: string, tiers: ReadonlyMap<string, ConsumerSettingsInput>, epochNow: number): Promise<Consumer | null> {
     const now = this.now()
     let entry = this.#cache.get(hash)
-    if (entry === undefined || entry.until <= now) {
-      const record = await this.#load(hash)
-      // Requests that waited on the same lookup share the entry the first of them made.
-      const made = this.#cache.get(hash)
-      if (made !== undefined && made.record === record) entry = made
-      else {
-        entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), tiers: null, consumer: null }
-        this.#remember(hash, entry)
-      }
-    }
+    if (entry === undefined || entry.until <= now) entry = await this.#lookUp(hash)
     const r = entry.record
     if (r === null || r.consumerDisabled || r.revokedAt !== null || (r.expiresAt !== null && r.expiresAt <= epochNow)) return null
     this.#used.add(r.keyId)
@@ -132,14 +128,36 @@ export class ConsumerDirectory {
 
   /** Keys or consumers changed here (revoked, disabled, re-tiered): forget what was cached. */
   invalidate(): void {
+    this.#generation++
     this.#cache.clear()
+    // Requests from now on must not join a lookup that may predate the change.
+    this.#inflight.clear()
+  }
+
+  async #lookUp(hash: string): Promise<Cached> {
+    for (;;) {
+      const generation = this.#generation
+      const record = await this.#load(hash)
+      // Ends once a lookup runs with no change in between; changes are admin actions, so few.
+      if (generation !== this.#generation) continue
+      // Requests that waited on the same lookup share the entry the first of them made.
+      const made = this.#cache.get(hash)
+      if (made !== undefined && made.record === record) return made
+      const entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), tiers: null, consumer: null }
+      this.#remember(hash, entry)
+      return entry
+    }
   }
 
   #load(hash: string): Promise<KeyRecord | null> {
     let pending = this.#inflight.get(hash)
     if (pending === undefined) {
       // Many requests with the same new key ask the database once.
-      pending = this.source.findByHash(hash).finally(() => this.#inflight.delete(hash))
+      const started = this.source.findByHash(hash).finally(() => {
+        // An invalidate() may have replaced this lookup with a newer one, which stays.
+        if (this.#inflight.get(hash) === started) this.#inflight.delete(hash)
+      })
+      pending = started
       this.#inflight.set(hash, pending)
     }
     return pending

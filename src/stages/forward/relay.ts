@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
 import { clientGone, delivered, heldRateLimit, type Attempt, type AttemptResult } from '../../attempt.js'
 import type { RequestContext, Usage } from '../../context.js'
+import type { ChunkScrubber } from '../../core/secrets/key-scrubber.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
 import { SluiceError, type ErrorBody } from '../../errors.js'
 import { clientDialect } from '../../providers/types.js'
@@ -36,6 +37,9 @@ const maxErrorBody = 64 * 1024
 const maxTranslatedBody = 32 * 1024 * 1024
 const tailChunks = 3
 const usageScanBytes = 2048
+
+// What upstreams send almost always: known to quote no key, so the hot path skips the search.
+const ordinaryContentTypes = new Set(['application/json', 'application/json; charset=utf-8', 'text/event-stream', 'text/event-stream; charset=utf-8'])
 
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
@@ -73,6 +77,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   #earlyAbort: ExchangeAborted | null = null
   /** Response headers were sent to the client by this relay. */
   #headersWritten = false
+  /** Masks every provider key in the bytes relayed to the client, in every mode. */
+  readonly #keys: ChunkScrubber
   readonly #resume = (): void => {
     this.#lastActivity = performance.now()
     this.#controller?.resume()
@@ -89,6 +95,7 @@ export class Relay implements Dispatcher.DispatchHandler {
   ) {
     this.provider = attempt.provider
     this.done = new Promise((resolve) => (this.#settle = resolve))
+    this.#keys = ctx.runtime.secrets.scrubber.stream()
     // Upstream time counts from dispatch, so connection set-up is part of it.
     attempt.startedAt = this.#lastActivity = performance.now()
     this.#checkDeadlines()
@@ -166,7 +173,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       }
       attempt.streamEvents += countEvents(out)
     }
-    if (!ctx.res.write(out)) {
+    if (!ctx.res.write(this.#keys.push(out))) {
       controller.pause()
       ctx.res.once('drain', this.#resume)
     }
@@ -193,12 +200,12 @@ export class Relay implements Dispatcher.DispatchHandler {
       const rest = this.#translating.end()
       if (!this.#translating.completed) {
         // The upstream ended without its end marker: the client must not take it as complete.
-        if (rest !== '') ctx.res.write(rest)
+        if (rest !== '') ctx.res.write(this.#keys.push(Buffer.from(rest)))
         this.#keepTail(Buffer.from(rest))
         this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
         return
       }
-      ctx.res.end(rest)
+      ctx.res.end(this.#keys.end(Buffer.from(rest)))
       const usage = this.#translating.translator.usage
       attempt.usage = usage.promptTokens === null && usage.completionTokens === null ? null : { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens }
       if (this.#translating.translator.failed) {
@@ -217,9 +224,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       return
     } else {
       ctx.status = this.#status
-      const rest = this.#usageFilter?.flush() ?? null
-      if (rest !== null) ctx.res.end(rest)
-      else ctx.res.end()
+      ctx.res.end(this.#keys.end(this.#usageFilter?.flush()))
       // A token count's input_tokens is an answer, not tokens used.
       if (ctx.endpoint !== 'count_tokens') attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
@@ -285,7 +290,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.attempt.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
     if (this.translation !== null) this.#translating = new TranslatingStream(this.translation.stream())
     const headers: OutgoingHttpHeaders = {
-      'content-type': this.translation !== null ? 'text/event-stream; charset=utf-8' : (this.#headers['content-type'] ?? 'text/event-stream'),
+      'content-type': this.translation !== null ? 'text/event-stream; charset=utf-8' : this.#clientContentType('text/event-stream'),
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
       'x-request-id': this.ctx.id,
@@ -309,7 +314,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     const u = translated.usage
     this.attempt.usage = u.promptTokens === null && u.completionTokens === null ? null : { promptTokens: u.promptTokens, completionTokens: u.completionTokens }
     this.ctx.status = this.#status
-    sendJson(this.ctx.res, this.#status, JSON.stringify(translated.body), headers)
+    // Translated text is the upstream's text: it is scrubbed of keys like any relayed body.
+    sendJson(this.ctx.res, this.#status, (this.#keys.end(Buffer.from(JSON.stringify(translated.body))) ?? Buffer.alloc(0)).toString('utf8'), headers)
     return true
   }
 
@@ -322,7 +328,7 @@ export class Relay implements Dispatcher.DispatchHandler {
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return false
     }
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': this.ctx.id }
+    const headers: OutgoingHttpHeaders = { 'content-type': this.#clientContentType('application/json'), 'x-request-id': this.ctx.id }
     const length = this.#headers['content-length']
     if (length !== undefined && this.#headers['content-encoding'] === undefined) headers['content-length'] = length
     if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
@@ -341,14 +347,14 @@ export class Relay implements Dispatcher.DispatchHandler {
       // CORS is sluice's to answer (cors:), never the upstream's: its headers could allow an
       // origin, or credentials, the config does not.
       if (name.startsWith('access-control-')) continue
+      // A passthrough answer is relayed as it is, except for a header that quotes a key.
+      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       if (name === 'vary') {
         const ours = this.ctx.res.getHeader('vary')
         const theirs = Array.isArray(value) ? value.join(', ') : value
         headers.vary = ours === undefined ? theirs : `${String(ours)}, ${theirs}`
         continue
       }
-      // A passthrough answer is relayed as it is, except for a header that quotes a key.
-      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       headers[name] = value
     }
     headers['x-request-id'] = this.ctx.id
@@ -358,6 +364,13 @@ export class Relay implements Dispatcher.DispatchHandler {
     }
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
+  }
+
+  /** The upstream's content type, unless it quotes a key (as every other relayed header may not). */
+  #clientContentType(plain: string): string {
+    const value = this.#headers['content-type']
+    if (value === undefined) return plain
+    return ordinaryContentTypes.has(value) || !this.ctx.runtime.secrets.holds(value) ? value : plain
   }
 
   /** The last bytes relayed, enough to hold a usage object. */
