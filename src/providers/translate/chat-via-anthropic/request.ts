@@ -26,10 +26,10 @@ export interface ChatTranslation {
 
 const ANTHROPIC = 'Anthropic Messages'
 
-// Accepted and without an Anthropic counterpart that changes the answer: OpenAI documents them as
-// best effort (seed), as bookkeeping on OpenAI's side (store, metadata, service_tier), or as
-// handled here some other way.
-const ignored = new Set(['seed', 'store', 'metadata', 'service_tier', 'stream_options', 'parallel_tool_calls', 'user', 'model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'tools', 'tool_choice', 'response_format', 'n', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias'])
+// Every parameter this translator knows: carried over below, refused below unless neutral, or
+// dropped because it does not change the answer (seed is best effort at OpenAI too; store,
+// metadata and service_tier are bookkeeping on OpenAI's side). Anything else is refused.
+const known = new Set(['seed', 'store', 'metadata', 'service_tier', 'stream_options', 'parallel_tool_calls', 'user', 'model', 'messages', 'stream', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'tools', 'tool_choice', 'response_format', 'n', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias'])
 
 const JSON_OBJECT_TOOL = 'json_response'
 
@@ -43,7 +43,7 @@ function invalid(param: string, why: string): SluiceError {
 
 export function chatToMessages(chat: JsonObject, opts: ChatToMessagesOptions): ChatTranslation {
   for (const name of Object.keys(chat)) {
-    if (!ignored.has(name) && isSet(chat[name])) throw unsupported(name, 'Anthropic has no such parameter')
+    if (!known.has(name) && isSet(chat[name])) throw unsupported(name, 'Anthropic has no such parameter')
   }
   refuseUnlessDefault(chat)
   const body: JsonObject = { model: opts.upstreamModel }
