@@ -16,6 +16,7 @@ const contextOwners = {
   priority: ['src/stages/admit/', 'src/stages/schedule/'],
   fallback: ['src/stages/schedule/'],
   queuedMs: ['src/stages/schedule/'],
+  current: ['src/stages/schedule/', 'src/stages/forward/'],
   passthroughKey: ['src/stages/balance/'],
   onCreated: ['src/stages/balance/', 'src/stages/forward/'],
   status: ['src/stages/forward/', 'src/stages/observe/', 'src/stages/schedule/'],
@@ -74,6 +75,11 @@ export default tseslint.config(
         { patterns: [{ group: ['**/server/**', '**/main.js', '**/simulator/**', '../balance/*', '../forward/*', '../ingress/*', '../observe/*', '../route/*', '../auth/*', '../admit/*', '../schedule/*'], message: 'stages import core, ports, errors and context only, never each other or adapters' }] },
       ],
     },
+  },
+  {
+    // The dashboard's page runs in the browser and is bundled by esbuild (scripts/build-dashboard.js).
+    files: ['src/dashboard/ui/**/*.ts'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', history: 'readonly', fetch: 'readonly', EventSource: 'readonly', MessageEvent: 'readonly', ResizeObserver: 'readonly', getComputedStyle: 'readonly', devicePixelRatio: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', HTMLDivElement: 'readonly', Event: 'readonly', Response: 'readonly' } },
   },
   {
     files: ['src/cli.ts', 'src/main.ts', 'src/simulator/**', 'test/**', 'bench/**'],

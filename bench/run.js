@@ -7,6 +7,7 @@
 //   npm run bench -- pacing              the queue and pacer scenarios of issue 6 instead (bench/pacing.js)
 //   npm run bench -- concurrency         the learned per-key concurrency limit instead (bench/concurrency.js)
 //   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
+//   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -32,6 +33,7 @@ const profileMode = process.argv.includes('--profile')
 const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
 const scrubMode = process.argv.slice(2).includes('scrub')
+const dashboardMode = process.argv.slice(2).includes('dashboard')
 
 const num = (name, def) => {
   const raw = process.env[name]
@@ -438,7 +440,7 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing` and `concurrency` run the scenarios of bench/pacing.js and bench/concurrency.js
+// `pacing`, `concurrency` and `dashboard` run the scenarios of bench/pacing.js, bench/concurrency.js and bench/dashboard.js
 // instead; each starts and stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
@@ -446,7 +448,9 @@ const run = pacingMode
     ? () => import('./concurrency.js').then((m) => m.runConcurrency())
     : scrubMode
       ? () => import('./scrub.js').then((m) => m.runScrub())
-      : main
+      : dashboardMode
+        ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
+        : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

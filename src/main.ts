@@ -17,7 +17,7 @@ import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
-import { systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
+import { every, systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
 import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
@@ -30,11 +30,12 @@ import { LearningWriter } from './store/learning-writer.js'
 import { openStore } from './store/open.js'
 import { UsageWriter } from './store/usage-writer.js'
 import { LimiterRegistry } from './core/admit/index.js'
-import { ConsumerDirectory, type KeyRecord } from './stages/auth/index.js'
+import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/index.js'
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
+import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
@@ -88,7 +89,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     return await assemble(opts, closers, () => drained, (clean) => (drained = clean))
   } catch (err) {
-    await closers.closeAll()
+    await closers.closeAll((name, closeErr) => opts.logger?.warn({ err: (closeErr as Error).message, part: name }, 'could not close cleanly after a failed start'))
     throw err
   }
 }
@@ -104,15 +105,18 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
+  const timers = opts.timers ?? systemTimers
   const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
   closers.add('database', () => store.close())
   limits.restore(await store.keyLearning.loadAll())
   const writer = new LearningWriter(limits, store.keyLearning, {
+    timers,
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
   closers.add('learned-limit writer', () => writer.close())
   const ledger = new UsageWriter(store.usage, {
     capacity: initial.usage.buffer,
+    timers,
     onDrop: () => metrics.usageDropped.series().inc(),
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry'),
   })
@@ -121,9 +125,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     const retention = holder.current.usage.retentionMs
     if (retention > 0) void ledger.prune(retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
   }
-  const pruner = setInterval(pruneUsage, 3_600_000)
-  pruner.unref()
-  closers.add('usage pruning', () => clearInterval(pruner))
+  closers.add('usage pruning', every(timers, 3_600_000, pruneUsage))
   pruneUsage()
   const directory = new ConsumerDirectory(
     {
@@ -141,16 +143,14 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     const ids = directory.takeUsed()
     return ids.length === 0 ? Promise.resolve() : store.virtualKeys.touchLastUsed(ids, Date.now()).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not record when keys were last used'))
   }
-  const toucher = setInterval(() => void touchKeys(), 10_000)
-  toucher.unref()
+  const stopTouching = every(timers, 10_000, () => void touchKeys())
   closers.add('key last-used writer', () => {
-    clearInterval(toucher)
+    stopTouching()
     return touchKeys()
   })
   const status = new StatusTracker()
   const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
   const drain = new Drain(() => status.inFlight)
-  const timers = opts.timers ?? systemTimers
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
   closers.add('vLLM metrics scraper', () => scraper.close())
   scraper.setOrigins(initial.metricsOrigins)
@@ -226,8 +226,15 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
+  // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
+  const dashboard: Dashboard = createDashboard({
+    router, logger, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, sessionTtlMs: () => holder.current.sessionTtlMs,
+    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()), metrics, timers,
+  })
+  closers.add('dashboard', () => dashboard.close())
+  // ── end dashboard ──
   router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))
-  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger })
+  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger, sessions: dashboard.sessions })
 
   const pipeline = createPipeline({
     metrics,
@@ -236,7 +243,10 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     auth: { directory, epoch: () => scheduler.epoch.now() },
     admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
     isDraining: () => drain.draining,
-    onFinished: (ctx) => status.record(ctx),
+    onFinished: (ctx) => {
+      status.record(ctx)
+      dashboard.record(ctx)
+    },
     scheduler,
     pins: new PinTable(),
   })
@@ -245,11 +255,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     acquireRuntime: () => holder.acquire(),
     releaseRuntime: (runtime) => holder.release(runtime),
     pipeline,
+    checkCaller: callerCheck({ directory, epoch: () => scheduler.epoch.now() }), // /v1/models needs a key like the pipeline's routes
     status,
     metrics,
     isDraining: () => drain.draining,
     onIdle: () => drain.notifyIdle(),
     admin,
+    dashboard: dashboard.handle,
   })
 
   const { server, port } = await listen(handler, {
@@ -257,6 +269,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     port: opts.port ?? initial.server.port,
     keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
     requestTimeoutMs: initial.server.requestTimeoutMs,
+    onProtocolError: (code) => metrics.protocolErrors.series(code).inc(), // answered before the pipeline: counted here
   })
   closers.add('server', () => closeServer(server))
   const servers: Server[] = [server]
@@ -274,11 +287,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   }
 
   const watch = opts.watch ?? 'file' in opts.config
-  if (watch && 'file' in opts.config) closers.add('config watcher', watchFile(opts.config.file, reload))
+  const stopWatching = watch && 'file' in opts.config ? once(watchFile(opts.config.file, reload)) : () => undefined
+  closers.add('config watcher', stopWatching)
 
   let closing: Promise<boolean> | null = null
   const shutdown = (): Promise<boolean> => {
     closing ??= (async () => {
+      stopWatching() // no reload lands during the drain
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
       // At the deadline, requests still waiting for a key are answered 503 shutting_down (and
       // logged) before the connections are cut.
@@ -305,6 +320,15 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     reload,
     events,
     shutdown,
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    fn()
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ErrorBody, ErrorDialect, SluiceError } from './errors.js'
 import { toAnthropicError } from './providers/translate/errors.js'
 
@@ -23,6 +23,7 @@ export function sendError(res: ServerResponse, err: SluiceError, requestId: stri
   }
   const headers = errorHeaders(requestId, dialect)
   if (err.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfter)))
+  if (err.allow !== undefined) headers.allow = err.allow
   sendJson(res, err.status, JSON.stringify(dialect === 'anthropic' ? err.toAnthropicJSON() : err.toJSON()), headers)
 }
 
@@ -54,4 +55,42 @@ export function sseErrorFrom(body: ErrorBody, status: number, dialect: ErrorDial
     default:
       return `data: ${JSON.stringify(body)}\n\n`
   }
+}
+
+/**
+ * Closes the connection after the answer to a request whose body has not all arrived (a 413,
+ * a refusal before the body was read), the way nginx's lingering close does. node:http
+ * destroys the socket as soon as the answer is written; a client still sending its body then
+ * gets a reset from the kernel, which throws away the answer it had not read yet (undici and
+ * the openai client saw EPIPE instead of the 413 in about half the tries). So the answer goes
+ * out with Connection: close, and the rest of the body is read and discarded until it ends,
+ * or `maxBytes` more arrive, or `maxMs` pass; only then is the socket closed.
+ */
+export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse, maxBytes: number, maxMs: number): void {
+  res.shouldKeepAlive = false
+  const socket = req.socket
+  res.once('finish', () => {
+    // node:http's own 'finish' listener ran first and called socket.destroySoon(), which ends
+    // the write side and destroys the socket once that is flushed; keep the read side open.
+    socket.removeListener('finish', socket.destroy)
+    if (req.complete || socket.destroyed) return socket.destroySoon()
+    let received = 0
+    const close = (): void => {
+      clearTimeout(timer)
+      req.off('data', count)
+      req.off('end', close)
+      socket.off('close', close)
+      socket.destroy()
+    }
+    const count = (chunk: Buffer): void => {
+      received += chunk.length
+      if (received > maxBytes) close()
+    }
+    const timer = setTimeout(close, maxMs)
+    timer.unref()
+    req.on('data', count)
+    req.once('end', close)
+    socket.once('close', close)
+    req.resume()
+  })
 }

@@ -35,7 +35,7 @@ export const ServerConfig = z
     metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
     body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
     drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
-    request_timeout: duration('60s', 'Longest time a client may take to send a whole request (headers and body); slower clients get 408. Answers are not limited by this'),
+    request_timeout: duration('60s', 'Longest time a client may take to send its request headers, and then again its body; a slower client gets 408 request_timeout. Answers are not limited by this'),
     keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed'),
   })
   .describe('The HTTP server.')
@@ -246,8 +246,9 @@ export const AdminConfig = z
       .default([])
       .describe('Keys accepted as `Authorization: Bearer <key>` on /api/admin/* with the admin role (everything); use ${ENV_VAR}. With none, the admin API refuses every request. Admin keys never work on the data plane.'),
     read_only_keys: z.array(adminKey).default([]).describe('Keys with the read-only role: every GET of the admin API, nothing that changes state.'),
+    session_ttl: duration('12h', 'How long a dashboard login lasts: the admin key is exchanged for a session cookie that expires after this').refine((ms) => ms >= 1_000, 'a session must last at least 1s'),
   })
-  .describe('The admin API.')
+  .describe('The admin API and the dashboard (/dashboard), which logs in with an admin key.')
 
 const priorityName = z.enum(priorityNames)
 

@@ -3,7 +3,7 @@ import { ClientGoneError, type RequestContext, type Stage } from '../../context.
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
 import { clientDialect } from '../../providers/types.js'
-import { sendError } from '../../respond.js'
+import { closeAfterAnswer, sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import type { UsageRecord } from '../../store/types.js'
@@ -36,6 +36,9 @@ export function observe(ports: ObservePorts): Stage {
   }
 }
 
+/** How long the rest of an unread body is read and discarded after the answer, at most. */
+const lingerMs = 5_000
+
 function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): void {
   if (ctx.clientGone || thrown instanceof ClientGoneError) {
     ctx.outcome = 'client_abort'
@@ -52,8 +55,9 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   ctx.status = err.status
   ctx.errorCode = err.code
   // A body left unread (refused before reading, or too large) would be parsed as the next
-  // request on a kept-alive connection; close it instead of draining megabytes.
-  if (!ctx.req.complete) ctx.res.shouldKeepAlive = false
+  // request on a kept-alive connection: close it, but only once the client could read the
+  // answer (bounded: twice the body limit, or a few seconds).
+  if (!ctx.req.complete) closeAfterAnswer(ctx.req, ctx.res, 2 * ctx.runtime.server.bodyLimit, lingerMs)
   sendError(ctx.res, err, ctx.id, clientDialect(ctx.endpoint, ctx.pathBelowV1))
 }
 
@@ -78,7 +82,12 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
     ports.onFinished?.(ctx)
     if (ports.ledger) {
       const usage = usageRecordOf(ctx, Date.now(), now - ctx.startedAt)
-      if (usage !== null) ports.ledger(usage)
+      if (usage !== null) {
+        ports.ledger(usage)
+        if (usage.costUsd !== null && usage.costUsd > 0) metrics.spend.series(model, ctx.consumer?.tier ?? 'none').inc(usage.costUsd)
+        if (usage.promptTokens) metrics.tokens.series(model, 'prompt').inc(usage.promptTokens)
+        if (usage.completionTokens) metrics.tokens.series(model, 'completion').inc(usage.completionTokens)
+      }
     }
     if (ctx.runtime.log.accessLog) {
       accessLog({
