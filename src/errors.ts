@@ -13,6 +13,7 @@ export const codes = {
   invalid_json: { status: 400, type: 'invalid_request_error', message: 'Request body is not valid JSON: %s' },
   invalid_path: { status: 400, type: 'invalid_request_error', message: 'Request path is not allowed: %s' },
   invalid_header: { status: 400, type: 'invalid_request_error', message: 'Header %s is not allowed: %s' },
+  unsupported_parameter: { status: 400, type: 'invalid_request_error', message: '`%s` cannot be translated to the %s API this model is served by: %s' },
   malformed_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP/1.1: %s' },
   invalid_field: { status: 400, type: 'invalid_request_error', message: 'Invalid %s: %s' },
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key: %s' },
@@ -88,10 +89,46 @@ export class SluiceError extends Error {
   toJSON(): ErrorBody {
     return { error: { message: this.message, type: this.type, code: this.code, param: this.param } }
   }
+
+  /** The same error as Anthropic's API says it: its type name for the status, the same message. */
+  toAnthropicJSON(): AnthropicErrorBody {
+    return { type: 'error', error: { type: anthropicErrorType(this.status), message: this.message } }
+  }
 }
 
 export interface ErrorBody {
   error: { message: string; type: string; code: string | null; param: string | null }
+}
+
+export interface AnthropicErrorBody {
+  type: 'error'
+  error: { type: string; message: string }
+}
+
+/**
+ * The error shape a client expects, by the API it called: OpenAI's for chat, completions,
+ * embeddings and responses; Anthropic's for messages. The Responses API shares OpenAI's body
+ * but has a stream error event of its own.
+ */
+export type ErrorDialect = 'openai' | 'anthropic' | 'responses'
+
+// Anthropic names its error types by status (docs.anthropic.com, "Errors"); sluice's codes map
+// onto them the same way, so a client's typed error matches the status it got.
+const anthropicTypes: Readonly<Record<number, string>> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  500: 'api_error',
+  503: 'overloaded_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+}
+
+export function anthropicErrorType(status: number): string {
+  return anthropicTypes[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error')
 }
 
 /** Anything thrown that is not a SluiceError is a bug; it becomes a 500 that names the request id only. */

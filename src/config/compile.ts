@@ -11,6 +11,7 @@ import { endpoints, type Endpoint, type ProviderSettings } from '../providers/ty
 import { parseRedisUrl, type StateSettings } from '../state/settings.js'
 import type { UpstreamPools } from './pools.js'
 import type { Deployment, ModelRoute, ProbeSpec, Provider, ProviderKey, RouteSplit, Runtime, SplitGroup } from './runtime.js'
+import { forwardHeaderList } from '../core/headers/forward.js'
 import { wildcardPattern, type ModelConfigParsed, type ProviderConfigParsed, type SluiceConfigParsed } from './schema.js'
 
 const userAgent = 'sluice/0.1'
@@ -293,6 +294,8 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
     }),
     keys: Object.freeze(keys),
     streamUsage: p.type !== 'anthropic' && p.stream_usage,
+    forwardHeaders: forwardHeaderList(p.type, p.forward_headers),
+    defaultMaxTokens: p.default_max_tokens,
     secrets: Object.freeze(p.keys.map((k) => k.key)),
     passthroughPath: (below: string) => dialect.passthroughPath(below, settings),
   })

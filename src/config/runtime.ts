@@ -30,6 +30,10 @@ export interface Provider {
   readonly secrets: readonly string[]
   /** Ask streams for their usage (stream_options.include_usage) so every stream is accounted for. */
   readonly streamUsage: boolean
+  /** Client headers forwarded as sent, lower case: the dialect's list and the provider's `forward_headers`. */
+  readonly forwardHeaders: readonly string[]
+  /** max_tokens for a translated OpenAI request that set none (Anthropic requires it). */
+  readonly defaultMaxTokens: number
   /** Passthrough path for a client path below /v1, e.g. "/files" → "/v1/files". */
   passthroughPath(pathBelowV1: string): string
 }

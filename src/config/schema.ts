@@ -58,6 +58,13 @@ const headerName = z
   .string()
   .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
   .refine((name) => !reservedHeaders.has(name.toLowerCase()), { message: 'sluice sets this header itself (credentials come from `keys`)' })
+// A client header a provider may receive as the client sent it. Never one that carries a
+// credential, says where the request goes or how it is framed: sluice sets those itself.
+const unforwardable = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'authorization', 'api-key', 'x-api-key', 'proxy-authorization', 'cookie', 'content-type', 'content-encoding', 'accept', 'accept-encoding', 'x-request-id', 'forwarded', 'x-forwarded-for', 'x-forwarded-host'])
+const forwardableHeader = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name')
+  .refine((name) => !unforwardable.has(name.toLowerCase()) && !name.toLowerCase().startsWith('x-sluice-'), { message: 'this header carries credentials, routing or framing; it is never forwarded' })
 // What HTTP allows in a header value: tab, visible ASCII and space, obs-text bytes.
 const headerValue = z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value may hold only tab, printable ASCII and Latin-1 characters (no line breaks, control characters or emoji)')
 const reservedHeaders = new Set([
@@ -138,6 +145,12 @@ export const ProviderConfig = z
     anthropic_version: headerValue.min(1).optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
     keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe("Upstream credentials. A model's requests go to the key its `strategy` picks (p2c by default) among those that can take them now; passthrough requests rotate round-robin over the keys in service."),
     headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
+    forward_headers: z.array(forwardableHeader).default([]).describe(
+      'Client request headers forwarded to this provider as the client sent them, on top of the dialect\'s own list (openai and azure: OpenAI-Organization, OpenAI-Project, OpenAI-Beta; anthropic: anthropic-beta, and anthropic-version, which then replaces anthropic_version). Headers carrying credentials, routing or framing are refused.',
+    ),
+    default_max_tokens: z.number().int().min(1).max(1_000_000).default(4096).describe(
+      'anthropic: max_tokens for an OpenAI-style request that gave neither max_tokens nor max_completion_tokens (Anthropic requires one). Default 4096.',
+    ),
     timeouts: Timeouts.prefault({}),
     limit_scope: z.enum(['key', 'key-model']).default('key').describe(
       'Whether the upstream counts a key\'s limits over all models (key, the default) or separately per model (key-model, as OpenAI does): one pacer per key, or per key and upstream model.',

@@ -17,6 +17,8 @@ const exact = new Map<string, Target>(Object.entries({
   '/v1/completions': { kind: 'endpoint', endpoint: 'completions', below: '/completions' },
   '/v1/embeddings': { kind: 'endpoint', endpoint: 'embeddings', below: '/embeddings' },
   '/v1/messages': { kind: 'endpoint', endpoint: 'messages', below: '/messages' },
+  '/v1/responses': { kind: 'endpoint', endpoint: 'responses', below: '/responses' },
+  '/v1/messages/count_tokens': { kind: 'endpoint', endpoint: 'count_tokens', below: '/messages/count_tokens' },
   '/v1/models': { kind: 'models' },
   '/health': { kind: 'health' },
   '/health/ready': { kind: 'ready' },

@@ -28,7 +28,7 @@ export function auth(ports: AuthPorts): Stage {
   const identify = identifier(ports)
   // Not async: a caller let through as anonymous costs no promise of its own.
   return function authStage(ctx, next) {
-    const consumer = identify(ctx.req.headers, ctx.endpoint === 'messages', ctx.runtime)
+    const consumer = identify(ctx.req.headers, ctx.endpoint === 'messages' || ctx.endpoint === 'count_tokens', ctx.runtime)
     if (!(consumer instanceof Promise)) {
       ctx.consumer = consumer
       return next()

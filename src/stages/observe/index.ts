@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
+import { clientDialect } from '../../providers/types.js'
 import { closeAfterAnswer, sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
@@ -57,7 +58,7 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   // request on a kept-alive connection: close it, but only once the client could read the
   // answer (bounded: twice the body limit, or a few seconds).
   if (!ctx.req.complete) closeAfterAnswer(ctx.req, ctx.res, 2 * ctx.runtime.server.bodyLimit, lingerMs)
-  sendError(ctx.res, err, ctx.id)
+  sendError(ctx.res, err, ctx.id, clientDialect(ctx.endpoint, ctx.pathBelowV1))
 }
 
 function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: AccessRecord) => void): void {

@@ -20,7 +20,15 @@ function expectAnswered(res: RawAnswer, sent: string): void {
   expect(res.headers['x-request-id'], context).toMatch(/^[A-Za-z0-9._:-]{1,128}$/)
   expect(res.headers['content-type'], context).toContain('application/json')
   if (sent.startsWith('HEAD ')) return // the answer to HEAD has no body
-  const body = JSON.parse(res.text) as { error?: Record<string, unknown> }
+  const body = JSON.parse(res.text) as { type?: unknown; error?: Record<string, unknown> }
+  const target = sent.slice(sent.indexOf(' ') + 1, sent.indexOf(' HTTP/'))
+  if (target.startsWith('/v1/messages') && body.type === 'error') {
+    // /v1/messages and the paths below it answer in Anthropic's shape, with request-id.
+    expect(Object.keys(body), context).toEqual(['type', 'error'])
+    expect(Object.keys(body.error ?? {}).sort(), context).toEqual(['message', 'type'])
+    expect(res.headers['request-id'], context).toBe(res.headers['x-request-id'])
+    return
+  }
   expect(Object.keys(body), context).toEqual(['error'])
   expect(Object.keys(body.error ?? {}).sort(), context).toEqual(['code', 'message', 'param', 'type'])
   expect(typeof body.error?.message, context).toBe('string')
