@@ -62,6 +62,8 @@ export class Attempt {
   /** sluice asked the upstream for stream usage the client did not ask for: its chunk is removed. */
   stripUsageChunk = false
   result: AttemptResult | null = null
+  /** The upstream's 401/403 refused the request (its shape, its model), not the key: no verdict on the key. */
+  rejectedRequest = false
 
   constructor(
     readonly target: AttemptTarget,

@@ -30,7 +30,7 @@ import { LearningWriter } from './store/learning-writer.js'
 import { openStore } from './store/open.js'
 import { UsageWriter } from './store/usage-writer.js'
 import { LimiterRegistry } from './core/admit/index.js'
-import { ConsumerDirectory, type KeyRecord } from './stages/auth/index.js'
+import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/index.js'
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
@@ -255,6 +255,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     acquireRuntime: () => holder.acquire(),
     releaseRuntime: (runtime) => holder.release(runtime),
     pipeline,
+    checkCaller: callerCheck({ directory, epoch: () => scheduler.epoch.now() }), // /v1/models needs a key like the pipeline's routes
     status,
     metrics,
     isDraining: () => drain.draining,
@@ -268,6 +269,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     port: opts.port ?? initial.server.port,
     keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
     requestTimeoutMs: initial.server.requestTimeoutMs,
+    onProtocolError: (code) => metrics.protocolErrors.series(code).inc(), // answered before the pipeline: counted here
   })
   closers.add('server', () => closeServer(server))
   const servers: Server[] = [server]

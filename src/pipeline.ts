@@ -2,7 +2,7 @@ import type { RequestContext, Stage } from './context.js'
 import { admit, type AdmitPorts } from './stages/admit/index.js'
 import { auth, type AuthPorts } from './stages/auth/index.js'
 import { balance, type BalancePorts } from './stages/balance/index.js'
-import { forward, sendAttempt } from './stages/forward/index.js'
+import { createSendAttempt, forward } from './stages/forward/index.js'
 import { ingress, type IngressPorts } from './stages/ingress/index.js'
 import { observe, type ObservePorts } from './stages/observe/index.js'
 import { route } from './stages/route/index.js'
@@ -43,7 +43,7 @@ export interface PipelinePorts extends IngressPorts, ObservePorts, BalancePorts 
 }
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
-  return compose([observe(ports), ingress(ports), auth(ports.auth), route(), admit(ports.admit), schedule(ports.scheduler, sendAttempt), balance(ports), forward()])
+  return compose([observe(ports), ingress(ports), auth(ports.auth), route(Math.random, ports.pins), admit(ports.admit), schedule(ports.scheduler, createSendAttempt(ports.pins)), balance(ports), forward()])
 }
 
 /** Runs stages in order; each may call next() once to hand on to the one after it, and a second call rejects. */

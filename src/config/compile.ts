@@ -8,8 +8,10 @@ import { probeRequest } from '../health/probe-request.js'
 import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
 import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
+import { parseRedisUrl, type StateSettings } from '../state/settings.js'
 import type { UpstreamPools } from './pools.js'
 import type { Deployment, ModelRoute, ProbeSpec, Provider, ProviderKey, RouteSplit, Runtime, SplitGroup } from './runtime.js'
+import { forwardHeaderList } from '../core/headers/forward.js'
 import { wildcardPattern, type ModelConfigParsed, type ProviderConfigParsed, type SluiceConfigParsed } from './schema.js'
 
 const userAgent = 'sluice/0.1'
@@ -114,6 +116,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       keepaliveMs: cfg.queue.keepalive,
     }),
     outputReserve: cfg.pacing.output_reserve,
+    state: compileState(cfg.state),
     database: cfg.database,
     adminKeys: Object.freeze([...cfg.admin.keys]),
     readOnlyKeys: Object.freeze([...cfg.admin.read_only_keys]),
@@ -291,7 +294,17 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
     }),
     keys: Object.freeze(keys),
     streamUsage: p.type !== 'anthropic' && p.stream_usage,
+    forwardHeaders: forwardHeaderList(p.type, p.forward_headers),
+    defaultMaxTokens: p.default_max_tokens,
     secrets: Object.freeze(p.keys.map((k) => k.key)),
     passthroughPath: (below: string) => dialect.passthroughPath(below, settings),
   })
+}
+
+const memoryState: StateSettings = Object.freeze({ kind: 'memory' })
+
+function compileState(state: SluiceConfigParsed['state']): StateSettings {
+  if (state === 'memory') return memoryState
+  if (typeof state === 'string') return parseRedisUrl(state)
+  return parseRedisUrl(state.url, { password: state.password, keyPrefix: state.key_prefix, commandTimeoutMs: state.timeout })
 }

@@ -1,12 +1,16 @@
 import type { Dialect, Endpoint, ProviderSettings } from './types.js'
 
 // Base URLs include the API version segment (".../v1"), the way every OpenAI-compatible
-// SDK expects them, so a path is the base path plus the operation.
+// SDK expects them, so a path is the base path plus the operation. A request in the other
+// dialect goes to this dialect's own operation, translated (src/providers/translate/).
 const openaiPaths: Record<Endpoint, string | null> = {
   chat: '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
-  messages: null,
+  messages: '/chat/completions',
+  responses: '/responses',
+  // OpenAI has no token-counting operation: sluice answers count_tokens from its own estimate.
+  count_tokens: null,
 }
 
 function basePath(settings: ProviderSettings): string {
@@ -21,7 +25,8 @@ export const openai: Dialect = {
   authHeaders: (secret) => ({ authorization: `Bearer ${secret}` }),
 }
 
-const azurePaths: Record<Endpoint, string | null> = { ...openaiPaths }
+// Azure serves the Responses API outside the deployments path; not managed here yet.
+const azurePaths: Record<Endpoint, string | null> = { ...openaiPaths, responses: null }
 
 export const azure: Dialect = {
   type: 'azure',
@@ -35,12 +40,17 @@ export const azure: Dialect = {
   authHeaders: (secret) => ({ 'api-key': secret }),
 }
 
-// Anthropic serves its own Messages API and an OpenAI-compatible chat endpoint.
+// Anthropic's OpenAI-compatible endpoint ignores much of a chat request (tools' strictness,
+// response formats, its own features), so chat requests are translated to its Messages API.
 const anthropicPaths: Record<Endpoint, string | null> = {
-  chat: '/chat/completions',
+  chat: '/messages',
   completions: null,
   embeddings: null,
   messages: '/messages',
+  // No translation of the Responses API to Anthropic's: a model served only by anthropic
+  // providers is not served on /v1/responses.
+  responses: null,
+  count_tokens: '/messages/count_tokens',
 }
 
 export const anthropic: Dialect = {

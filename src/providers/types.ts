@@ -1,7 +1,9 @@
-/** The data-plane operations sluice manages; anything else under /v1 is passthrough. */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages'
+import type { ErrorDialect } from '../errors.js'
 
-export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages']
+/** The data-plane operations sluice manages; anything else under /v1 is passthrough. */
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'count_tokens'
+
+export const endpoints: readonly Endpoint[] = ['chat', 'completions', 'embeddings', 'messages', 'responses', 'count_tokens']
 
 export interface ProviderSettings {
   readonly baseUrl: URL
@@ -21,4 +23,18 @@ export interface Dialect {
   /** Path for passthrough traffic, given the client's path below /v1 (for example "/files"). */
   passthroughPath(pathBelowV1: string, settings: ProviderSettings): string
   authHeaders(secret: string, settings: ProviderSettings): Record<string, string>
+}
+
+/**
+ * The dialect a client speaks, from what it called: Anthropic's clients call /v1/messages (and
+ * its count_tokens and batches below it), the Responses API has its own stream events, and
+ * everything else is OpenAI's.
+ */
+export function clientDialect(endpoint: Endpoint | 'passthrough', pathBelowV1: string): ErrorDialect {
+  if (endpoint === 'messages' || endpoint === 'count_tokens') return 'anthropic'
+  if (endpoint === 'responses') return 'responses'
+  if (endpoint !== 'passthrough') return 'openai'
+  if (pathBelowV1.startsWith('/messages')) return 'anthropic'
+  if (pathBelowV1.startsWith('/responses')) return 'responses'
+  return 'openai'
 }

@@ -24,6 +24,7 @@ import { NO_KEY_ID, type SimulatorState } from './state.js'
 export { ECHO_KEY_HEADER }
 
 export function createRequestHandler(state: SimulatorState): (req: IncomingMessage, res: ServerResponse) => void {
+  const parsers = endpointParsers(state.responses)
   return (req, res) => {
     const { path, query } = splitTarget(req.url ?? '/')
     if (path.startsWith(CONTROL_PREFIX)) {
@@ -32,7 +33,7 @@ export function createRequestHandler(state: SimulatorState): (req: IncomingMessa
     }
     if (serveServerEndpoint(state, req, res, path)) return
     const ex = state.open(req, res, path)
-    serve(state, ex, query).catch(() => {
+    serve(state, parsers, ex, query).catch(() => {
       // A bug here must not hang the client: answer 500 if nothing was sent, else cut.
       if (!res.headersSent) ex.send(500, { 'content-type': 'application/json' }, Buffer.from('{"error":{"message":"simulator failure","type":"server_error","param":null,"code":null}}'))
       else ex.cut()
@@ -44,10 +45,10 @@ export function createRequestHandler(state: SimulatorState): (req: IncomingMessa
  * The life of one upstream request, in the order a real provider checks things:
  * route → key → version/params → body → quota → scripted step → limits → random fault → answer.
  */
-async function serve(state: SimulatorState, ex: Exchange, query: string): Promise<void> {
+async function serve(state: SimulatorState, parsers: ReturnType<typeof endpointParsers>, ex: Exchange, query: string): Promise<void> {
   const { req } = ex
   const runtime = state.runtime
-  const route = matchRoute(ex.path)
+  const route = matchRoute(ex.path, req.method)
   const dialect = dialects[route?.dialect ?? dialectForPath(ex.path)]
   const key = dialect.keyFrom(req.headers)
   const limits = key === undefined ? undefined : state.keys.get(key)
@@ -65,10 +66,12 @@ async function serve(state: SimulatorState, ex: Exchange, query: string): Promis
   const refused = dialect.checkRequest(req.headers, query)
   if (refused !== null) return fail(ex, dialect, refused, headers)
 
-  const body = route.method === 'GET' ? {} : parseJson(raw)
+  // GET and DELETE carry no body; a cancel may come without one.
+  const hasBody = route.method === 'POST' && !(route.endpoint === 'response_cancel' && raw.length === 0)
+  const body = hasBody ? parseJson(raw) : {}
   if (body instanceof Problem) return fail(ex, dialect, body, headers)
-  ex.bodyJson = route.method === 'GET' ? null : body
-  const parsed = endpointParsers[route.endpoint](body, route, runtime)
+  ex.bodyJson = hasBody ? body : null
+  const parsed = parsers[route.endpoint](body, route, runtime)
   if (parsed instanceof Problem) return fail(ex, dialect, parsed, headers)
   ex.model = parsed.model
   ex.stream = parsed.stream

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { compileConfig, mergeConfig, type SimulatorRuntime } from './config/compile.js'
 import { mulberry32 } from './faults/prng.js'
+import { ResponseStore } from './endpoints/response-store.js'
 import { ScriptQueue } from './faults/script-queue.js'
 import { Exchange } from './http/exchange.js'
 import { KeyRegistry } from './keys/key-registry.js'
@@ -16,6 +17,8 @@ export class SimulatorState {
   readonly stats = new StatsBook()
   readonly log = new RequestLog()
   readonly script = new ScriptQueue()
+  /** Responses created through /v1/responses, for retrieval by id. */
+  readonly responses = new ResponseStore()
   /** Read once per request: a configure() mid-request never mixes two configs. */
   runtime: SimulatorRuntime
   #input: SimulatorConfigInput = {}
@@ -52,6 +55,7 @@ export class SimulatorState {
     this.stats.clear()
     this.log.clear()
     this.script.clear()
+    this.responses.clear()
     this.keys.resetLimiters()
     this.#random = mulberry32(this.runtime.seed)
   }

@@ -4,7 +4,7 @@ import { asSluiceError, codes, SluiceError, type ErrorCode } from '../../src/err
 
 // Codes are API. Adding, removing or renaming one must come with a docs/errors.md update,
 // so the count is pinned here and the docs table is compared row by row with the catalogue.
-const expectedCodeCount = 38
+const expectedCodeCount = 42
 
 interface DocRow {
   readonly code: string
@@ -49,6 +49,16 @@ describe('error catalogue', () => {
 })
 
 describe('SluiceError', () => {
+  it('toAnthropicJSON gives Anthropic\'s shape, its type named by status', () => {
+    expect(new SluiceError('model_not_found', ['gpt-5']).toAnthropicJSON()).toStrictEqual({
+      type: 'error',
+      error: { type: 'not_found_error', message: 'The model `gpt-5` does not exist or is not served by this gateway' },
+    })
+    expect(new SluiceError('queue_full', ['m', 'x']).toAnthropicJSON().error.type).toBe('overloaded_error')
+    expect(new SluiceError('upstream_error', ['p', 'x']).toAnthropicJSON().error.type).toBe('api_error')
+    expect(new SluiceError('rate_limit_exceeded', ['a', 'b']).toAnthropicJSON().error.type).toBe('rate_limit_error')
+  })
+
   it('toJSON gives exactly the OpenAI error shape', () => {
     const err = new SluiceError('model_not_found', ['gpt-5'], { param: 'model' })
     const json = err.toJSON()

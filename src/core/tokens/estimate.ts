@@ -19,8 +19,8 @@ export function estimatePromptTokens(bodyBytes: number): number {
  */
 export function estimateTokens(endpoint: Endpoint, bodyBytes: number, json: Record<string, unknown>, outputReserve: number): TokenEstimate {
   const input = estimatePromptTokens(bodyBytes)
-  if (endpoint === 'embeddings') return { input, output: 0 }
-  const max = json.max_completion_tokens ?? json.max_tokens
+  if (endpoint === 'embeddings' || endpoint === 'count_tokens') return { input, output: 0 }
+  const max = json.max_completion_tokens ?? json.max_tokens ?? json.max_output_tokens
   const output = typeof max === 'number' && Number.isFinite(max) && max >= 0 ? Math.min(max, 1_000_000) : outputReserve
   return { input, output }
 }

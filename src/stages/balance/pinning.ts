@@ -8,8 +8,6 @@ const creating = /^\/(files|batches|responses|uploads|vector_stores)(\?|$)/
 const naming = /^\/(?:files|batches|responses|uploads|vector_stores)\/([A-Za-z0-9_-]{1,200})(?:[/?]|$)/
 /** A JSON body naming one. */
 const bodyFields = /"(?:previous_response_id|input_file_id|file_id)"\s*:\s*"([A-Za-z0-9_-]{1,200})"/
-/** The created object's id, near the start of the answer (`{"id": "file-abc", "object": "file" …`). */
-const createdId = /"id"\s*:\s*"([A-Za-z0-9_-]{1,200})"/
 /** Bodies larger than this are uploads, not references: not scanned. */
 const maxScannedBody = 64 * 1024
 
@@ -31,8 +29,4 @@ export function createsObject(ctx: RequestContext): boolean {
   return ctx.req.method === 'POST' && creating.test(ctx.pathBelowV1)
 }
 
-/** The id at the head of a created object's answer. */
-export function createdObjectId(head: Buffer): string | null {
-  const m = createdId.exec(head.subarray(0, 4096).toString('latin1'))
-  return m ? (m[1] as string) : null
-}
+export { createdObjectId } from '../../core/balance/created-object.js'

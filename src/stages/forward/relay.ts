@@ -5,10 +5,15 @@ import { clientGone, delivered, type Attempt, type AttemptResult } from '../../a
 import type { RequestContext, Usage } from '../../context.js'
 import type { ChunkScrubber } from '../../core/secrets/key-scrubber.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
-import { SluiceError } from '../../errors.js'
-import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
+import { SluiceError, type ErrorBody } from '../../errors.js'
+import { clientDialect } from '../../providers/types.js'
+import { errorHeaders, errorJson, sendError, sendJson, sseErrorEvent, sseErrorFrom } from '../../respond.js'
 import { ExchangeAborted, failureError, failureKind, retryableFailures } from './failure.js'
+import { classifyRejection } from '../../providers/rejection.js'
+import { TranslatingStream } from '../../providers/translate/index.js'
+import { parseObject } from '../../providers/translate/json.js'
 import { scrubUpstreamError } from './scrub.js'
+import type { Translation } from './translation.js'
 import { UsageChunkFilter } from './stream-usage.js'
 import { mergeUsage, usageFromText } from './usage.js'
 
@@ -22,10 +27,14 @@ const enum Mode {
   Stream,
   /** Passthrough: status, headers and body relayed as they are (errors are still scrubbed). */
   Raw,
+  /** A 2xx JSON body in the other dialect: collected (bounded), then translated whole. */
+  TranslatedBody,
   Done,
 }
 
 const maxErrorBody = 64 * 1024
+/** A translated answer is parsed whole; one larger than this is refused rather than buffered. */
+const maxTranslatedBody = 32 * 1024 * 1024
 const tailChunks = 3
 const usageScanBytes = 2048
 
@@ -59,6 +68,10 @@ export class Relay implements Dispatcher.DispatchHandler {
   #timer: NodeJS.Timeout | null = null
   /** Removes the usage chunk sluice asked for on the client's behalf. */
   #usageFilter: UsageChunkFilter | null = null
+  /** The upstream's stream, rewritten into the client's dialect event by event. */
+  #translating: TranslatingStream | null = null
+  #translatedBody: Buffer[] = []
+  #translatedSize = 0
   /** When the upstream last showed progress (dispatch, headers, a chunk, or the client draining). */
   #lastActivity = 0
   #earlyAbort: ExchangeAborted | null = null
@@ -78,6 +91,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     private readonly ctx: RequestContext,
     private readonly attempt: Attempt,
     private readonly raw: boolean,
+    private readonly translation: Translation | null = null,
   ) {
     this.provider = attempt.provider
     this.done = new Promise((resolve) => (this.#settle = resolve))
@@ -107,7 +121,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (statusCode >= 400) this.#mode = Mode.Error
     else if (this.raw) this.#startRaw()
     else if (String(headers['content-type'] ?? '').includes('text/event-stream')) this.#startStream()
-    else this.#mode = Mode.Body
+    else this.#mode = this.translation === null ? Mode.Body : Mode.TranslatedBody
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -117,7 +131,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     const attempt = this.attempt
     if (attempt.firstByteAt === 0) {
       attempt.firstByteAt = now
-      if (this.#sse && ctx.endpoint === 'messages') this.#headUsage = usageFromText(chunk.subarray(0, usageScanBytes).toString('latin1'))
+      if (this.#sse && ctx.endpoint === 'messages' && this.translation === null) this.#headUsage = usageFromText(chunk.subarray(0, usageScanBytes).toString('latin1'))
     }
     switch (this.#mode) {
       case Mode.Error:
@@ -129,19 +143,28 @@ export class Relay implements Dispatcher.DispatchHandler {
       case Mode.Body:
         if (!this.#headersWritten && !this.#startBody(chunk)) return
         break
+      case Mode.TranslatedBody:
+        this.#translatedSize += chunk.length
+        if (this.#translatedSize > maxTranslatedBody) return this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
+        this.#translatedBody.push(chunk)
+        return
       case Mode.Done:
         return
-      case Mode.Raw:
-        if (ctx.onCreated !== null && this.#status < 300) {
-          ctx.onCreated(chunk)
-          ctx.onCreated = null
-        }
-        break
       default:
         break
     }
-    this.#keepTail(chunk)
+    // A created object (a file, a batch, a stored response) is pinned to this key by its id.
+    if (ctx.onCreated !== null && this.#status < 300) {
+      ctx.onCreated(chunk)
+      ctx.onCreated = null
+    }
     let out = chunk
+    if (this.#translating !== null) {
+      const text = this.#translating.write(chunk)
+      if (text === '') return
+      out = Buffer.from(text)
+    }
+    this.#keepTail(out)
     if (this.#mode === Mode.Stream) {
       if (this.#usageFilter !== null) {
         const filtered = this.#usageFilter.push(chunk)
@@ -168,9 +191,34 @@ export class Relay implements Dispatcher.DispatchHandler {
         attempt.failure = '429'
         return this.#finish({ kind: 'held-rate-limit', hold })
       }
-      const held = this.#holdFailure(this.#status)
+      const rejectedRequest = this.#isRequestRejection(this.#status)
+      const held = rejectedRequest ? null : this.#holdFailure(this.#status)
       if (held !== null) return this.#finish(held)
-      this.#sendUpstreamError()
+      this.#sendUpstreamError(rejectedRequest)
+    } else if (this.#mode === Mode.TranslatedBody) {
+      if (!this.#sendTranslatedBody()) return
+    } else if (this.#translating !== null) {
+      const rest = this.#translating.end()
+      if (!this.#translating.completed) {
+        // The upstream ended without its end marker: the client must not take it as complete.
+        if (rest !== '') ctx.res.write(this.#keys.push(Buffer.from(rest)))
+        this.#keepTail(Buffer.from(rest))
+        this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
+        return
+      }
+      ctx.res.end(this.#keys.end(Buffer.from(rest)))
+      const usage = this.#translating.translator.usage
+      attempt.usage = usage.promptTokens === null && usage.completionTokens === null ? null : { promptTokens: usage.promptTokens, completionTokens: usage.completionTokens }
+      if (this.#translating.translator.failed) {
+        // The upstream's own error event, already in the client's dialect, ended the stream.
+        const error = new SluiceError('upstream_error', [this.provider.id, 'it ended the stream with an error event'])
+        ctx.outcome = attempt.outcome = 'upstream_error'
+        attempt.failure = 'stream_error'
+        ctx.status = this.#status
+        ctx.errorCode = error.code
+        return this.#finish({ kind: 'failed-after-first-byte', error })
+      }
+      ctx.status = this.#status
     } else if (!this.#headersWritten && this.#mode === Mode.Body) {
       // A 2xx with an empty body is not an answer any client can use.
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
@@ -178,7 +226,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     } else {
       ctx.status = this.#status
       ctx.res.end(this.#keys.end(this.#usageFilter?.flush()))
-      attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
+      // A token count's input_tokens is an answer, not tokens used.
+      if (ctx.endpoint !== 'count_tokens') attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
     this.#finish(delivered)
   }
@@ -240,8 +289,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#mode = Mode.Stream
     this.#sse = true
     if (this.attempt.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
+    if (this.translation !== null) this.#translating = new TranslatingStream(this.translation.stream())
     const headers: OutgoingHttpHeaders = {
-      'content-type': this.#clientContentType('text/event-stream'),
+      'content-type': this.translation !== null ? 'text/event-stream; charset=utf-8' : this.#clientContentType('text/event-stream'),
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
       'x-request-id': this.ctx.id,
@@ -250,6 +300,24 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.ctx.res.headersSent) return // kept alive while queued: the stream is already open
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
+  }
+
+  /** The whole upstream answer, translated into the client's dialect; false when it was no answer (the exchange has failed). */
+  #sendTranslatedBody(): boolean {
+    const parsed = String(this.#headers['content-type'] ?? '').includes('json') ? parseObject(Buffer.concat(this.#translatedBody, this.#translatedSize).toString('utf8')) : null
+    const translated = parsed === null ? null : this.translation!.answer(parsed)
+    if (translated === null || this.ctx.res.headersSent) {
+      this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
+      return false
+    }
+    const headers: Record<string, string> = { 'x-request-id': this.ctx.id }
+    if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
+    const u = translated.usage
+    this.attempt.usage = u.promptTokens === null && u.completionTokens === null ? null : { promptTokens: u.promptTokens, completionTokens: u.completionTokens }
+    this.ctx.status = this.#status
+    // Translated text is the upstream's text: it is scrubbed of keys like any relayed body.
+    sendJson(this.ctx.res, this.#status, (this.#keys.end(Buffer.from(JSON.stringify(translated.body))) ?? Buffer.alloc(0)).toString('utf8'), headers)
+    return true
   }
 
   /** Checks the first chunk of a JSON body and sends the headers; false when the body is unusable. */
@@ -328,38 +396,53 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#tail.push(chunk)
   }
 
+  /**
+   * An upstream 401/403 that refuses the request rather than the key (classifyRejection): the
+   * key stays in service and the client gets the scrubbed refusal as a 4xx of its own.
+   */
+  #isRequestRejection(status: number): boolean {
+    if (status !== 401 && status !== 403) return false
+    const body = parseObject(Buffer.concat(this.#errorBody, this.#errorSize).toString('utf8'))
+    if (classifyRejection(status, body).blame !== 'request') return false
+    this.attempt.rejectedRequest = true
+    return true
+  }
+
   /** Upstream said no: map its status and pass on a scrubbed body. */
-  #sendUpstreamError(): void {
+  #sendUpstreamError(rejectedRequest = false): void {
     const ctx = this.ctx
     const status = this.#status
     ctx.outcome = this.attempt.outcome = 'upstream_error'
     this.attempt.failure = String(status)
     const raw = Buffer.concat(this.#errorBody)
     let clientStatus = status
-    let body: string
-    if (status === 401 || status === 403 || status === 407) {
+    let body: ErrorBody
+    if (rejectedRequest) {
+      // Not the key's fault, and not the client's credentials either: a 401 would tell the
+      // client its own key is wrong, so the refusal of the request's form goes out as a 400.
+      clientStatus = status === 401 ? 400 : status
+      body = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
+    } else if (status === 401 || status === 403 || status === 407) {
       // The gateway's credential was refused; the client's own credentials are not the problem.
       const err = new SluiceError('upstream_error', [this.provider.id, `it rejected the gateway's credentials (HTTP ${status})`])
       clientStatus = err.status
-      body = JSON.stringify(err.toJSON())
-      ctx.errorCode = err.code
+      body = err.toJSON()
     } else if (status >= 500) {
       const err = new SluiceError('upstream_error', [this.provider.id, `HTTP ${status}`])
       clientStatus = err.status
-      body = JSON.stringify(err.toJSON())
-      ctx.errorCode = err.code
+      body = err.toJSON()
     } else {
-      const scrubbed = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
-      body = JSON.stringify(scrubbed)
-      ctx.errorCode = scrubbed.error.code
+      body = scrubUpstreamError(raw, status, this.provider.id, ctx.runtime.secrets)
     }
-    const headers: Record<string, string> = { 'x-request-id': ctx.id }
+    ctx.errorCode = body.error.code
+    const dialect = clientDialect(ctx.endpoint, ctx.pathBelowV1)
+    const headers = errorHeaders(ctx.id, dialect)
     const retryAfter = this.#headers['retry-after']
     if (status === 429 && typeof retryAfter === 'string' && /^\d+(\.\d+)?$/.test(retryAfter)) headers['retry-after'] = retryAfter
     if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
     ctx.status = clientStatus
-    if (ctx.res.headersSent) ctx.res.end(`data: ${body}\n\n`) // a kept-alive stream: the error is its only event
-    else sendJson(ctx.res, clientStatus, body, headers)
+    if (ctx.res.headersSent) ctx.res.end(sseErrorFrom(body, clientStatus, dialect)) // a kept-alive stream: the error is its only event
+    else sendJson(ctx.res, clientStatus, errorJson(body, clientStatus, dialect), headers)
   }
 
   /**
@@ -392,10 +475,11 @@ export class Relay implements Dispatcher.DispatchHandler {
     ctx.outcome = attempt.outcome
     ctx.errorCode = err.code
     ctx.status = err.status
-    if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)
+    const dialect = clientDialect(ctx.endpoint, ctx.pathBelowV1)
+    if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id, dialect)
     // A stream cut inside an event first gets that event terminated, so the error event is
     // read as an event of its own rather than glued to half a line.
-    else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err) : '\n\n' + sseErrorEvent(err))
+    else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err, dialect) : '\n\n' + sseErrorEvent(err, dialect))
     else ctx.res.destroy() // a started JSON body cannot carry an error: cut it so the client sees it is incomplete
     if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
     this.#finish(started ? { kind: 'failed-after-first-byte', error: err } : { kind: 'failed-before-first-byte', error: err, retryable: false })

@@ -55,7 +55,8 @@ export function checkBody(endpoint: Endpoint, json: Record<string, unknown>): Ch
 
   switch (endpoint) {
     case 'chat':
-    case 'messages': {
+    case 'messages':
+    case 'count_tokens': {
       const messages = json.messages
       if (!Array.isArray(messages)) throw invalid('messages', '`messages` must be an array of messages')
       if (messages.length === 0) throw invalid('messages', '`messages` must contain at least one message')
@@ -79,6 +80,15 @@ export function checkBody(endpoint: Endpoint, json: Record<string, unknown>): Ch
       optionalPositiveInt(json, 'max_tokens')
       optionalPositiveInt(json, 'n')
       optionalNumber(json, 'temperature')
+      break
+    }
+    case 'responses': {
+      const input = json.input
+      if (input === undefined) throw invalid('input', 'you must provide an input')
+      if (typeof input !== 'string' && !Array.isArray(input)) throw invalid('input', '`input` must be a string or an array of input items')
+      optionalPositiveInt(json, 'max_output_tokens')
+      optionalNumber(json, 'temperature')
+      optionalNumber(json, 'top_p')
       break
     }
     case 'embeddings': {

@@ -2,7 +2,8 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
-import { sendError } from '../../respond.js'
+import { clientDialect } from '../../providers/types.js'
+import { closeAfterAnswer, sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import type { UsageRecord } from '../../store/types.js'
@@ -35,6 +36,9 @@ export function observe(ports: ObservePorts): Stage {
   }
 }
 
+/** How long the rest of an unread body is read and discarded after the answer, at most. */
+const lingerMs = 5_000
+
 function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): void {
   if (ctx.clientGone || thrown instanceof ClientGoneError) {
     ctx.outcome = 'client_abort'
@@ -51,9 +55,10 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   ctx.status = err.status
   ctx.errorCode = err.code
   // A body left unread (refused before reading, or too large) would be parsed as the next
-  // request on a kept-alive connection; close it instead of draining megabytes.
-  if (!ctx.req.complete) ctx.res.shouldKeepAlive = false
-  sendError(ctx.res, err, ctx.id)
+  // request on a kept-alive connection: close it, but only once the client could read the
+  // answer (bounded: twice the body limit, or a few seconds).
+  if (!ctx.req.complete) closeAfterAnswer(ctx.req, ctx.res, 2 * ctx.runtime.server.bodyLimit, lingerMs)
+  sendError(ctx.res, err, ctx.id, clientDialect(ctx.endpoint, ctx.pathBelowV1))
 }
 
 function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: AccessRecord) => void): void {

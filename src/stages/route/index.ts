@@ -1,6 +1,8 @@
-import type { ModelRoute, RouteSplit, SplitGroup } from '../../config/runtime.js'
+import type { ModelRoute, Provider, RouteSplit, SplitGroup } from '../../config/runtime.js'
 import type { RequestContext, Stage } from '../../context.js'
 import { hashPair } from '../../core/balance/index.js'
+import { responseObjectId } from '../../core/balance/created-object.js'
+import type { PinTable } from '../../core/balance/pins.js'
 import { SluiceError } from '../../errors.js'
 
 const twoTo53 = 2 ** 53
@@ -11,11 +13,18 @@ const twoTo53 = 2 ** 53
  * split also gets its group here: by the A/B header, else sticky per caller, else (a canary)
  * at random per request.
  */
-export function route(rand: () => number = Math.random): Stage {
+export function route(rand: () => number = Math.random, pins: PinTable | null = null): Stage {
   return function routeStage(ctx, next) {
     if (ctx.refusal !== null) throw ctx.refusal // refused on arrival (shutting down), now that auth knows the caller
     const runtime = ctx.runtime
     if (ctx.endpoint === 'passthrough') {
+      // A response stored by a managed POST /v1/responses goes back to the provider that has it,
+      // whether or not a passthrough provider is configured.
+      const owner = pins === null ? null : responseOwner(ctx.runtime, pins, ctx.pathBelowV1)
+      if (owner !== null) {
+        ctx.passthrough = owner
+        return next()
+      }
       if (!runtime.passthrough) throw new SluiceError('not_found', [ctx.req.method, ctx.req.url])
       ctx.passthrough = runtime.passthrough
       return next()
@@ -27,6 +36,9 @@ export function route(rand: () => number = Math.random): Stage {
       ctx.passthrough = runtime.passthrough
       return next()
     }
+    // No provider of the route counts tokens (OpenAI has no such operation): the forward stage
+    // answers with sluice's own estimate, which is also what the request would be charged.
+    if (ctx.endpoint === 'count_tokens' && found.byEndpoint.count_tokens.length === 0) return next()
     if (found.byEndpoint[ctx.endpoint].length === 0) {
       throw new SluiceError('invalid_request_error', [`model \`${model}\` is not served on this endpoint by any of its providers`], { param: 'model' })
     }
@@ -34,6 +46,14 @@ export function route(rand: () => number = Math.random): Stage {
     if (found.split !== null) assignGroup(ctx, found, found.split, rand)
     return next()
   }
+}
+
+/** The provider whose key created the stored response a path names, if sluice pinned it. */
+function responseOwner(runtime: RequestContext['runtime'], pins: PinTable, pathBelowV1: string): Provider | null {
+  const id = responseObjectId(pathBelowV1)
+  if (id === null) return null
+  for (const provider of runtime.providers.values()) if (pins.keyOf(`${provider.id}\0${id}`) !== undefined) return provider
+  return null
 }
 
 function assignGroup(ctx: RequestContext, route: ModelRoute, split: RouteSplit, rand: () => number): void {

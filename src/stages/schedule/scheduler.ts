@@ -238,7 +238,7 @@ export class Scheduler {
 function judge(a: ScheduledAttempt, now: number): void {
   const { breaker, trial } = a
   const status = a.upstreamStatus
-  if (status === 401 || status === 403) {
+  if ((status === 401 || status === 403) && !a.rejectedRequest) {
     breaker.released(now, trial)
     breaker.disable(now, 'auth')
     return

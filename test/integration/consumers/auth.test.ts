@@ -137,10 +137,10 @@ describe('consumers: the auth matrix (auth unset, consumers exist)', () => {
       { name: 'an admin key in x-api-key', headers: () => ({ 'x-api-key': adminKey }), status: 401 },
     ]
     for (const c of cases) {
-      it(`${c.name}: 401 invalid_api_key in the OpenAI shape, upstream never called`, async () => {
+      it(`${c.name}: 401 authentication_error in Anthropic's shape, with request-id; upstream never called`, async () => {
         const before = upstreamCount(stack)
         const reply = await send(stack.gw.url, '/v1/messages', { body: messagesBody, headers: c.headers() })
-        expectRefusal(reply, c.status, 'invalid_api_key')
+        expectAnthropicRefusal(reply, c.status, 'authentication_error')
         expect(upstreamCount(stack)).toBe(before)
       })
     }
@@ -160,11 +160,20 @@ describe('consumers: the auth matrix (auth unset, consumers exist)', () => {
     it('a live key asking for another tier\'s model on /v1/messages: 403 model_not_allowed', async () => {
       const before = upstreamCount(stack)
       const reply = await send(stack.gw.url, '/v1/messages', { body: { ...messagesBody, model: 'claude-premium' }, headers: { 'x-api-key': alice.secret } })
-      expectRefusal(reply, 403, 'model_not_allowed', 'model')
+      expect(expectAnthropicRefusal(reply, 403, 'permission_error')).toContain('claude-premium')
       expect(upstreamCount(stack)).toBe(before)
     })
   })
 })
+
+/** /v1/messages answers in Anthropic's shape: {type:"error",error:{type,message}}, and request-id. Returns the message. */
+function expectAnthropicRefusal(reply: Reply, status: number, type: string): string {
+  expect(reply.status, reply.text).toBe(status)
+  expect(reply.headers['request-id']).toBe(reply.headers['x-request-id'])
+  const body = reply.json<{ type: string; error: { type: string; message: string } }>()
+  expect(body).toEqual({ type: 'error', error: { type, message: expect.any(String) } })
+  return body.error.message
+}
 
 describe('consumers: auth off', () => {
   let stack: Stack

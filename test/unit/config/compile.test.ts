@@ -104,7 +104,8 @@ describe('compile: deployments', () => {
   const pathCases: { id: string; paths: Record<Endpoint, string | null> }[] = [
     {
       id: 'oa/k1/gpt-4o',
-      paths: { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', messages: null },
+      // /v1/messages requests are translated to chat completions for an openai provider.
+      paths: { chat: '/v1/chat/completions', completions: '/v1/completions', embeddings: '/v1/embeddings', messages: '/v1/chat/completions', responses: '/v1/responses', count_tokens: null },
     },
     {
       id: 'az/main/gpt-4o-eu',
@@ -112,12 +113,15 @@ describe('compile: deployments', () => {
         chat: '/openai/deployments/gpt-4o-eu/chat/completions?api-version=2024-06-01',
         completions: '/openai/deployments/gpt-4o-eu/completions?api-version=2024-06-01',
         embeddings: '/openai/deployments/gpt-4o-eu/embeddings?api-version=2024-06-01',
-        messages: null,
+        messages: '/openai/deployments/gpt-4o-eu/chat/completions?api-version=2024-06-01',
+        responses: null,
+        count_tokens: null,
       },
     },
     {
       id: 'an/a/claude-sonnet-4',
-      paths: { chat: '/v1/chat/completions', completions: null, embeddings: null, messages: '/v1/messages' },
+      // Chat requests are translated to the Messages API for an anthropic provider.
+      paths: { chat: '/v1/messages', completions: null, embeddings: null, messages: '/v1/messages', responses: null, count_tokens: '/v1/messages/count_tokens' },
     },
   ]
   for (const c of pathCases) {
@@ -129,7 +133,7 @@ describe('compile: deployments', () => {
   it('byEndpoint keeps only deployments that serve the endpoint', () => {
     const ids = (name: string, e: Endpoint) => model(name).byEndpoint[e].map((d) => d.id)
     expect(ids('gpt-4o', 'chat')).toEqual(['oa/k1/gpt-4o', 'oa/k2/gpt-4o', 'az/main/gpt-4o-eu'])
-    expect(ids('gpt-4o', 'messages')).toEqual([])
+    expect(ids('gpt-4o', 'messages')).toEqual(['oa/k1/gpt-4o', 'oa/k2/gpt-4o', 'az/main/gpt-4o-eu'])
     expect(ids('claude', 'messages')).toEqual(['an/a/claude-sonnet-4'])
     expect(ids('claude', 'embeddings')).toEqual([])
     expect(ids('claude', 'completions')).toEqual([])

@@ -24,7 +24,7 @@ export interface Reply {
 export async function send(
   sim: Simulator,
   path: string,
-  opts: { method?: 'GET' | 'POST', headers?: Record<string, string>, body?: unknown } = {},
+  opts: { method?: 'GET' | 'POST' | 'DELETE', headers?: Record<string, string>, body?: unknown } = {},
 ): Promise<Reply> {
   const res = await request(`${sim.url}${path}`, {
     method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
