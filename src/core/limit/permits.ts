@@ -12,8 +12,11 @@ export type PermitOutcome = 'success' | 'ignore' | 'dropped'
 export interface Permit {
   /** Permits held on the key right after this one was granted, itself included. */
   readonly level: number
-  /** The limit's era when it was granted (see ConcurrencyLaw.era); 0 when the caller keeps none. */
-  readonly era: number
+  /**
+   * The limit's era when it was granted (see ConcurrencyLaw.era). Absent on permits whose holder
+   * keeps none (a shared store's leases): their successes count in the era they end in.
+   */
+  readonly era?: number
   /**
    * Ends the permit and frees its slot, at `at` (epoch ms, for what the law records): true the
    * first time; a second call changes nothing and returns false.
