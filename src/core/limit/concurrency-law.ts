@@ -92,10 +92,10 @@ export class ConcurrencyLaw {
    * A concurrency 429 at `inflight` (the refused request included): the upstream accepts at
    * most one fewer.
    *
-   * Refused above every level it took in this era (slow start or a probe went one step too far):
-   * the cap is the level below, and L goes there, not to 0.9 × it, since the level below is known
-   * to work; the rest of the burst (requests sent before the first refusal came back, at higher
-   * levels) teaches nothing more.
+   * Refused above the level the upstream is known to take (#knownLevel: slow start or a probe
+   * went one step too far): the cap is the level below, and L goes there, not to 0.9 × it, since
+   * the level below is known to work; the rest of the burst (requests sent before the first
+   * refusal came back, at higher levels) can only lower Ĉ, never raise it.
    *
    * Refused at a level it took before: capacity went down. L only ever takes the lower of
    * itself and 0.9 × Ĉ, so a burst of 429s at one level cuts it once, not once per 429. Ĉ, the
