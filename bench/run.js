@@ -6,6 +6,7 @@
 //   npm run bench -- --profile           one closed-loop sluice run under --cpu-prof, summarised
 //   npm run bench -- pacing              the queue and pacer scenarios of issue 6 instead (bench/pacing.js)
 //   npm run bench -- concurrency         the learned per-key concurrency limit instead (bench/concurrency.js)
+//   npm run bench -- breaker             key health under noise and a real failure instead (bench/breaker-soak.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -30,6 +31,7 @@ const resultsDir = join(here, 'results')
 const profileMode = process.argv.includes('--profile')
 const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
+const breakerMode = process.argv.slice(2).includes('breaker')
 
 const num = (name, def) => {
   const raw = process.env[name]
@@ -436,13 +438,15 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing` and `concurrency` run the scenarios of bench/pacing.js and bench/concurrency.js
-// instead; each starts and stops its own servers.
+// `pacing`, `concurrency` and `breaker` run the scenarios of bench/pacing.js, bench/concurrency.js
+// and bench/breaker-soak.js instead; each starts and stops its own servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
   : concurrencyMode
     ? () => import('./concurrency.js').then((m) => m.runConcurrency())
-    : main
+    : breakerMode
+      ? () => import('./breaker-soak.js').then((m) => m.runBreakerSoak())
+      : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)
