@@ -28,6 +28,7 @@ import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
 import { LearningWriter } from './store/learning-writer.js'
 import { openStore } from './store/open.js'
+import { DatabaseAvailability } from './store/availability.js'
 import { UsageWriter } from './store/usage-writer.js'
 import { LimiterRegistry } from './core/admit/index.js'
 import { ConsumerDirectory, type KeyRecord } from './stages/auth/index.js'
@@ -57,6 +58,8 @@ export interface GatewayOptions {
   readonly clock?: Clock
   /** Wall-clock epoch ms for what the concurrency limits record. */
   readonly epoch?: Clock
+  /** The virtual-key cache's TTL, stale-if-error bound, retry interval and clock (default performance.now); for tests. */
+  readonly authCache?: { readonly ttlMs?: number; readonly staleIfErrorMs?: number; readonly retryMs?: number; readonly now?: () => number }
 }
 
 export interface Gateway {
@@ -96,10 +99,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const writer = new LearningWriter(limits, store.keyLearning, {
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
+  // Whether the database answers: readiness says degraded while it does not (README, "Consumers and virtual keys").
+  const database = new DatabaseAvailability({
+    probe: () => store.consumers.count(),
+    onLost: (err) => logger.warn({ err: (err as Error).message }, 'the database cannot be reached: known keys are served from the cache, usage records are buffered'),
+    onRecovered: () => {
+      logger.info('the database answers again')
+      void ledger.flush()
+    },
+  })
   const ledger = new UsageWriter(store.usage, {
     capacity: initial.usage.buffer,
     onDrop: () => metrics.usageDropped.series().inc(),
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry'),
+    onError: (err) => {
+      database.failed(err)
+      logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry')
+    },
+    onWritten: () => database.answered(),
   })
   const pruneUsage = (): void => {
     const retention = holder.current.usage.retentionMs
@@ -116,7 +132,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       },
       countConsumers: () => store.consumers.count(),
     },
-    () => performance.now(),
+    opts.authCache?.now ?? (() => performance.now()),
+    { ...opts.authCache, health: database },
   )
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
@@ -127,7 +144,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const toucher = setInterval(() => void touchKeys(), 10_000)
   toucher.unref()
   const status = new StatusTracker()
-  const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
+  status.degraded = () => (database.reachable ? null : 'database')
+  const metrics = createMetrics({
+    defaultMetrics: opts.processMetrics,
+    inFlight: () => status.inFlight,
+    configGeneration: () => holder.current.generation,
+    usageBuffer: () => ledger.pending,
+    usageBufferCapacity: () => ledger.capacity,
+    databaseUp: () => (database.reachable ? 1 : 0),
+  })
   const drain = new Drain(() => status.inFlight)
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock })
   scraper.setOrigins(initial.metricsOrigins)
@@ -239,6 +264,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     scheduler.close()
     clearInterval(pruner)
     clearInterval(toucher)
+    database.close()
     await writer.close()
     await ledger.close()
     await Promise.all([store.close(), pools.destroy()])
@@ -277,6 +303,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await touchKeys()
       await writer.close()
       await ledger.close()
+      database.close()
       await store.close()
       logger.info({ clean }, 'stopped')
       flushLoggerSync(logger)

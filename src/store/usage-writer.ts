@@ -35,6 +35,8 @@ export interface UsageWriterOptions {
   readonly onDrop?: () => void
   /** A failed write; its records are kept and tried again. */
   readonly onError?: (err: unknown) => void
+  /** A batch was stored: the database answers. */
+  readonly onWritten?: () => void
   readonly timers?: WriterTimers
   /** Epoch milliseconds, for prune(). */
   readonly clock?: () => number
@@ -58,6 +60,7 @@ export class UsageWriter {
   readonly #closeRetryDelayMs: number
   readonly #onDrop: () => void
   readonly #onError: (err: unknown) => void
+  readonly #onWritten: () => void
   readonly #timers: WriterTimers
   readonly #clock: () => number
   #queue: UsageRecord[] = []
@@ -85,6 +88,7 @@ export class UsageWriter {
     this.#closeRetryDelayMs = opts.closeRetryDelayMs ?? 100
     this.#onDrop = opts.onDrop ?? (() => undefined)
     this.#onError = opts.onError ?? (() => undefined)
+    this.#onWritten = opts.onWritten ?? (() => undefined)
     this.#timers = opts.timers ?? unrefTimers
     this.#clock = opts.clock ?? Date.now
   }
@@ -97,6 +101,11 @@ export class UsageWriter {
   /** Records stored. */
   get written(): number {
     return this.#written
+  }
+
+  /** Records held at most. */
+  get capacity(): number {
+    return this.#capacity
   }
 
   /** Records held, the batch being written included. */
@@ -188,6 +197,7 @@ export class UsageWriter {
         () => {
           this.#failures = 0
           this.#written += batch.length
+          this.#notify(this.#onWritten)
           return true
         },
         (err: unknown) => {
@@ -225,6 +235,14 @@ export class UsageWriter {
       this.#onError(err)
     } catch {
       // As in #drop: reporting is best effort.
+    }
+  }
+
+  #notify(fn: () => void): void {
+    try {
+      fn()
+    } catch {
+      // As in #drop.
     }
   }
 
