@@ -1,6 +1,47 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
+// Each field of the request context is written by the stage that owns it; every other module
+// only reads it. A write elsewhere is how flags used to leak from one attempt into the next.
+const contextOwners = {
+  refusal: ['src/server/', 'src/stages/ingress/'],
+  body: ['src/stages/ingress/'],
+  json: ['src/stages/ingress/'],
+  model: ['src/stages/ingress/'],
+  stream: ['src/stages/ingress/'],
+  consumer: ['src/stages/auth/'],
+  route: ['src/stages/route/'],
+  passthrough: ['src/stages/route/'],
+  group: ['src/stages/route/'],
+  priority: ['src/stages/admit/', 'src/stages/schedule/'],
+  fallback: ['src/stages/schedule/'],
+  queuedMs: ['src/stages/schedule/'],
+  passthroughKey: ['src/stages/balance/'],
+  onCreated: ['src/stages/balance/', 'src/stages/forward/'],
+  status: ['src/stages/forward/', 'src/stages/observe/', 'src/stages/schedule/'],
+  outcome: ['src/stages/forward/', 'src/stages/observe/', 'src/stages/schedule/'],
+  errorCode: ['src/stages/forward/', 'src/stages/observe/', 'src/stages/schedule/'],
+}
+
+/** `ctx.x = …` (or `this.ctx.x`, `w.ctx.x`) outside the owner of `x` is an error. */
+const contextOwnerRule = {
+  meta: { type: 'problem', schema: [] },
+  create(context) {
+    const file = context.filename.replaceAll('\\', '/')
+    const isContext = (node) => (node.type === 'Identifier' && node.name === 'ctx') || (node.type === 'MemberExpression' && !node.computed && node.property.name === 'ctx')
+    const check = (target) => {
+      if (target.type !== 'MemberExpression' || target.computed || !isContext(target.object)) return
+      const owners = contextOwners[target.property.name]
+      if (owners === undefined || owners.some((o) => file.includes(o))) return
+      context.report({ node: target, message: `ctx.${target.property.name} is written only by ${owners.join(', ')}` })
+    }
+    return {
+      AssignmentExpression: (node) => check(node.left),
+      UpdateExpression: (node) => check(node.argument),
+    }
+  },
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
@@ -13,6 +54,11 @@ export default tseslint.config(
       '@typescript-eslint/ban-ts-comment': ['error', { 'ts-ignore': true, 'ts-nocheck': true, 'ts-expect-error': 'allow-with-description' }],
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/simulator/*', '**/simulator/**'], message: 'only main.ts, cli.ts and tests may use the simulator' }] }],
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { sluice: { rules: { 'context-owner': contextOwnerRule } } },
+    rules: { 'sluice/context-owner': 'error' },
   },
   {
     files: ['src/core/**/*.ts'],

@@ -7,6 +7,7 @@
 //   npm run bench -- pacing              the queue and pacer scenarios of issue 6 instead (bench/pacing.js)
 //   npm run bench -- concurrency         the learned per-key concurrency limit instead (bench/concurrency.js)
 //   npm run bench -- breaker             key health under noise and a real failure instead (bench/breaker-soak.js)
+//   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -32,6 +33,7 @@ const profileMode = process.argv.includes('--profile')
 const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
 const breakerMode = process.argv.slice(2).includes('breaker')
+const scrubMode = process.argv.slice(2).includes('scrub')
 
 const num = (name, def) => {
   const raw = process.env[name]
@@ -439,14 +441,17 @@ process.once('SIGINT', () => {
   process.exit(130)
 })
 // `pacing`, `concurrency` and `breaker` run the scenarios of bench/pacing.js, bench/concurrency.js
-// and bench/breaker-soak.js instead; each starts and stops its own servers.
+// and bench/breaker-soak.js instead; each starts and stops its own servers. `scrub` measures in
+// process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
   : concurrencyMode
     ? () => import('./concurrency.js').then((m) => m.runConcurrency())
     : breakerMode
       ? () => import('./breaker-soak.js').then((m) => m.runBreakerSoak())
-      : main
+      : scrubMode
+        ? () => import('./scrub.js').then((m) => m.runScrub())
+        : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Attempt } from './attempt.js'
 import type { Deployment, ModelRoute, Provider, ProviderKey, Runtime, SplitGroup } from './config/runtime.js'
 import type { EffectiveSettings } from './core/admit/index.js'
 import { parsePriority, type Priority } from './core/queue/index.js'
@@ -32,23 +33,6 @@ export interface Usage {
 }
 
 /**
- * The scheduler's view of one upstream attempt, told by the forward stage as the answer arrives.
- * Lets a rate-limit refusal go back to the queue instead of to the client.
- */
-export interface UpstreamAttempt {
-  /** The upstream's response headers arrived (any status). */
-  responded(status: number, headers: IncomingHttpHeaders): void
-  /**
-   * The upstream refused with 429; `body` is its error body. True when the scheduler takes the
-   * request back (to retry it, or to answer 429 itself): the forward stage then sends nothing.
-   */
-  holdRefusal(body: Buffer): boolean
-}
-
-/** Failures that may be retried on another key as long as the client has received nothing. */
-export const retryableFailures: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'reset', 'invalid'])
-
-/**
  * Per-request state handed from stage to stage. A class with every field declared up front
  * keeps one object shape on the hot path.
  */
@@ -71,45 +55,24 @@ export class RequestContext {
   consumer: Consumer | null = null
   /** The split group the request was assigned to, when its route has a split. */
   group: SplitGroup | null = null
-  /** The model whose fallback serves the request, when one does (the route is then the fallback's). */
-  fallbackFrom: string | null = null
+  /** The fallback model that serves the request, when the requested one could not (set by schedule). */
+  fallback: ModelRoute | null = null
   /** Set instead of `route` when the request goes to the passthrough provider. */
   passthrough: Provider | null = null
-  deployment: Deployment | null = null
-  /** The key the request is sent with (the deployment's, or one of the passthrough provider's). */
-  key: ProviderKey | null = null
-  /** Provider that answered or failed, for logs (a deployment's or the passthrough's). */
-  provider: Provider | null = null
+  /** The passthrough provider's key that serves the request (set by balance). */
+  passthroughKey: ProviderKey | null = null
   status = 0
   outcome: Outcome = 'success'
   /** Error code sent to the client, when sluice answered with an error. */
   errorCode: string | null = null
-  /** The upstream's HTTP status, 0 when none arrived. */
-  upstreamStatus = 0
-  /** What went wrong upstream (an HTTP status or a transport failure kind), for metrics. */
-  upstreamFailure: string | null = null
-  upstreamStartedAt = 0
-  upstreamFirstByteAt = 0
-  upstreamEndedAt = 0
-  usage: Usage | null = null
-  /** Set by the scheduler while an upstream attempt is under way. */
-  attempt: UpstreamAttempt | null = null
-  /** sluice asked the upstream for stream usage the client did not ask for: its chunk is removed. */
-  stripUsageChunk = false
-  /** Server-sent events relayed to the client, for the partial usage of a stream the client left. */
-  streamEvents = 0
   /** A passthrough request that creates a file, batch or response: told the answer's first bytes, to pin the new object to its key. */
   onCreated: ((head: Buffer) => void) | null = null
-  /** The last attempt's 429 was taken back by the scheduler (nothing was sent to the client). */
-  refusalHeld = false
   /**
-   * The last attempt failed (5xx, 401/403, a connection failure or reset, a malformed answer)
-   * before the client received anything: this is the error the client would have got. The
-   * scheduler retries on another key, falls back, or throws it.
+   * Every upstream try, in order (a held 429 and the try after it are two). Appended by the
+   * stage that dispatches (schedule for managed requests, forward for passthrough); what
+   * observe logs about the upstream is the last one's.
    */
-  failureHeld: SluiceError | null = null
-  /** Upstream attempts made (a held 429 and the retry after it are two). */
-  attempts = 0
+  readonly attempts: Attempt[] = []
   /** Time spent waiting in the queue, ms (all waits of a request together). */
   queuedMs = 0
   /** 0 urgent … 3 low; null until the scheduler reads X-Priority. */
@@ -126,19 +89,51 @@ export class RequestContext {
     readonly pathBelowV1: string,
   ) {}
 
-  /** Clears what one upstream attempt wrote, before the scheduler sends the request again. */
-  resetAttempt(): void {
-    this.refusalHeld = false
-    this.failureHeld = null
-    this.status = 0
-    this.outcome = 'success'
-    this.errorCode = null
-    this.upstreamStatus = 0
-    this.upstreamFailure = null
-    this.upstreamStartedAt = 0
-    this.upstreamFirstByteAt = 0
-    this.upstreamEndedAt = 0
-    this.usage = null
+  /** The model that serves the request: the fallback when one took over, else the routed one. */
+  get servingRoute(): ModelRoute | null {
+    return this.fallback ?? this.route
+  }
+
+  /** The last upstream try, null before any. */
+  get lastAttempt(): Attempt | null {
+    return this.attempts.length === 0 ? null : (this.attempts[this.attempts.length - 1] as Attempt)
+  }
+
+  /** The provider of the last try (or the passthrough provider before one), for logs. */
+  get provider(): Provider | null {
+    return this.lastAttempt?.provider ?? this.passthrough
+  }
+
+  get key(): ProviderKey | null {
+    return this.lastAttempt?.key ?? null
+  }
+
+  get deployment(): Deployment | null {
+    return this.lastAttempt?.deployment ?? null
+  }
+
+  get upstreamStatus(): number {
+    return this.lastAttempt?.upstreamStatus ?? 0
+  }
+
+  get upstreamFailure(): string | null {
+    return this.lastAttempt?.failure ?? null
+  }
+
+  get upstreamStartedAt(): number {
+    return this.lastAttempt?.startedAt ?? 0
+  }
+
+  get upstreamFirstByteAt(): number {
+    return this.lastAttempt?.firstByteAt ?? 0
+  }
+
+  get upstreamEndedAt(): number {
+    return this.lastAttempt?.endedAt ?? 0
+  }
+
+  get usage(): Usage | null {
+    return this.lastAttempt?.usage ?? null
   }
 
   /** X-Priority as the client sent it; null without one, 400 invalid_header for a value outside the scale. */

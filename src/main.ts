@@ -17,7 +17,7 @@ import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
-import { systemClock, type Clock } from './core/clock.js'
+import { systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
 import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
@@ -36,6 +36,8 @@ import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
+import { SluiceError } from './errors.js'
+import { Closers } from './lifecycle.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -56,6 +58,8 @@ export interface GatewayOptions {
   readonly database?: string
   /** Monotonic time for the scheduler and pacers; for benchmarks that run time faster. */
   readonly clock?: Clock
+  /** The timers that go with `clock` (queue deadlines, wake-ups, probes); a test's fake moves both. */
+  readonly timers?: Timers
   /** Wall-clock epoch ms for what the concurrency limits record. */
   readonly epoch?: Clock
   /** The virtual-key cache's TTL, stale-if-error bound, retry interval and clock (default performance.now); for tests. */
@@ -81,24 +85,35 @@ export interface Gateway {
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  // Everything opened from here on is registered as it opens; a failed start closes the lot.
+  const closers = new Closers()
+  let drained = false
+  try {
+    return await assemble(opts, closers, () => drained, (clean) => (drained = clean))
+  } catch (err) {
+    await closers.closeAll()
+    throw err
+  }
+}
+
+/** Opens the gateway's parts in order, each registered in `closers` as it opens. */
+async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: () => boolean, setDrained: (clean: boolean) => void): Promise<Gateway> {
   const pools = new UpstreamPools()
+  // Upstream sockets go last: a clean drain lets their exchanges finish, otherwise they are cut.
+  closers.add('upstream pools', () => (drainedCleanly() ? pools.close() : pools.destroy()))
   const pacers = new PacerRegistry()
   const limits = new LimitRegistry()
   const breakers = new BreakerRegistry()
-  const holder = new ConfigHolder(opts.config, pools, opts.env, pacers, limits, breakers, new Map<string, PeakEwma>())
+  const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
-  let store: Store
-  try {
-    store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
-    limits.restore(await store.keyLearning.loadAll())
-  } catch (err) {
-    await pools.destroy()
-    throw err
-  }
+  const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
+  closers.add('database', () => store.close())
+  limits.restore(await store.keyLearning.loadAll())
   const writer = new LearningWriter(limits, store.keyLearning, {
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
+  closers.add('learned-limit writer', () => writer.close())
   // Whether the database answers: readiness says degraded while it does not (README, "Consumers and virtual keys").
   const database = new DatabaseAvailability({
     probe: () => store.consumers.count(),
@@ -108,6 +123,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       void ledger.flush()
     },
   })
+  closers.add('database availability', () => database.close())
   const ledger = new UsageWriter(store.usage, {
     capacity: initial.usage.buffer,
     onDrop: () => metrics.usageDropped.series().inc(),
@@ -117,12 +133,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     },
     onWritten: () => database.answered(),
   })
+  closers.add('usage ledger', () => ledger.close())
   const pruneUsage = (): void => {
     const retention = holder.current.usage.retentionMs
     if (retention > 0) void ledger.prune(retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
   }
   const pruner = setInterval(pruneUsage, 3_600_000)
   pruner.unref()
+  closers.add('usage pruning', () => clearInterval(pruner))
   pruneUsage()
   const directory = new ConsumerDirectory(
     {
@@ -143,6 +161,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   const toucher = setInterval(() => void touchKeys(), 10_000)
   toucher.unref()
+  closers.add('key last-used writer', () => {
+    clearInterval(toucher)
+    return touchKeys()
+  })
   const status = new StatusTracker()
   status.degraded = () => (database.reachable ? null : 'database')
   const metrics = createMetrics({
@@ -154,7 +176,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     databaseUp: () => (database.reachable ? 1 : 0),
   })
   const drain = new Drain(() => status.inFlight)
-  const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock })
+  const timers = opts.timers ?? systemTimers
+  const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
+  closers.add('vLLM metrics scraper', () => scraper.close())
   scraper.setOrigins(initial.metricsOrigins)
   const scheduler = new Scheduler({
     pacers,
@@ -162,6 +186,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     breakers,
     metrics,
     clock: opts.clock,
+    timers,
     epoch: opts.epoch,
     readLoad: (d, slot) => {
       const load = scraper.load(d.origin)
@@ -170,15 +195,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       slot.cacheUsage = load?.kvCache ?? null
     },
   })
+  closers.add('scheduler', () => scheduler.close())
   status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
   const prober = new Prober({
     clock: scheduler.clock,
+    timers,
     breakers,
     onResult: (target, result) => {
       const b = breakers.get(target.id)
       if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
     },
   })
+  closers.add('prober', () => prober.close())
   prober.setTargets(initial.probes)
 
   const events = new EventEmitter<{ reload: [ReloadResult] }>()
@@ -250,27 +278,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     admin,
   })
 
-  let listening: Awaited<ReturnType<typeof listen>>
-  try {
-    listening = await listen(handler, {
-      host: initial.server.host,
-      port: opts.port ?? initial.server.port,
-      keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
-      requestTimeoutMs: initial.server.requestTimeoutMs,
-    })
-  } catch (err) {
-    prober.close()
-    scraper.close()
-    scheduler.close()
-    clearInterval(pruner)
-    clearInterval(toucher)
-    database.close()
-    await writer.close()
-    await ledger.close()
-    await Promise.all([store.close(), pools.destroy()])
-    throw err
-  }
-  const { server, port } = listening
+  const { server, port } = await listen(handler, {
+    host: initial.server.host,
+    port: opts.port ?? initial.server.port,
+    keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
+    requestTimeoutMs: initial.server.requestTimeoutMs,
+  })
+  closers.add('server', () => closeServer(server))
   const servers: Server[] = [server]
   let metricsPort: number | null = null
   if (initial.server.metricsPort !== null) {
@@ -280,31 +294,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       keepAliveTimeoutMs: 5_000,
       requestTimeoutMs: 10_000,
     })
+    closers.add('metrics server', () => closeServer(m.server))
     servers.push(m.server)
     metricsPort = m.port
   }
 
-
   const watch = opts.watch ?? 'file' in opts.config
-  const stopWatching = watch && 'file' in opts.config ? watchFile(opts.config.file, reload) : () => undefined
+  if (watch && 'file' in opts.config) closers.add('config watcher', watchFile(opts.config.file, reload))
 
   let closing: Promise<boolean> | null = null
   const shutdown = (): Promise<boolean> => {
     closing ??= (async () => {
-      stopWatching()
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
-      const clean = await drain.run(servers, holder.current.server.drainTimeoutMs)
-      prober.close()
-      scraper.close()
-      scheduler.close()
-      await (clean ? pools.close() : pools.destroy())
-      clearInterval(pruner)
-      clearInterval(toucher)
-      await touchKeys()
-      await writer.close()
-      await ledger.close()
-      database.close()
-      await store.close()
+      // At the deadline, requests still waiting for a key are answered 503 shutting_down (and
+      // logged) before the connections are cut.
+      const clean = await drain.run(servers, holder.current.server.drainTimeoutMs, () => scheduler.refuseWaiting(() => new SluiceError('shutting_down', [], { retryAfter: 1 })))
+      setDrained(clean)
+      await closers.closeAll((name, err) => logger.warn({ err: (err as Error).message, part: name }, 'could not close cleanly'))
       logger.info({ clean }, 'stopped')
       flushLoggerSync(logger)
       return clean
@@ -326,6 +332,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     events,
     shutdown,
   }
+}
+
+/** Stops a listener that may already be closed (a drain closes them first), cutting what is left. */
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve()
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
 }
 
 function keyRecord(key: VirtualKeyRow, consumer: ConsumerRow): KeyRecord {

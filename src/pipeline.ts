@@ -2,7 +2,7 @@ import type { RequestContext, Stage } from './context.js'
 import { admit, type AdmitPorts } from './stages/admit/index.js'
 import { auth, type AuthPorts } from './stages/auth/index.js'
 import { balance, type BalancePorts } from './stages/balance/index.js'
-import { forward } from './stages/forward/index.js'
+import { forward, sendAttempt } from './stages/forward/index.js'
 import { ingress, type IngressPorts } from './stages/ingress/index.js'
 import { observe, type ObservePorts } from './stages/observe/index.js'
 import { route } from './stages/route/index.js'
@@ -23,15 +23,16 @@ import { schedule, type Scheduler } from './stages/schedule/index.js'
 //   schedule  priority queue until one of the model's keys can take the request: a key whose
 //             breaker lets it through, with a free concurrency permit, whose pacer allows it
 //             now; the route's strategy picks among those, and the key is charged in the same
-//             step. Feeds each attempt's end back to the key's breaker, permit and pacer. Takes a
-//             429 back and sends the request again while its maximum wait allows; sends a
-//             request whose key failed before the client got a byte to another key (retry
-//             budget), then to the model's fallbacks
+//             step. Then the attempt loop: each try is an Attempt sent through forward's
+//             sendAttempt, which returns how it ended (delivered, held 429, failed before or
+//             after the first byte, client gone); the loop settles the key's breaker, permit and
+//             pacer, and sends again (the queue after a 429, another key after a failure the
+//             client has not seen, within the retry budget), then the model's fallbacks.
+//             Managed requests end here; only passthrough goes on
 //   balance   picks the key of a passthrough request: the one that created the file, batch or
 //             response it names, else round-robin over keys in service
-//   forward   one upstream exchange, relayed as it arrives; tells the scheduler what the
-//             upstream answered (rate-limit headers, 429s), and hands back a failure the
-//             client has not seen yet
+//   forward   one upstream exchange, relayed as it arrives (the terminal stage for
+//             passthrough, and sendAttempt for the schedule stage's attempts)
 //
 // Stages never import each other; each is a factory given its ports.
 
@@ -42,13 +43,17 @@ export interface PipelinePorts extends IngressPorts, ObservePorts, BalancePorts 
 }
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {
-  return compose([observe(ports), ingress(ports), auth(ports.auth), route(), admit(ports.admit), schedule(ports.scheduler), balance(ports), forward()])
+  return compose([observe(ports), ingress(ports), auth(ports.auth), route(), admit(ports.admit), schedule(ports.scheduler, sendAttempt), balance(ports), forward()])
 }
 
-/** Runs stages in order; each calls next() at most once to hand on to the one after it. */
+/** Runs stages in order; each may call next() once to hand on to the one after it, and a second call rejects. */
 export function compose(stages: readonly Stage[]): (ctx: RequestContext) => Promise<void> {
   return function run(ctx) {
+    let reached = -1
     const step = (i: number): Promise<void> => {
+      // hono's rule: a stage that calls next() twice would run everything after it twice.
+      if (i <= reached) return Promise.reject(new Error(`stage ${i - 1} called next() more than once`))
+      reached = i
       const stage = stages[i]
       if (!stage) return Promise.resolve()
       return stage(ctx, () => step(i + 1))

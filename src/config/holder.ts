@@ -13,6 +13,19 @@ export type ConfigSource = { readonly file: string } | { readonly value: SluiceC
 
 export type ReloadResult = { readonly ok: true; readonly generation: number } | { readonly ok: false; readonly error: ConfigError }
 
+export interface ConfigHolderOptions {
+  readonly source: ConfigSource
+  /** Upstream connection pools, shared by every generation. */
+  readonly pools: UpstreamPools
+  /** Where ${VAR} references are read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv
+  /** Long-lived state that outlives generations (created when not given). */
+  readonly pacers?: PacerRegistry
+  readonly limits?: LimitRegistry
+  readonly breakers?: BreakerRegistry
+  readonly latencies?: Map<string, PeakEwma>
+}
+
 /**
  * Holds the live runtime. A reload loads and compiles beside it and swaps one reference;
  * anything that fails leaves the live runtime untouched. Each request reads `current` once.
@@ -24,15 +37,23 @@ export class ConfigHolder {
   readonly #draining = new Map<Runtime, number>()
   #currentInUse = 0
 
-  constructor(
-    private readonly source: ConfigSource,
-    private readonly pools: UpstreamPools,
-    private readonly env: NodeJS.ProcessEnv = process.env,
-    readonly pacers: PacerRegistry = new PacerRegistry(),
-    readonly limits: LimitRegistry = new LimitRegistry(),
-    readonly breakers: BreakerRegistry = new BreakerRegistry(),
-    readonly latencies: Map<string, PeakEwma> = new Map(),
-  ) {
+  private readonly source: ConfigSource
+  private readonly pools: UpstreamPools
+  private readonly env: NodeJS.ProcessEnv
+  readonly pacers: PacerRegistry
+  readonly limits: LimitRegistry
+  readonly breakers: BreakerRegistry
+  readonly latencies: Map<string, PeakEwma>
+
+  constructor(opts: ConfigHolderOptions) {
+    this.source = opts.source
+    this.pools = opts.pools
+    this.env = opts.env ?? process.env
+    this.pacers = opts.pacers ?? new PacerRegistry()
+    this.limits = opts.limits ?? new LimitRegistry()
+    this.breakers = opts.breakers ?? new BreakerRegistry()
+    this.latencies = opts.latencies ?? new Map()
+    const { pools, pacers, limits, breakers, latencies } = this
     this.#current = compile(this.#load(), { generation: this.#generation, source: this.#label(), pools, pacers, limits, breakers, latencies })
   }
 

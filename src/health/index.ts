@@ -5,4 +5,4 @@ export { Prober, probeJitter, type ProbePacer, type ProbeResult, type ProbeStats
 export { probeRequest, type ProbeDialect, type ProbeRequest } from './probe-request.js'
 export { VllmMetricsScraper, staleAfterIntervals, type VllmLoad, type VllmMetricsOptions } from './vllm-metrics.js'
 export { parseSamples, parseVllmMetrics, type VllmGauges } from './prometheus.js'
-export { systemTimers, type TimerHandle, type Timers } from './timers.js'
+export { systemTimers, type TimerHandle, type Timers } from '../core/clock.js'

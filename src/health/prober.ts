@@ -1,9 +1,8 @@
 import type { Dispatcher } from 'undici'
-import type { Clock } from '../core/clock.js'
 import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { BreakerEvents, HealthFailure, ProbeBreaker } from './breaker-port.js'
 import { exchange, transportFailure, type CheckResponse } from './exchange.js'
-import { systemTimers, type TimerHandle, type Timers } from './timers.js'
+import { systemTimers, type Clock, type TimerHandle, type Timers } from '../core/clock.js'
 
 /** What a probe needs of a key's pacer (KeyPacer has it). */
 export type ProbePacer = Pick<KeyPacer, 'wait' | 'take' | 'settled'>

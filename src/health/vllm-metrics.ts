@@ -1,8 +1,7 @@
 import { Agent, type Dispatcher } from 'undici'
-import type { Clock } from '../core/clock.js'
 import { exchange } from './exchange.js'
 import { parseVllmMetrics } from './prometheus.js'
-import { systemTimers, type TimerHandle, type Timers } from './timers.js'
+import { systemTimers, type Clock, type TimerHandle, type Timers } from '../core/clock.js'
 
 /** A vLLM server's load as of its last good scrape. */
 export interface VllmLoad {

@@ -13,6 +13,7 @@ import { tokenSequence } from './generate/text.js'
 import { addRateLimitHeaders } from './headers/rate-limit-headers.js'
 import { readBody, splitTarget } from './http/body.js'
 import { deliverBody, deliverStream, type MidStreamFault } from './http/deliver.js'
+import { deliverLeak, ECHO_KEY_HEADER } from './http/leak.js'
 import type { Exchange } from './http/exchange.js'
 import { dialectForPath, matchRoute } from './http/routes.js'
 import { serveServerEndpoint } from './http/server-endpoints.js'
@@ -20,8 +21,7 @@ import { unlistedKeyId } from './keys/key-registry.js'
 import { refusalProblem } from './keys/refusal.js'
 import { NO_KEY_ID, type SimulatorState } from './state.js'
 
-/** The header that echoes the received key back (echo_key_in_error): the gateway must strip it. */
-export const ECHO_KEY_HEADER = 'x-sim-received-key'
+export { ECHO_KEY_HEADER }
 
 export function createRequestHandler(state: SimulatorState): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
@@ -120,6 +120,7 @@ async function answer(
   const intervalMs = fault?.kind === 'slow_chunks' ? fault.interval_ms : runtime.chunkIntervalMs
   const tokens = tokenSequence(parsed.seed, count)
   const meta = { id: ex.id, created: Math.floor(state.clock.now() / 1000), model: parsed.model ?? '' }
+  if (fault?.kind === 'echo_key_in_answer') return deliverLeak(ex, headers, parsed, meta, tokens, key, fault.split === true)
   const mid = midStreamFault(fault, count)
   const encoder = parsed.stream ? parsed.encoder(meta, tokens) : null
   if (encoder !== null) {

@@ -57,7 +57,7 @@ export class SimulatorState {
   }
 
   open(req: IncomingMessage, res: ServerResponse, path: string): Exchange {
-    return new Exchange(req, res, this.#nextId++, path, this.clock.now(), (ex, aborted) => this.#finish(ex, aborted))
+    return new Exchange({ req, res, id: this.#nextId++, path, startedAt: this.clock.now(), onEnd: (ex, aborted) => this.#finish(ex, aborted) })
   }
 
   /** The request passed the limits: it counts as in flight until it ends. */

@@ -73,6 +73,8 @@ export type ScriptedFault = (
   | { kind: 'garbage' }
   | { kind: 'slow_chunks', interval_ms: number, chunks: number }
   | { kind: 'echo_key_in_error', status: number }
+  /** A 200 that quotes the received key in its body and headers; `split` cuts each quote across two network chunks. */
+  | { kind: 'echo_key_in_answer', split?: boolean }
 ) & { match?: FaultMatch }
 
 export interface KeyStats {

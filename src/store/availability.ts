@@ -1,4 +1,4 @@
-import { unrefTimers, type WriterTimers } from './usage-writer.js'
+import { systemTimers, type Timers } from '../core/clock.js'
 
 export interface AvailabilityOptions {
   /** A cheap query that succeeds when the database answers; run only while it is thought down. */
@@ -9,7 +9,7 @@ export interface AvailabilityOptions {
   readonly onRecovered?: () => void
   /** It failed after answering: e.g. log it once. */
   readonly onLost?: (err: unknown) => void
-  readonly timers?: WriterTimers
+  readonly timers?: Timers
 }
 
 /**
@@ -23,7 +23,7 @@ export class DatabaseAvailability {
   readonly #probeEveryMs: number
   readonly #onRecovered: () => void
   readonly #onLost: (err: unknown) => void
-  readonly #timers: WriterTimers
+  readonly #timers: Timers
   #reachable = true
   #timer: unknown = null
   #closed = false
@@ -33,7 +33,7 @@ export class DatabaseAvailability {
     this.#probeEveryMs = opts.probeEveryMs ?? 5_000
     this.#onRecovered = opts.onRecovered ?? (() => undefined)
     this.#onLost = opts.onLost ?? (() => undefined)
-    this.#timers = opts.timers ?? unrefTimers
+    this.#timers = opts.timers ?? systemTimers
   }
 
   get reachable(): boolean {
@@ -64,7 +64,7 @@ export class DatabaseAvailability {
 
   #arm(): void {
     if (this.#timer !== null || this.#closed) return
-    this.#timer = this.#timers.set(() => {
+    this.#timer = this.#timers.setTimeout(() => {
       this.#timer = null
       if (this.#reachable || this.#closed) return
       this.#probe().then(
@@ -76,7 +76,7 @@ export class DatabaseAvailability {
 
   #clearTimer(): void {
     if (this.#timer === null) return
-    this.#timers.clear(this.#timer)
+    this.#timers.clearTimeout(this.#timer)
     this.#timer = null
   }
 }

@@ -1,3 +1,4 @@
+import { systemTimers, type TimerHandle, type Timers } from '../core/clock.js'
 import type { LimitRegistry } from '../core/limit/registry.js'
 import type { KeyLearningStore } from './types.js'
 
@@ -5,6 +6,8 @@ export interface LearningWriterOptions {
   /** How long changes gather before one batch is written. */
   readonly delayMs?: number
   readonly onError?: (err: unknown) => void
+  /** Default: Node's, unref'd (close() is what flushes). */
+  readonly timers?: Timers
 }
 
 /**
@@ -15,7 +18,8 @@ export interface LearningWriterOptions {
 export class LearningWriter {
   readonly #delayMs: number
   readonly #onError: (err: unknown) => void
-  #timer: NodeJS.Timeout | null = null
+  readonly #timers: Timers
+  #timer: TimerHandle | null = null
   #writing: Promise<void> = Promise.resolve()
   #closed = false
   /** Failed writes in a row: the retry waits longer each time, up to a minute. */
@@ -28,6 +32,7 @@ export class LearningWriter {
   ) {
     this.#delayMs = opts.delayMs ?? 1_000
     this.#onError = opts.onError ?? (() => undefined)
+    this.#timers = opts.timers ?? systemTimers
     registry.onChange = () => this.#arm()
     // Restoring at start may already have changed something (an override the file has since
     // overruled, keys never stored): store it soon rather than at the next change.
@@ -36,7 +41,7 @@ export class LearningWriter {
 
   /** Writes every pending change now; resolves once it is stored (or the write failed and was reported). */
   flush(): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer)
+    if (this.#timer !== null) this.#timers.clearTimeout(this.#timer)
     this.#timer = null
     const write = this.#writing.then(() => this.#write())
     this.#writing = write
@@ -53,8 +58,7 @@ export class LearningWriter {
   #arm(): void {
     if (this.#timer !== null || this.#closed) return
     const delay = Math.min(60_000, this.#delayMs * 2 ** this.#failures)
-    this.#timer = setTimeout(() => void this.flush(), delay)
-    this.#timer.unref()
+    this.#timer = this.#timers.setTimeout(() => void this.flush(), delay)
   }
 
   async #write(): Promise<void> {

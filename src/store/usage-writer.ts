@@ -1,23 +1,5 @@
+import { systemTimers, type Timers } from '../core/clock.js'
 import type { UsageRecord, UsageStore } from './types.js'
-
-/** The timers the writer arms; injectable so tests drive time by hand. */
-export interface WriterTimers {
-  /** Calls `fn` once after `ms`. Must not keep the process alive on its own. */
-  set(fn: () => void, ms: number): unknown
-  clear(handle: unknown): void
-}
-
-/** Node's timers, unref'd: a pending write never holds the process open (close() is what flushes). */
-export const unrefTimers: WriterTimers = {
-  set(fn, ms) {
-    const t = setTimeout(fn, ms)
-    t.unref()
-    return t
-  },
-  clear(handle) {
-    clearTimeout(handle as NodeJS.Timeout)
-  },
-}
 
 export interface UsageWriterOptions {
   /** Records held at most, the batch being written included; past it a record is dropped and counted. */
@@ -37,7 +19,7 @@ export interface UsageWriterOptions {
   readonly onError?: (err: unknown) => void
   /** A batch was stored: the database answers. */
   readonly onWritten?: () => void
-  readonly timers?: WriterTimers
+  readonly timers?: Timers
   /** Epoch milliseconds, for prune(). */
   readonly clock?: () => number
 }
@@ -61,7 +43,7 @@ export class UsageWriter {
   readonly #onDrop: () => void
   readonly #onError: (err: unknown) => void
   readonly #onWritten: () => void
-  readonly #timers: WriterTimers
+  readonly #timers: Timers
   readonly #clock: () => number
   #queue: UsageRecord[] = []
   /** Records in the batch being written. */
@@ -89,7 +71,7 @@ export class UsageWriter {
     this.#onDrop = opts.onDrop ?? (() => undefined)
     this.#onError = opts.onError ?? (() => undefined)
     this.#onWritten = opts.onWritten ?? (() => undefined)
-    this.#timers = opts.timers ?? unrefTimers
+    this.#timers = opts.timers ?? systemTimers
     this.#clock = opts.clock ?? Date.now
   }
 
@@ -177,7 +159,7 @@ export class UsageWriter {
     }
     const delay = immediate ? 0 : Math.min(this.#maxDelayMs, this.#delayMs * 2 ** this.#failures)
     this.#timerIsImmediate = immediate
-    this.#timer = this.#timers.set(() => {
+    this.#timer = this.#timers.setTimeout(() => {
       this.#timer = null
       void this.#writeBatch()
     }, delay)
@@ -248,12 +230,12 @@ export class UsageWriter {
 
   #clearTimer(): void {
     if (this.#timer === null) return
-    this.#timers.clear(this.#timer)
+    this.#timers.clearTimeout(this.#timer)
     this.#timer = null
   }
 
   #sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve()
-    return new Promise((resolve) => this.#timers.set(resolve, ms))
+    return new Promise((resolve) => this.#timers.setTimeout(resolve, ms))
   }
 }

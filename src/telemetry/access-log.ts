@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino'
+import type { AttemptSummary } from '../attempt.js'
 
 /** One finished request, as the access log records it. */
 export interface AccessRecord {
@@ -25,6 +26,8 @@ export interface AccessRecord {
   readonly queuedMs: number
   /** Upstream attempts (a 429 taken back and the retry after it are two). */
   readonly attempts: number
+  /** One entry per try, only when there was more than one (null otherwise). */
+  readonly tries?: readonly AttemptSummary[] | null
 }
 
 const str = (v: string | null | undefined): string => (v === null || v === undefined ? 'null' : JSON.stringify(v))
@@ -41,8 +44,17 @@ export function formatAccessLine(r: AccessRecord, time: number): string {
     `,"endpoint":${str(r.endpoint)},"model":${str(r.model)},"route":${str(r.route)},"provider":${str(r.provider)},"key":${str(r.key)}` +
     `,"deployment":${str(r.deployment)},"stream":${r.stream},"status":${r.status},"outcome":${str(r.outcome)},"error":${str(r.error)}` +
     `,"upstreamStatus":${num(r.upstreamStatus)},"totalMs":${r.totalMs},"upstreamMs":${num(r.upstreamMs)},"ttftMs":${num(r.ttftMs)}` +
-    `,"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)},"priority":${str(r.priority)},"queuedMs":${r.queuedMs},"attempts":${r.attempts}}\n`
+    `,"promptTokens":${num(r.promptTokens)},"completionTokens":${num(r.completionTokens)},"priority":${str(r.priority)},"queuedMs":${r.queuedMs},"attempts":${r.attempts}${r.tries === null || r.tries === undefined ? '' : `,"tries":${triesJson(r.tries)}`}}\n`
   )
+}
+
+function triesJson(tries: readonly AttemptSummary[]): string {
+  let out = '['
+  for (let i = 0; i < tries.length; i++) {
+    const t = tries[i] as AttemptSummary
+    out += `${i === 0 ? '' : ','}{"deployment":${str(t.deployment)},"upstreamStatus":${num(t.upstreamStatus)},"result":${str(t.result)},"ms":${num(t.ms)}}`
+  }
+  return out + ']'
 }
 
 /** Writes access-log lines to the logger's own destination, when its level lets info through. */

@@ -3,6 +3,7 @@ import type { SluiceConfigInput } from '../../src/config/schema.js'
 import { startGateway, type Gateway } from '../../src/main.js'
 import { startSimulator, type Simulator, type SimulatorConfigInput } from '../../src/simulator/index.js'
 import { createLogger } from '../../src/telemetry/logger.js'
+import type { FakeTime } from './fake-time.js'
 
 /**
  * Every log line the gateway wrote, as text, for assertions (e.g. that no secret leaked). It
@@ -51,6 +52,8 @@ export interface StackOptions {
   readonly sim?: SimulatorConfigInput
   /** The gateway config, given the simulator's URL. Default: one openai provider "sim" with key "sk-sim-test-1" and model "test-model" → "sim-model". */
   readonly gateway?: (simUrl: string) => SluiceConfigInput
+  /** Drives the gateway's scheduler, pacers, breakers and probes by hand (the simulator keeps real time). */
+  readonly time?: FakeTime
 }
 
 export const defaultGatewayConfig = (simUrl: string): SluiceConfigInput => ({
@@ -68,7 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = (opts.gateway ?? defaultGatewayConfig)(sim.url)
   // An in-memory database unless the test names one: learned limits must not leak between tests.
   const database = config.database === undefined ? 'sqlite::memory:' : undefined
-  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false, database })
+  const gw = await startGateway({ config: { value: config, label: 'test' }, logger, port: 0, processMetrics: false, database, clock: opts.time, timers: opts.time })
   return {
     sim,
     gw,

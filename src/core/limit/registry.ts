@@ -33,7 +33,7 @@ export class LimitRegistry {
     const id = limitId(provider, key)
     let entry = this.#entries.get(id) ?? this.#revive(id)
     if (!entry) {
-      const limit = new ConcurrencyLimit(id, provider, key, configValue)
+      const limit = new ConcurrencyLimit({ id, provider, key, fixed: configValue })
       limit.onChange = this.#onChange
       entry = { limit, configValue, override: null, savedVersion: -1 }
       this.#entries.set(id, entry)

@@ -1,9 +1,15 @@
+import { KeyScrubber } from './key-scrubber.js'
+
 /**
  * Finds provider secrets, whole or in part, in text that came from an upstream. Every
  * 8-character window of every secret is indexed once at config time; a text is then scanned
  * with one set lookup per position, so the cost grows with the text, not with the number of
  * keys. Any run of characters covered by windows is a quoted piece of a key.
+ *
+ * It also carries the byte-level `scrubber` built from the same values, which masks each
+ * key's full value in every body relayed to a client.
  */
+
 // Values that self-hosted servers' docs tell users to put where a key goes (vLLM, llama.cpp,
 // LocalAI, Ollama). They guard nothing, and matching them would cut words such as "required"
 // out of upstream messages.
@@ -12,17 +18,22 @@ const placeholders = new Set(['none', 'empty', 'null', 'dummy', 'ollama', 'not-n
 export class SecretIndex {
   static readonly window = 8
   readonly #windows: ReadonlySet<string>
+  /** Masks whole keys in relayed bytes, split across chunks or not. */
+  readonly scrubber: KeyScrubber
 
   constructor(secrets: readonly string[]) {
     const windows = new Set<string>()
     const w = SecretIndex.window
+    const keys: string[] = []
     // Shorter values (vLLM's "none", Ollama's "EMPTY") are placeholders, not secrets, and
     // matching them would strip ordinary words from upstream text.
     for (const secret of secrets) {
-      if (placeholders.has(secret.toLowerCase())) continue
+      if (placeholders.has(secret.toLowerCase()) || secret.length < w) continue
+      keys.push(secret)
       for (let i = 0; i + w <= secret.length; i++) windows.add(secret.slice(i, i + w))
     }
     this.#windows = windows
+    this.scrubber = new KeyScrubber(keys)
   }
 
   get size(): number {

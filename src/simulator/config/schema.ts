@@ -70,4 +70,5 @@ export const scriptSchema: z.ZodType<ScriptedFault[]> = z.array(z.discriminatedU
   z.strictObject({ kind: z.literal('garbage'), match }),
   z.strictObject({ kind: z.literal('slow_chunks'), interval_ms: z.number().min(0), chunks: nonNegativeInt, match }),
   z.strictObject({ kind: z.literal('echo_key_in_error'), status: errorStatus, match }),
+  z.strictObject({ kind: z.literal('echo_key_in_answer'), split: z.boolean().optional(), match }),
 ]))

@@ -29,14 +29,19 @@ export class Exchange {
   #timer: NodeJS.Timeout | null = null
   #drainListening = false
 
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly id: number,
-    readonly path: string,
-    readonly startedAt: number,
-    onEnd: (ex: Exchange, aborted: boolean) => void,
-  ) {
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly id: number
+  readonly path: string
+  readonly startedAt: number
+
+  constructor(opts: { req: IncomingMessage; res: ServerResponse; id: number; path: string; startedAt: number; onEnd: (ex: Exchange, aborted: boolean) => void }) {
+    const { req, res, onEnd } = opts
+    this.req = req
+    this.res = res
+    this.id = opts.id
+    this.path = opts.path
+    this.startedAt = opts.startedAt
     // A write racing a client reset can make the response emit 'error' before 'close'; the
     // 'close' handler below is where that ending is recorded, so the error itself is not news.
     res.on('error', () => undefined)

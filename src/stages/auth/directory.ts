@@ -63,8 +63,8 @@ export const defaultStaleIfErrorMs = 600_000
 
 /**
  * Virtual keys by hash, cached: the hot path reads a Map, the database is asked once per key
- * per TTL. Revoking through this process invalidates at once; another instance's revocation
- * takes at most the TTL.
+ * per TTL. Revoking through this process invalidates at once, lookups already under way
+ * included; another instance's revocation takes at most the TTL.
  */
 export class ConsumerDirectory {
   readonly #cache = new Map<string, Cached>()
@@ -78,6 +78,11 @@ export class ConsumerDirectory {
   readonly #staleIfErrorMs: number
   readonly #retryMs: number
   readonly #health: SourceHealth | null
+  /**
+   * Bumped by every invalidate(). A lookup that started in an older generation may have read
+   * the key before a revoke or disable was written, so its answer is asked again, never used.
+   */
+  #generation = 0
   #consumersExist = false
   #emptyCheckedAt = -Infinity
   #emptyCheck: Promise<boolean> | null = null
@@ -164,34 +169,47 @@ export class ConsumerDirectory {
 
   /** Keys or consumers changed here (revoked, disabled, re-tiered): forget what was cached. */
   invalidate(): void {
+    this.#generation++
     this.#cache.clear()
+    // Requests from now on must not join a lookup that may predate the change.
+    this.#inflight.clear()
   }
 
-  /** A fresh entry from the database; when it cannot answer, `stale` while that may still serve, else auth_unavailable. */
+  /**
+   * A fresh entry from the database, asked again when an invalidate() came while it was asked;
+   * when the database cannot answer, `stale` while that may still serve, else auth_unavailable.
+   */
   async #refresh(hash: string, stale: Cached | undefined, now: number): Promise<Cached> {
     // The database failed moments ago: this request does not wait on it again.
     if (stale !== undefined && now < stale.retryAt) return stale
-    let record: KeyRecord | null
-    try {
-      record = await this.#load(hash)
-    } catch (err) {
-      if (stale === undefined) throw new SluiceError('auth_unavailable', [], { retryAfter: Math.ceil(this.#retryMs / 1000), cause: err })
-      stale.retryAt = this.now() + this.#retryMs
-      return stale
+    // `stale` was read from the cache in this generation: an invalidate() since forbids serving it.
+    const staleGeneration = this.#generation
+    for (;;) {
+      const generation = this.#generation
+      let record: KeyRecord | null
+      try {
+        record = await this.#load(hash)
+      } catch (err) {
+        if (stale === undefined || staleGeneration !== this.#generation) throw new SluiceError('auth_unavailable', [], { retryAfter: Math.ceil(this.#retryMs / 1000), cause: err })
+        stale.retryAt = this.now() + this.#retryMs
+        return stale
+      }
+      // Ends once a lookup runs with no change in between; changes are admin actions, so few.
+      if (generation !== this.#generation) continue
+      // Requests that waited on the same lookup share the entry the first of them made.
+      const made = this.#cache.get(hash)
+      if (made !== undefined && made.record === record) return made
+      const entry: Cached = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), retryAt: -Infinity, tiers: null, consumer: null }
+      this.#remember(hash, entry)
+      return entry
     }
-    // Requests that waited on the same lookup share the entry the first of them made.
-    const made = this.#cache.get(hash)
-    if (made !== undefined && made.record === record) return made
-    const entry: Cached = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), retryAt: -Infinity, tiers: null, consumer: null }
-    this.#remember(hash, entry)
-    return entry
   }
 
   #load(hash: string): Promise<KeyRecord | null> {
     let pending = this.#inflight.get(hash)
     if (pending === undefined) {
       // Many requests with the same new key ask the database once.
-      pending = this.source.findByHash(hash).then(
+      const started = this.source.findByHash(hash).then(
         (record) => {
           this.#health?.answered()
           return record
@@ -200,7 +218,11 @@ export class ConsumerDirectory {
           this.#health?.failed(err)
           throw err
         },
-      ).finally(() => this.#inflight.delete(hash))
+      ).finally(() => {
+        // An invalidate() may have replaced this lookup with a newer one, which stays.
+        if (this.#inflight.get(hash) === started) this.#inflight.delete(hash)
+      })
+      pending = started
       this.#inflight.set(hash, pending)
     }
     return pending

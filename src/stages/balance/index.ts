@@ -12,16 +12,15 @@ export interface BalancePorts {
 /**
  * Picks the key of a passthrough request: the key that created the object it names (a file,
  * a batch, a previous response) — or a clear error when that key is out — else round-robin over
- * the provider's keys that are in service. Managed requests arrive here with their deployment
- * already chosen: the scheduler picks it in the same step that charges the key's pacer.
+ * the provider's keys that are in service. Managed requests never reach it: the schedule stage
+ * sends them itself, once per attempt.
  */
 export function balance(ports: BalancePorts): Stage {
   const cursors = new WeakMap<Provider, { next: number }>()
   const { pins } = ports
   return function balanceStage(ctx, next) {
-    if (ctx.deployment !== null || ctx.passthrough === null) return next()
     const provider = ctx.passthrough
-    ctx.provider = provider
+    if (provider === null) return next()
     const now = performance.now()
     const object = referencedObject(ctx)
     const pinned = object === null ? undefined : pins.keyOf(`${provider.id}\0${object}`)
@@ -31,14 +30,14 @@ export function balance(ports: BalancePorts): Stage {
         const wait = key === undefined ? Infinity : key.breaker.wait(now)
         throw new SluiceError('pinned_key_unavailable', [object, pinned], Number.isFinite(wait) ? { retryAfter: Math.max(1, Math.ceil(wait / 1000)) } : {})
       }
-      ctx.key = key
+      ctx.passthroughKey = key
     } else {
       let cursor = cursors.get(provider)
       if (!cursor) cursors.set(provider, (cursor = { next: 0 }))
-      ctx.key = nextInService(provider.keys, cursor, now)
+      ctx.passthroughKey = nextInService(provider.keys, cursor, now)
     }
     if (createsObject(ctx)) {
-      const keyId = (ctx.key as ProviderKey).id
+      const keyId = (ctx.passthroughKey as ProviderKey).id
       ctx.onCreated = (head) => {
         const id = createdObjectId(head)
         if (id !== null) pins.pin(`${provider.id}\0${id}`, keyId)

@@ -67,3 +67,6 @@ export function failureError(kind: FailureKind, providerId: string, timeouts: { 
       return new SluiceError('upstream_error', [providerId, phrases[kind]])
   }
 }
+
+/** Failures that may be retried on another key as long as the client has received nothing. */
+export const retryableFailures: ReadonlySet<string> = new Set(['connect', 'connect_timeout', 'reset', 'invalid'])

@@ -22,6 +22,9 @@ const neverForwarded = new Set([
   'x-forwarded-port',
   'x-real-ip',
   'x-request-id',
+  // A compressed answer would hide a key it quotes from the relay's scrubber: sluice asks
+  // for the bytes as they are (undici sends no Accept-Encoding of its own).
+  'accept-encoding',
 ])
 
 // A Connection header may name end-to-end headers to strip at the next hop; naming these

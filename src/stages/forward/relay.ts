@@ -1,11 +1,13 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
-import { retryableFailures, type RequestContext, type Usage } from '../../context.js'
+import { clientGone, delivered, heldRateLimit, type Attempt, type AttemptResult } from '../../attempt.js'
+import type { RequestContext, Usage } from '../../context.js'
+import type { ChunkScrubber } from '../../core/secrets/key-scrubber.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import { sendError, sendJson, sseErrorEvent } from '../../respond.js'
-import { ExchangeAborted, failureError, failureKind } from './failure.js'
+import { ExchangeAborted, failureError, failureKind, retryableFailures } from './failure.js'
 import { scrubUpstreamError } from './scrub.js'
 import { UsageChunkFilter } from './stream-usage.js'
 import { mergeUsage, usageFromText } from './usage.js'
@@ -27,16 +29,21 @@ const maxErrorBody = 64 * 1024
 const tailChunks = 3
 const usageScanBytes = 2048
 
+// What upstreams send almost always: known to quote no key, so the hot path skips the search.
+const ordinaryContentTypes = new Set(['application/json', 'application/json; charset=utf-8', 'text/event-stream', 'text/event-stream; charset=utf-8'])
+
 const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'])
 
 /**
  * The undici handler for one upstream exchange. It writes to the client as bytes arrive,
  * pauses the upstream while the client's socket is full, and settles `done` exactly once
- * whatever happens: answer, upstream error, timeout, reset or client abort.
+ * whatever happens — answer, upstream error, timeout, reset or client abort — with the
+ * attempt's result. A failure the client has seen nothing of is handed back, not answered,
+ * when the attempt may be sent again (a managed request): the attempt loop decides.
  */
 export class Relay implements Dispatcher.DispatchHandler {
-  readonly done: Promise<void>
-  #settle!: () => void
+  readonly done: Promise<AttemptResult>
+  #settle!: (result: AttemptResult) => void
   #mode = Mode.AwaitingHeaders
   #controller: Dispatcher.DispatchController | null = null
   /** The upstream's status, 0 until its response headers arrive. */
@@ -57,20 +64,26 @@ export class Relay implements Dispatcher.DispatchHandler {
   #earlyAbort: ExchangeAborted | null = null
   /** Response headers were sent to the client by this relay. */
   #headersWritten = false
+  /** Masks every provider key in the bytes relayed to the client, in every mode. */
+  readonly #keys: ChunkScrubber
   readonly #resume = (): void => {
     this.#lastActivity = performance.now()
     this.#controller?.resume()
   }
   readonly #onTimer = (): void => this.#checkDeadlines()
 
+  readonly provider: Provider
+
   constructor(
     private readonly ctx: RequestContext,
-    private readonly provider: Provider,
+    private readonly attempt: Attempt,
     private readonly raw: boolean,
   ) {
+    this.provider = attempt.provider
     this.done = new Promise((resolve) => (this.#settle = resolve))
+    this.#keys = ctx.runtime.secrets.scrubber.stream()
     // Upstream time counts from dispatch, so connection set-up is part of it.
-    ctx.upstreamStartedAt = this.#lastActivity = performance.now()
+    attempt.startedAt = this.#lastActivity = performance.now()
     this.#checkDeadlines()
     ctx.onClientGone(() => this.#abort(new ExchangeAborted('client_abort')))
   }
@@ -86,8 +99,8 @@ export class Relay implements Dispatcher.DispatchHandler {
     this.#status = statusCode
     this.#headers = headers
     this.#lastActivity = performance.now()
-    this.ctx.upstreamStatus = statusCode
-    this.ctx.attempt?.responded(statusCode, headers)
+    this.attempt.upstreamStatus = statusCode
+    this.attempt.responded(statusCode, headers)
     // Headers already went out when a waiting stream was kept alive with SSE comments; from
     // here on anything but a stream can only end as an SSE error event.
     if (this.ctx.res.headersSent) this.#sse = true
@@ -101,8 +114,9 @@ export class Relay implements Dispatcher.DispatchHandler {
     const ctx = this.ctx
     const now = performance.now()
     this.#lastActivity = now
-    if (ctx.upstreamFirstByteAt === 0) {
-      ctx.upstreamFirstByteAt = now
+    const attempt = this.attempt
+    if (attempt.firstByteAt === 0) {
+      attempt.firstByteAt = now
       if (this.#sse && ctx.endpoint === 'messages') this.#headUsage = usageFromText(chunk.subarray(0, usageScanBytes).toString('latin1'))
     }
     switch (this.#mode) {
@@ -134,9 +148,9 @@ export class Relay implements Dispatcher.DispatchHandler {
         if (filtered === null) return
         out = filtered
       }
-      ctx.streamEvents += countEvents(out)
+      attempt.streamEvents += countEvents(out)
     }
-    if (!ctx.res.write(out)) {
+    if (!ctx.res.write(this.#keys.push(out))) {
       controller.pause()
       ctx.res.once('drain', this.#resume)
     }
@@ -145,40 +159,41 @@ export class Relay implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.#mode === Mode.Done) return
     const ctx = this.ctx
+    const attempt = this.attempt
     if (this.#mode === Mode.Error) {
-      if (this.#status === 429 && ctx.attempt?.holdRefusal(Buffer.concat(this.#errorBody, this.#errorSize))) {
-        // The scheduler retries it, or answers 429 itself: the client hears nothing of this one.
-        ctx.refusalHeld = true
-        ctx.outcome = 'upstream_error'
-        ctx.upstreamFailure = '429'
-      } else if (!this.#holdFailure(this.#status)) {
-        this.#sendUpstreamError()
+      if (this.#status === 429 && attempt.refused(Buffer.concat(this.#errorBody, this.#errorSize))) {
+        // The scheduler sends it again, or answers 429 itself: the client hears nothing of this one.
+        attempt.outcome = 'upstream_error'
+        attempt.failure = '429'
+        return this.#finish(heldRateLimit)
       }
+      const held = this.#holdFailure(this.#status)
+      if (held !== null) return this.#finish(held)
+      this.#sendUpstreamError()
     } else if (!this.#headersWritten && this.#mode === Mode.Body) {
       // A 2xx with an empty body is not an answer any client can use.
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return
     } else {
       ctx.status = this.#status
-      const rest = this.#usageFilter?.flush() ?? null
-      if (rest !== null) ctx.res.end(rest)
-      else ctx.res.end()
-      ctx.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
+      ctx.res.end(this.#keys.end(this.#usageFilter?.flush()))
+      attempt.usage = mergeUsage(this.#headUsage, usageFromText(this.#tailText()))
     }
-    this.#finish()
+    this.#finish(delivered)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
     if (this.#mode === Mode.Done) return
     const kind = failureKind(err)
     if (kind === 'client_abort' || this.ctx.clientGone) {
-      this.ctx.outcome = 'client_abort'
+      const attempt = this.attempt
+      attempt.outcome = this.ctx.outcome = 'client_abort'
       this.ctx.status = 499
       // The upstream bills what it generated even so: a stream cut short is charged (and
       // recorded, flagged partial) for its prompt and the events relayed until then.
-      if (this.#mode === Mode.Stream && this.ctx.usage === null) this.ctx.usage = partialUsage(this.ctx)
+      if (this.#mode === Mode.Stream && attempt.usage === null) attempt.usage = partialUsage(this.ctx, attempt)
       this.ctx.res.destroy()
-      this.#finish()
+      this.#finish(clientGone)
       return
     }
     this.#fail(failureError(kind, this.provider.id, this.provider.timeouts), kind)
@@ -195,7 +210,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     if (this.#mode === Mode.Done) return
     const t = this.provider.timeouts
     const now = performance.now()
-    const started = this.ctx.upstreamStartedAt
+    const started = this.attempt.startedAt
     if (t.totalMs > 0 && now - started >= t.totalMs) return this.#abort(new ExchangeAborted('total_timeout'))
     const headersReceived = this.#status !== 0
     const phaseLimit = headersReceived ? t.idleMs : t.firstByteMs
@@ -223,14 +238,14 @@ export class Relay implements Dispatcher.DispatchHandler {
   #startStream(): void {
     this.#mode = Mode.Stream
     this.#sse = true
-    if (this.ctx.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
+    if (this.attempt.stripUsageChunk) this.#usageFilter = new UsageChunkFilter()
     const headers: OutgoingHttpHeaders = {
-      'content-type': this.#headers['content-type'] ?? 'text/event-stream',
+      'content-type': this.#clientContentType('text/event-stream'),
       'cache-control': 'no-cache',
       'x-accel-buffering': 'no',
       'x-request-id': this.ctx.id,
     }
-    if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
+    if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
     if (this.ctx.res.headersSent) return // kept alive while queued: the stream is already open
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
@@ -245,10 +260,10 @@ export class Relay implements Dispatcher.DispatchHandler {
       this.#fail(new SluiceError('upstream_invalid_response', [this.provider.id]), 'invalid')
       return false
     }
-    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'x-request-id': this.ctx.id }
+    const headers: OutgoingHttpHeaders = { 'content-type': this.#clientContentType('application/json'), 'x-request-id': this.ctx.id }
     const length = this.#headers['content-length']
     if (length !== undefined && this.#headers['content-encoding'] === undefined) headers['content-length'] = length
-    if (this.ctx.deployment) headers['x-sluice-deployment'] = this.ctx.deployment.id
+    if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
     this.ctx.res.writeHead(this.#status, headers)
     this.#headersWritten = true
     return true
@@ -264,14 +279,14 @@ export class Relay implements Dispatcher.DispatchHandler {
       // CORS is sluice's to answer (cors:), never the upstream's: its headers could allow an
       // origin, or credentials, the config does not.
       if (name.startsWith('access-control-')) continue
+      // A passthrough answer is relayed as it is, except for a header that quotes a key.
+      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       if (name === 'vary') {
         const ours = this.ctx.res.getHeader('vary')
         const theirs = Array.isArray(value) ? value.join(', ') : value
         headers.vary = ours === undefined ? theirs : `${String(ours)}, ${theirs}`
         continue
       }
-      // A passthrough answer is relayed as it is, except for a header that quotes a key.
-      if (secrets.holds(Array.isArray(value) ? value.join('\n') : value)) continue
       headers[name] = value
     }
     headers['x-request-id'] = this.ctx.id
@@ -281,6 +296,13 @@ export class Relay implements Dispatcher.DispatchHandler {
     }
     this.ctx.res.writeHead(this.#status, headers)
     this.ctx.res.flushHeaders()
+  }
+
+  /** The upstream's content type, unless it quotes a key (as every other relayed header may not). */
+  #clientContentType(plain: string): string {
+    const value = this.#headers['content-type']
+    if (value === undefined) return plain
+    return ordinaryContentTypes.has(value) || !this.ctx.runtime.secrets.holds(value) ? value : plain
   }
 
   /** The last bytes relayed, enough to hold a usage object. */
@@ -309,8 +331,8 @@ export class Relay implements Dispatcher.DispatchHandler {
   #sendUpstreamError(): void {
     const ctx = this.ctx
     const status = this.#status
-    ctx.outcome = 'upstream_error'
-    ctx.upstreamFailure = String(status)
+    ctx.outcome = this.attempt.outcome = 'upstream_error'
+    this.attempt.failure = String(status)
     const raw = Buffer.concat(this.#errorBody)
     let clientStatus = status
     let body: string
@@ -333,7 +355,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     const headers: Record<string, string> = { 'x-request-id': ctx.id }
     const retryAfter = this.#headers['retry-after']
     if (status === 429 && typeof retryAfter === 'string' && /^\d+(\.\d+)?$/.test(retryAfter)) headers['retry-after'] = retryAfter
-    if (ctx.deployment) headers['x-sluice-deployment'] = ctx.deployment.id
+    if (this.attempt.deployment) headers['x-sluice-deployment'] = this.attempt.deployment.id
     ctx.status = clientStatus
     if (ctx.res.headersSent) ctx.res.end(`data: ${body}\n\n`) // a kept-alive stream: the error is its only event
     else sendJson(ctx.res, clientStatus, body, headers)
@@ -343,28 +365,30 @@ export class Relay implements Dispatcher.DispatchHandler {
    * A managed request whose key failed before anything reached the client goes back to the
    * scheduler, which may send it to another key; it answers the client itself otherwise.
    */
-  #holdFailure(status: number): boolean {
-    const ctx = this.ctx
-    if (this.raw || ctx.attempt === null || this.#headersWritten) return false
-    if (!(status >= 500 || status === 401 || status === 403)) return false
-    const err = new SluiceError('upstream_error', [this.provider.id, status === 401 || status === 403 ? `it rejected the gateway's credentials (HTTP ${status})` : `HTTP ${status}`])
-    ctx.outcome = 'upstream_error'
-    ctx.upstreamFailure = String(status)
-    ctx.failureHeld = err
-    return true
+  #holdFailure(status: number): AttemptResult | null {
+    const attempt = this.attempt
+    if (!attempt.retriable || this.#headersWritten) return null
+    if (!(status >= 500 || status === 401 || status === 403)) return null
+    const error = new SluiceError('upstream_error', [this.provider.id, status === 401 || status === 403 ? `it rejected the gateway's credentials (HTTP ${status})` : `HTTP ${status}`])
+    attempt.outcome = 'upstream_error'
+    attempt.failure = String(status)
+    return { kind: 'failed-before-first-byte', error, retryable: true }
   }
 
   #fail(err: SluiceError, kind: string): void {
     const ctx = this.ctx
-    ctx.outcome = err.code === 'upstream_timeout' ? 'timeout' : 'upstream_error'
-    ctx.upstreamFailure = kind
-    if (!this.raw && ctx.attempt !== null && !this.#headersWritten && this.#mode !== Mode.Stream && retryableFailures.has(kind)) {
-      ctx.failureHeld = err
+    const attempt = this.attempt
+    attempt.outcome = err.code === 'upstream_timeout' ? 'timeout' : 'upstream_error'
+    attempt.failure = kind
+    if (attempt.retriable && !this.#headersWritten && this.#mode !== Mode.Stream) {
+      // Nothing of the upstream's reached the client: the attempt loop answers, or tries again.
       // Done before the abort, which undici may report back into this handler at once.
-      this.#finish()
+      this.#finish({ kind: 'failed-before-first-byte', error: err, retryable: retryableFailures.has(kind) })
       if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
       return
     }
+    const started = this.#headersWritten || this.#mode === Mode.Stream
+    ctx.outcome = attempt.outcome
     ctx.errorCode = err.code
     ctx.status = err.status
     if (!ctx.res.headersSent) sendError(ctx.res, err, ctx.id)
@@ -373,25 +397,26 @@ export class Relay implements Dispatcher.DispatchHandler {
     else if (this.#sse) ctx.res.end(this.#atEventBoundary() ? sseErrorEvent(err) : '\n\n' + sseErrorEvent(err))
     else ctx.res.destroy() // a started JSON body cannot carry an error: cut it so the client sees it is incomplete
     if (this.#controller && !this.#controller.aborted) this.#controller.abort(err)
-    this.#finish()
+    this.#finish(started ? { kind: 'failed-after-first-byte', error: err } : { kind: 'failed-before-first-byte', error: err, retryable: false })
   }
 
-  #finish(): void {
+  #finish(result: AttemptResult): void {
     this.#mode = Mode.Done
-    this.ctx.upstreamEndedAt = performance.now()
+    this.attempt.endedAt = performance.now()
+    this.attempt.result = result
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
     this.ctx.onClientGone(null)
     this.ctx.res.off('drain', this.#resume)
-    this.#settle()
+    this.#settle(result)
   }
 }
 
 const LF = 0x0a
 
 /** Estimated usage of a stream the client left: its prompt by size, one token per event after the role preamble. */
-function partialUsage(ctx: RequestContext): Usage {
-  return { promptTokens: estimatePromptTokens(ctx.body?.length ?? 0), completionTokens: Math.max(0, ctx.streamEvents - 1) }
+function partialUsage(ctx: RequestContext, attempt: Attempt): Usage {
+  return { promptTokens: estimatePromptTokens(ctx.body?.length ?? 0), completionTokens: Math.max(0, attempt.streamEvents - 1) }
 }
 
 /** Server-sent events ended in a chunk (blank lines), for the partial usage of a stream cut short. */

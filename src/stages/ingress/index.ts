@@ -12,7 +12,12 @@ export interface IngressPorts {
 export function ingress(ports: IngressPorts): Stage {
   return async function ingressStage(ctx, next) {
     if (ctx.refusal !== null) throw ctx.refusal
-    if (ports.isDraining()) throw new SluiceError('shutting_down', [], { retryAfter: 1 })
+    if (ports.isDraining()) {
+      // Refused without reading the body, but only once auth knows the caller (the route stage
+      // throws it): a refusal with a caller gets a usage record like any other.
+      ctx.refusal = new SluiceError('shutting_down', [], { retryAfter: 1 })
+      return next()
+    }
     const method = ctx.req.method
     if (method === 'GET' || method === 'HEAD') ctx.body = null
     else ctx.body = await readBody(ctx.req, ctx.runtime.server.bodyLimit, ctx.runtime.server.requestTimeoutMs)

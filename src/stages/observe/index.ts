@@ -60,7 +60,8 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
   const { logger, metrics } = ports
   const now = performance.now()
   const seconds = (now - ctx.startedAt) / 1000
-  const model = ctx.route ? ctx.route.name : ctx.passthrough ? 'passthrough' : 'none'
+  const route = ctx.servingRoute
+  const model = route ? route.name : ctx.passthrough ? 'passthrough' : 'none'
   const provider = ctx.provider?.id ?? 'none'
   const key = ctx.key?.id ?? 'none'
   const status = String(ctx.status)
@@ -84,7 +85,7 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
         method: ctx.req.method,
         endpoint: ctx.endpoint,
         model: ctx.model,
-        route: ctx.route?.name ?? null,
+        route: route?.name ?? null,
         provider: ctx.provider?.id ?? null,
         key: ctx.key?.id ?? null,
         deployment: ctx.deployment?.id ?? null,
@@ -100,7 +101,8 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
         completionTokens: ctx.usage?.completionTokens ?? null,
         priority: ctx.priority === null ? null : (priorityNames[ctx.priority as Priority] ?? null),
         queuedMs: round(ctx.queuedMs),
-        attempts: ctx.attempts,
+        attempts: ctx.attempts.length,
+        tries: ctx.attempts.length > 1 ? ctx.attempts.map((a) => a.summary()) : null,
       })
     }
   } catch (err) {

@@ -13,6 +13,7 @@ const twoTo53 = 2 ** 53
  */
 export function route(rand: () => number = Math.random): Stage {
   return function routeStage(ctx, next) {
+    if (ctx.refusal !== null) throw ctx.refusal // refused on arrival (shutting down), now that auth knows the caller
     const runtime = ctx.runtime
     if (ctx.endpoint === 'passthrough') {
       if (!runtime.passthrough) throw new SluiceError('not_found', [ctx.req.method, ctx.req.url])

@@ -1,9 +1,10 @@
+import type { AttemptResult, SendAttempt } from '../../attempt.js'
 import type { Deployment, ModelRoute } from '../../config/runtime.js'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import type { Priority } from '../../core/queue/index.js'
-import type { TokenEstimate } from '../../core/tokens/estimate.js'
 import { SluiceError } from '../../errors.js'
 import type { Endpoint } from '../../providers/types.js'
+import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { Scheduler } from './scheduler.js'
 import { Waiter } from './waiter.js'
 
@@ -14,12 +15,18 @@ const maxWaitPattern = /^\s*(\d+(?:\.\d+)?)\s*$/
 
 /**
  * Holds a managed request in its model's priority queue until one of the model's keys can take
- * it, gives it that key, and takes it back when the key answers 429, so a rate limit becomes a
- * wait instead of an error as long as the request's maximum wait allows. A key that fails
- * before the client received anything (5xx, 401/403, a connection failure) gets the request
- * sent to another key, then to the model's fallbacks, within the retry budget.
+ * it, then runs the attempt loop — the whole retry and fallback policy, in this one file:
+ *
+ *   take a key (pacer slot, permit, breaker trial in one step) → send → settle → by result:
+ *     delivered, failed after the first byte  the client has its answer: done
+ *     held rate limit (429)                   back to the head of its queue while its max wait
+ *                                             allows, else 429 rate_limit_exceeded
+ *     failed before the first byte            another key (≤ retries.max, within the retry
+ *                                             budget); none left: this model's failure
+ *     client gone                             done, nobody to answer
+ *   a model's failure (its keys all out, or retries spent) → the next of its fallbacks
  */
-export function schedule(scheduler: Scheduler): Stage {
+export function schedule(scheduler: Scheduler, send: SendAttempt): Stage {
   const clock = scheduler.clock
   return async function scheduleStage(ctx, next) {
     // The admit stage has already read it, capped by the caller's tier, when the caller has one.
@@ -28,33 +35,20 @@ export function schedule(scheduler: Scheduler): Stage {
     const route = ctx.route
     if (route === null) return next() // passthrough is not managed: no queue, no pacing
     const arrivedAt = clock.now()
-    const endpoint = ctx.endpoint as Endpoint
+    const estimate = ctx.tokenEstimate()
     const request: Request = {
       ctx,
-      next,
       priority,
       consumer: consumerOf(ctx),
       deadline: arrivedAt + readMaxWait(ctx, ctx.runtime.queue.maxWaitMs[priority]),
-      estimate: ctx.tokenEstimate(),
-      endpoint,
+      tokens: estimate.input + estimate.output,
+      cost: estimate.input + 2 * estimate.output,
+      endpoint: ctx.endpoint as Endpoint,
       retryShare: false,
     }
     scheduler.started()
     try {
-      let failure = await serve(scheduler, request, route, ctx.group ? ctx.group.byEndpoint[endpoint] : route.byEndpoint[endpoint])
-      for (let i = 0; failure !== null && i < route.fallbacks.length; i++) {
-        const fallback = ctx.runtime.resolveModel(route.fallbacks[i] as string)
-        if (fallback === null || fallback.byEndpoint[endpoint].length === 0) continue
-        // Another model after a failed attempt is one more attempt: it needs a share of the budget.
-        if (ctx.attempts > 0 && !holdRetryShare(scheduler, request)) break
-        scheduler.retried('fallback')
-        ctx.resetAttempt()
-        ctx.route = fallback
-        ctx.fallbackFrom = route.name
-        if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-fallback', fallback.name)
-        failure = await serve(scheduler, request, fallback, fallback.byEndpoint[endpoint])
-      }
-      if (failure !== null) throw failure
+      await serveWithFallbacks(scheduler, send, request, route)
     } finally {
       scheduler.finished(request.retryShare)
     }
@@ -64,14 +58,37 @@ export function schedule(scheduler: Scheduler): Stage {
 /** What stays the same for every attempt of one request, whichever model serves it. */
 interface Request {
   readonly ctx: RequestContext
-  readonly next: () => Promise<void>
   readonly priority: Priority
   readonly consumer: string
   readonly deadline: number
-  readonly estimate: TokenEstimate
+  /** Tokens charged to a key's pacer at dispatch; the queue's fairness cost (output counted twice). */
+  readonly tokens: number
+  readonly cost: number
   readonly endpoint: Endpoint
   /** Holds a share of the retry budget (taken at its first retry, kept to its end). */
   retryShare: boolean
+}
+
+/** The requested model, then its fallbacks in order, until one serves the request. */
+async function serveWithFallbacks(scheduler: Scheduler, send: SendAttempt, r: Request, route: ModelRoute): Promise<void> {
+  const { ctx, endpoint } = r
+  let failure = await serveModel(scheduler, send, r, route, ctx.group ? ctx.group.byEndpoint[endpoint] : route.byEndpoint[endpoint])
+  for (let i = 0; failure !== null && i < route.fallbacks.length; i++) {
+    const fallback = ctx.runtime.resolveModel(route.fallbacks[i] as string)
+    if (fallback === null || fallback.byEndpoint[endpoint].length === 0) continue
+    // Another model after a failed attempt is one more attempt: it needs a share of the budget.
+    if (ctx.attempts.length > 0 && !holdRetryShare(scheduler, r)) break
+    scheduler.retried('fallback')
+    ctx.fallback = fallback
+    if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-fallback', fallback.name)
+    failure = await serveModel(scheduler, send, r, fallback, fallback.byEndpoint[endpoint])
+  }
+  if (failure === null) return
+  // The last try of the model that failed says how the request ended (an upstream error, a
+  // timeout); a model that never got a try leaves it to observe (rejected).
+  const last = ctx.lastAttempt
+  if (last !== null && last.target.route === ctx.servingRoute) ctx.outcome = last.outcome
+  throw failure
 }
 
 function holdRetryShare(scheduler: Scheduler, r: Request): boolean {
@@ -81,88 +98,93 @@ function holdRetryShare(scheduler: Scheduler, r: Request): boolean {
 }
 
 /**
- * Serves `r` with one model's deployments. Resolves null once a response went out (or the
- * client is gone), or with the error to give when nothing more can be done with this model —
- * every key out (no_capacity), or the last attempt's failure once retries are spent — so the
- * caller may try a fallback. Errors no fallback can help (queue full, timeouts) are thrown.
+ * Serves `r` with one model's deployments. Resolves null once the client has its answer, or
+ * with the error to give when nothing more can be done with this model — every key out
+ * (no_capacity), or the last attempt's failure once retries are spent — so a fallback may try.
+ * Errors no fallback can help (queue full, timeouts, the client gone) are thrown.
  */
-async function serve(scheduler: Scheduler, r: Request, route: ModelRoute, candidates: readonly Deployment[]): Promise<SluiceError | null> {
-  const { ctx, next } = r
+async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, route: ModelRoute, candidates: readonly Deployment[]): Promise<SluiceError | null> {
+  const { ctx } = r
   const clock = scheduler.clock
-  const settings = ctx.runtime.queue
   const retries = ctx.runtime.retries
-  const { input, output } = r.estimate
   const pool = scheduler.pool(route.name)
-  const w = new Waiter(
+  const w = new Waiter({
     ctx,
-    r.priority,
-    r.consumer,
-    input + output,
-    input + 2 * output,
+    priority: r.priority,
+    consumer: r.consumer,
+    weight: ctx.consumer?.settings.weight ?? 1,
+    tokens: r.tokens,
+    cost: r.cost,
     candidates,
-    route.strategy,
-    affinityOf(ctx, r.consumer),
-    retries.panicMode,
-    r.endpoint,
-    r.deadline,
-    settings.keepaliveMs,
-    clock,
-    scheduler.epoch,
-    scheduler.onRefusal,
-  )
-  w.weight = ctx.consumer?.settings.weight ?? 1
-  ctx.attempt = w
-  try {
+    strategy: route.strategy,
+    affinity: affinityOf(ctx, r.consumer),
+    panicMode: retries.panicMode,
+    deadline: r.deadline,
+    keepaliveMs: ctx.runtime.queue.keepaliveMs,
+  })
+  let retried = 0
+  let attempt = pool.tryNow(w) ? w.granted : await wait(pool.admit(w, ctx.runtime.queue), w)
+  for (;;) {
+    if (attempt instanceof SluiceError) return attempt
+    if (attempt === null) throw new Error('the scheduler granted a request without an attempt')
+    ctx.attempts.push(attempt)
+    if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-attempts', ctx.attempts.length)
+    let result: AttemptResult
     try {
-      if (!pool.tryNow(w)) await pool.admit(w, settings)
-    } catch (err) {
-      if (err instanceof SluiceError && err.code === 'no_capacity') return err
-      throw err
+      result = await send(ctx, attempt)
+    } finally {
+      scheduler.settle(pool, w, attempt)
     }
-    let retried = 0
-    for (;;) {
-      ctx.attempts++
-      if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-attempts', ctx.attempts)
-      try {
-        await next()
-      } finally {
-        scheduler.settle(pool, w)
-      }
-      const failure = ctx.failureHeld
-      if (failure !== null) {
+    switch (result.kind) {
+      case 'delivered':
+      case 'failed-after-first-byte':
+        return null
+      case 'client-gone':
+        throw new ClientGoneError()
+      case 'failed-before-first-byte': {
         if (ctx.clientGone) throw new ClientGoneError()
-        if (w.deployment !== null) w.exclude(w.deployment)
+        if (!result.retryable) {
+          ctx.outcome = attempt.outcome
+          throw result.error
+        }
+        w.exclude(attempt.deployment as Deployment)
         const now = clock.now()
         if (retried >= retries.max || !pool.hasAlternative(w, now) || !holdRetryShare(scheduler, r)) {
           // Keys it never reached are all out: nothing can serve it now. Otherwise the client
           // hears what the last key said.
-          return pool.untriedAllOut(w, now) ? pool.noCapacity(w) : failure
+          return pool.untriedAllOut(w, now) ? pool.noCapacity(w) : result.error
         }
         retried++
         scheduler.retried('retry')
-        ctx.resetAttempt()
-        try {
-          await pool.requeue(w)
-        } catch (err) {
-          if (err instanceof SluiceError && err.code === 'no_capacity') return err
-          throw err
+        break
+      }
+      case 'held-rate-limit': {
+        if (ctx.clientGone) throw new ClientGoneError()
+        w.refusedUpstream = true
+        const now = clock.now()
+        const waitMs = pool.retryAfterMs(w, now)
+        if (now + waitMs >= w.deadline) {
+          throw new SluiceError('rate_limit_exceeded', [route.name, 'its upstream keys could not take the request within its maximum wait'], { retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) })
         }
-        continue
+        break
       }
-      if (!ctx.refusalHeld) return null
-      if (ctx.clientGone) throw new ClientGoneError()
-      w.refusedUpstream = true
-      const now = clock.now()
-      const wait = pool.retryAfterMs(w, now)
-      if (now + wait >= w.deadline) {
-        throw new SluiceError('rate_limit_exceeded', [route.name, 'its upstream keys could not take the request within its maximum wait'], { retryAfter: Math.max(1, Math.ceil(wait / 1000)) })
-      }
-      ctx.resetAttempt()
-      await pool.requeue(w)
     }
-  } finally {
-    ctx.attempt = null
+    attempt = await wait(pool.requeue(w), w)
   }
+}
+
+/**
+ * The attempt a wait in the pool ends with; no_capacity (every key this model could use is
+ * out) comes back as a value, so the model's fallbacks get their turn.
+ */
+async function wait(parked: Promise<void>, w: Waiter): Promise<ScheduledAttempt | SluiceError | null> {
+  try {
+    await parked
+  } catch (err) {
+    if (err instanceof SluiceError && err.code === 'no_capacity') return err
+    throw err
+  }
+  return w.granted
 }
 
 /** What the `hash` strategy keeps together: a session, else a caller. */

@@ -2,10 +2,11 @@ import type { Deployment, QueueSettings } from '../../config/runtime.js'
 import { ClientGoneError, type RequestContext } from '../../context.js'
 import type { Candidate } from '../../core/balance/index.js'
 import { undemotedFirst } from '../../core/breaker/index.js'
-import type { Clock } from '../../core/clock.js'
+import type { Clock, Timers } from '../../core/clock.js'
 import { PoolQueue, priorityNames } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
 import type { ScheduleMetrics } from './metrics.js'
+import { ScheduledAttempt, type AttemptPorts } from './scheduled-attempt.js'
 import type { Pumpable, Wakeups } from './wakeups.js'
 import type { Waiter } from './waiter.js'
 
@@ -28,6 +29,18 @@ export interface CandidateSlot {
 /** Reads a deployment's load as a vLLM server reports it, for the `metrics` strategy. */
 export type LoadReader = (d: Deployment, slot: CandidateSlot) => void
 
+export interface PoolOptions {
+  readonly model: string
+  readonly clock: Clock
+  /** Queue deadlines and keep-alives. */
+  readonly timers: Timers
+  readonly wakeups: Wakeups
+  readonly metrics: ScheduleMetrics
+  readonly attemptPorts: AttemptPorts
+  readonly rand?: () => number
+  readonly readLoad?: LoadReader | null
+}
+
 /** The bounded queue in front of one model, and the dispatcher that drains it as keys allow. */
 export class Pool implements Pumpable {
   readonly queue = new PoolQueue<Waiter>()
@@ -40,14 +53,25 @@ export class Pool implements Pumpable {
   readonly #slots: CandidateSlot[] = []
   readonly #views: CandidateSlot[][] = []
 
-  constructor(
-    readonly model: string,
-    private readonly clock: Clock,
-    private readonly wakeups: Wakeups,
-    private readonly metrics: ScheduleMetrics,
-    private readonly rand: () => number = Math.random,
-    private readonly readLoad: LoadReader | null = null,
-  ) {}
+  readonly model: string
+  private readonly clock: Clock
+  private readonly timers: Timers
+  private readonly wakeups: Wakeups
+  private readonly metrics: ScheduleMetrics
+  private readonly rand: () => number
+  private readonly readLoad: LoadReader | null
+  private readonly attemptPorts: AttemptPorts
+
+  constructor(opts: PoolOptions) {
+    this.model = opts.model
+    this.clock = opts.clock
+    this.timers = opts.timers
+    this.wakeups = opts.wakeups
+    this.metrics = opts.metrics
+    this.rand = opts.rand ?? Math.random
+    this.readLoad = opts.readLoad ?? null
+    this.attemptPorts = opts.attemptPorts
+  }
 
   get waiting(): number {
     return this.queue.size + this.bypass.size
@@ -105,6 +129,18 @@ export class Pool implements Pumpable {
       this.#pumping = false
     }
     return sent
+  }
+
+  /** Takes every waiting request out of this pool and fails it with `refusal()`; returns how many. */
+  refuseAll(refusal: () => Error): number {
+    let n = 0
+    for (let w = this.#head(); w !== undefined; w = this.#head()) {
+      this.#unpark(w)
+      this.metrics.rejected(this.model, w.priority, 'shutdown')
+      w.failed(refusal())
+      n++
+    }
+    return n
   }
 
   /** Seconds a client should wait before trying again, from the pacers of the keys it could use. */
@@ -177,7 +213,7 @@ export class Pool implements Pumpable {
       this.#unpark(head)
       this.metrics.observeWait(this.model, head.priority, now - head.waitStartedAt)
       head.ctx.queuedMs += now - head.waitStartedAt
-      head.granted()
+      head.wake()
     }
   }
 
@@ -283,21 +319,16 @@ export class Pool implements Pumpable {
     }
   }
 
+  /** Charges `d` for `w` — a pacer slot, a permit, the breaker's trial — and hands `w` the attempt that owns them. */
   #assign(w: Waiter, d: Deployment, now: number, healthy: boolean): void {
     d.pacer.take(now, w.tokens)
-    d.limit.acquire()
-    w.trial = healthy ? d.breaker.dispatched(now) : false
-    w.breaker = d.breaker
-    w.deployment = d
-    w.pacer = d.pacer
-    w.limit = d.limit
-    w.permitsAtDispatch = d.limit.inflight
-    w.dispatchedAt = now
-    w.snapshot = null
+    const permit = d.limit.acquire()
+    const trial = healthy ? d.breaker.dispatched(now) : false
     const ctx = w.ctx
-    ctx.deployment = d
-    ctx.provider = d.provider
-    ctx.key = d.key
+    w.granted = new ScheduledAttempt(
+      { deployment: d, number: ctx.attempts.length + 1, tokens: w.tokens, permit, trial, dispatchedAt: now, ports: this.attemptPorts },
+      ctx.servingRoute,
+    )
   }
 
   /** Every key this request could still use is out of service (breaker open or disabled, or quota exhausted). */
@@ -320,10 +351,10 @@ export class Pool implements Pumpable {
       else this.queue.push(w)
       w.where = w.lane = 'queue'
     }
-    if (w.keepaliveMs > 0 && ctx.stream) w.keepaliveTimer = setInterval(keepAlive, w.keepaliveMs, ctx)
+    if (w.keepaliveMs > 0 && ctx.stream) this.#keepAlive(w)
     const parked = w.parked()
     const remaining = w.deadline - now
-    w.deadlineTimer = setTimeout(() => this.#expire(w), Math.max(0, Math.ceil(remaining)))
+    w.deadlineTimer = this.timers.setTimeout(() => this.#expire(w), Math.max(0, Math.ceil(remaining)))
     ctx.onClientGone(() => {
       this.#unpark(w)
       this.metrics.rejected(this.model, w.priority, 'client_gone')
@@ -349,14 +380,22 @@ export class Pool implements Pumpable {
     this.pump()
   }
 
+  /** An SSE comment every keepaliveMs while a stream waits; the next one is armed by the last. */
+  #keepAlive(w: Waiter): void {
+    w.keepaliveTimer = this.timers.setTimeout(() => {
+      keepAlive(w.ctx)
+      if (w.where !== 'none') this.#keepAlive(w)
+    }, w.keepaliveMs)
+  }
+
   /** Takes `w` out of wherever it waits, with its timers. */
   #unpark(w: Waiter): void {
     if (w.where === 'queue' && w.queueFlow !== null) this.queue.remove(w)
     else if (w.where === 'bypass') this.bypass.delete(w)
     w.where = 'none'
-    if (w.deadlineTimer !== null) clearTimeout(w.deadlineTimer)
+    if (w.deadlineTimer !== null) this.timers.clearTimeout(w.deadlineTimer)
     w.deadlineTimer = null
-    if (w.keepaliveTimer !== null) clearInterval(w.keepaliveTimer)
+    if (w.keepaliveTimer !== null) this.timers.clearTimeout(w.keepaliveTimer)
     w.keepaliveTimer = null
     w.ctx.onClientGone(null)
   }

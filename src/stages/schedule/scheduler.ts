@@ -1,8 +1,6 @@
 import type { RetrySettings } from '../../config/runtime.js'
-import type { RequestContext } from '../../context.js'
 import type { BreakerRegistry, HealthFailure, KeyBreaker } from '../../core/breaker/index.js'
-import { systemClock, type Clock } from '../../core/clock.js'
-import type { RateLimitKind } from '../../core/pacer/classify-429.js'
+import { systemClock, systemTimers, type Clock, type Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import { LimitRegistry } from '../../core/limit/registry.js'
 import type { KeyPacer } from '../../core/pacer/key-pacer.js'
@@ -12,6 +10,7 @@ import type { Metrics } from '../../telemetry/metrics.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
 import { Pool, type LoadReader } from './pool.js'
 import { Wakeups } from './wakeups.js'
+import type { AttemptPorts, ScheduledAttempt } from './scheduled-attempt.js'
 import type { Waiter } from './waiter.js'
 
 const pacerStates = ['steady', 'paused', 'retreating', 'recovering'] as const
@@ -22,6 +21,8 @@ export interface SchedulerOptions {
   readonly limits?: LimitRegistry
   readonly metrics?: Metrics | null
   readonly clock?: Clock
+  /** Queue deadlines and wake-ups; the same fake as `clock` in tests. */
+  readonly timers?: Timers
   /** Wall-clock epoch ms, for what the concurrency limits record and persist. */
   readonly epoch?: Clock
   /** Key health; its transitions wake the pools waiting on a key. */
@@ -40,7 +41,9 @@ const systemEpoch: Clock = { now: () => Date.now() }
  */
 export class Scheduler {
   readonly clock: Clock
+  readonly timers: Timers
   readonly epoch: Clock
+  readonly #attemptPorts: AttemptPorts
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
   readonly #metrics: ScheduleMetrics
@@ -56,10 +59,13 @@ export class Scheduler {
 
   constructor(opts: SchedulerOptions) {
     this.clock = opts.clock ?? systemClock
+    this.timers = opts.timers ?? systemTimers
     this.epoch = opts.epoch ?? systemEpoch
     this.#limits = opts.limits ?? new LimitRegistry()
-    this.#wakeups = new Wakeups(this.clock)
+    this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
+    const metrics = this.#metrics
+    this.#attemptPorts = { clock: this.clock, epoch: this.epoch, onRefusal: (pacer, kind) => metrics.refusal(pacer, kind) }
     this.#pacers = opts.pacers
     this.#breakers = opts.breakers ?? null
     this.#rand = opts.rand ?? Math.random
@@ -71,7 +77,10 @@ export class Scheduler {
 
   pool(model: string): Pool {
     let pool = this.#pools.get(model)
-    if (!pool) this.#pools.set(model, (pool = new Pool(model, this.clock, this.#wakeups, this.#metrics, this.#rand, this.#readLoad)))
+    if (!pool) {
+      pool = new Pool({ model, clock: this.clock, timers: this.timers, wakeups: this.#wakeups, metrics: this.#metrics, attemptPorts: this.#attemptPorts, rand: this.#rand, readLoad: this.#readLoad })
+      this.#pools.set(model, pool)
+    }
     return pool
   }
 
@@ -104,48 +113,27 @@ export class Scheduler {
     this.#metrics.retried(reason)
   }
 
-  readonly onRefusal = (w: Waiter, kind: RateLimitKind): void => {
-    if (w.pacer) this.#metrics.refusal(w.pacer, kind)
-  }
-
-  /** The attempt `w` was given ended: tell its key's pacer how, exactly once per dispatch. */
-  settle(pool: Pool, w: Waiter): void {
-    const breaker = w.breaker
-    if (breaker !== null) {
-      w.breaker = null
-      judge(breaker, w.ctx, this.clock.now(), w.trial)
-      w.trial = false
-      const d = w.deployment
-      const ctx = w.ctx
-      if (d !== null && ctx.upstreamFirstByteAt > 0 && ctx.upstreamStatus >= 200 && ctx.upstreamStatus < 300) {
-        d.ttft.observe(ctx.upstreamFirstByteAt - ctx.upstreamStartedAt, ctx.upstreamFirstByteAt)
-      }
-      this.#wakeups.poke(breaker)
-    }
-    const limit = w.limit
-    if (limit !== null) {
-      w.limit = null
-      const status = w.ctx.upstreamStatus
-      // In flight counted before the release: this request was one of them when it succeeded. A
-      // 2xx whose stream broke or whose client left is no evidence the key had room to spare.
-      if (status >= 200 && status < 300 && w.ctx.outcome === 'success') {
-        const now = this.epoch.now()
-        limit.noteAccepted(now, w.permitsAtDispatch)
-        limit.succeeded(now, limit.inflight)
-      }
-      limit.release()
-      this.#wakeups.poke(limit)
-    }
-    const pacer = w.pacer
-    if (pacer === null) return
-    w.pacer = null
-    const ctx = w.ctx
+  /**
+   * An attempt ended: tell its key's breaker, permit and pacer how, and the queue what the
+   * consumer really used. Runs exactly once per attempt (the attempt loop calls it).
+   */
+  settle(pool: Pool, w: Waiter, a: ScheduledAttempt): void {
     const now = this.clock.now()
-    const usage = ctx.usage
+    const status = a.upstreamStatus
+    const ok = status >= 200 && status < 300 && a.outcome === 'success'
+    judge(a, now)
+    const d = a.deployment
+    if (d !== null && a.firstByteAt > 0 && status >= 200 && status < 300) d.ttft.observe(a.firstByteAt - a.startedAt, a.firstByteAt)
+    this.#wakeups.poke(a.breaker)
+    // A 2xx whose stream broke or whose client left is no evidence the key had room to spare.
+    a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())
+    if (d !== null) this.#wakeups.poke(d.limit)
+    const pacer = a.pacer
+    const usage = a.usage
     const used = usage !== null && usage.promptTokens !== null ? usage.promptTokens + (usage.completionTokens ?? 0) : null
-    pacer.settled(now, { dispatchedAt: w.dispatchedAt, status: ctx.upstreamStatus, tokensCharged: w.tokens, tokensUsed: used })
-    if (ctx.upstreamStatus === 529) {
-      pacer.refused(now, w.dispatchedAt, 'overload', w.snapshot)
+    pacer.settled(now, { dispatchedAt: a.dispatchedAt, status, tokensCharged: a.tokens, tokensUsed: used })
+    if (status === 529) {
+      pacer.refused(now, a.dispatchedAt, 'overload', a.snapshot)
       this.#metrics.refusal(pacer, 'overload')
     }
     if (used !== null) {
@@ -154,6 +142,16 @@ export class Scheduler {
       pool.queue.adjustCounter(w.consumer, w.priority, used + completion - w.cost, w.weight)
     }
     this.#wakeups.poke(pacer)
+  }
+
+  /**
+   * Shutdown's deadline: every request still waiting in a queue is answered with `refusal()`
+   * now (it is never sent upstream). Returns how many were.
+   */
+  refuseWaiting(refusal: () => Error): number {
+    let n = 0
+    for (const pool of this.#pools.values()) n += pool.refuseAll(refusal)
+    return n
   }
 
   /** A limit was raised or its mode changed (admin): requests waiting for its permits may go now. */
@@ -231,17 +229,18 @@ export class Scheduler {
  * What an attempt's end says about its key's health. A 429 is a pacing signal, a client 4xx
  * the client's fault and an abort nobody's: none is a verdict. 401/403 take the key out.
  */
-function judge(breaker: KeyBreaker, ctx: RequestContext, now: number, trial: boolean): void {
-  const status = ctx.upstreamStatus
+function judge(a: ScheduledAttempt, now: number): void {
+  const { breaker, trial } = a
+  const status = a.upstreamStatus
   if (status === 401 || status === 403) {
     breaker.released(now, trial)
     breaker.disable(now, 'auth')
     return
   }
-  if (ctx.outcome === 'client_abort') return breaker.released(now, trial)
-  const failure = healthFailure(status, ctx.upstreamFailure)
+  if (a.outcome === 'client_abort') return breaker.released(now, trial)
+  const failure = healthFailure(status, a.failure)
   if (failure !== null) return breaker.failed(now, failure, trial)
-  if (status >= 200 && status < 300 && ctx.outcome === 'success') return breaker.succeeded(now, trial)
+  if (status >= 200 && status < 300 && a.outcome === 'success') return breaker.succeeded(now, trial)
   breaker.released(now, trial)
 }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../core/clock.js'
+import type { Clock, TimerHandle, Timers } from '../../core/clock.js'
 
 /** Something that may be able to dispatch when a key has capacity again. */
 export interface Pumpable {
@@ -7,7 +7,7 @@ export interface Pumpable {
 }
 
 interface Alarm {
-  timer: NodeJS.Timeout | null
+  timer: TimerHandle | null
   at: number
   readonly waiting: Set<Pumpable>
   /** Every pool that waited on this key, least recently served first: pools take turns. */
@@ -23,7 +23,10 @@ interface Alarm {
 export class Wakeups {
   readonly #alarms = new Map<object, Alarm>()
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly timers: Timers,
+  ) {}
 
   /**
    * `pool` wants to be pumped when `source` can take a request, `waitMs` from now; Infinity
@@ -37,11 +40,11 @@ export class Wakeups {
     if (waitMs === Infinity) return
     const at = this.clock.now() + waitMs
     if (alarm.timer !== null && alarm.at <= at) return
-    if (alarm.timer !== null) clearTimeout(alarm.timer)
+    if (alarm.timer !== null) this.timers.clearTimeout(alarm.timer)
     alarm.at = at
     // A timer can fire a little before its instant as the pacer's clock sees it; the pool then
     // finds a sub-millisecond wait and arms again.
-    alarm.timer = setTimeout(() => this.#ring(source), Math.max(1, Math.ceil(waitMs)))
+    alarm.timer = this.timers.setTimeout(() => this.#ring(source), Math.max(1, Math.ceil(waitMs)))
   }
 
   /** Something changed on the key (an answer, a refund, a released permit): let the pools waiting on it look again. */
@@ -85,7 +88,7 @@ export class Wakeups {
   }
 
   close(): void {
-    for (const a of this.#alarms.values()) if (a.timer !== null) clearTimeout(a.timer)
+    for (const a of this.#alarms.values()) if (a.timer !== null) this.timers.clearTimeout(a.timer)
     this.#alarms.clear()
   }
 }

@@ -1,15 +1,18 @@
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectErrorBody, send, sseData } from '../../support/data-plane.js'
+import { FakeTime } from '../../support/fake-time.js'
 import { startStack, type Stack } from '../../support/harness.js'
 import {
-  accessLogFor, chat, pacerOf, rpm429Body, scenarioConfig, scenarioSimConfig, upstreamHas, upstreamRecords,
+  accessLogFor, chat, pacerOf, rpm429Body, scenarioConfig, scenarioSimConfig, scheduleStatus, upstreamHas, upstreamRecords,
 } from '../../support/schedule.js'
 
 // An upstream rate 429 on a managed model is the scheduler's business, not the client's: the
 // request goes back to its queue and is sent again once the key may go, as long as its max
 // wait allows; otherwise the client gets sluice's own 429 rate_limit_exceeded with Retry-After.
 // An exhausted quota is different: it reaches the client, and the key goes out of service.
+// The gateway runs on a FakeTime: a pause ends when the test moves time, so the windows below
+// are exact in gateway time and cannot flake on a busy machine.
 
 const scenarios = {
   retry: { rpm: 600 },
@@ -23,8 +26,9 @@ const scenarios = {
 describe('schedule: upstream 429s', () => {
   let stack: Stack
   let client: OpenAI
+  const time = new FakeTime()
   beforeAll(async () => {
-    stack = await startStack({ sim: scenarioSimConfig(scenarios), gateway: (simUrl) => scenarioConfig(simUrl, scenarios) })
+    stack = await startStack({ time, sim: scenarioSimConfig(scenarios), gateway: (simUrl) => scenarioConfig(simUrl, scenarios) })
     client = new OpenAI({ baseURL: stack.baseURL, apiKey: 'client-key', maxRetries: 0 })
   })
   afterAll(() => stack.close())
@@ -33,24 +37,41 @@ describe('schedule: upstream 429s', () => {
   const rate429 = (scenario: string, headers: Record<string, string>) =>
     stack.sim.script([{ kind: 'error', status: 429, body: rpm429Body, headers, match: { model: `up-${scenario}` } }])
 
+  /** Resolves once `model`'s queue holds `n` requests (the 429 was taken back), asking /status. */
+  async function untilWaiting(model: string, n: number): Promise<void> {
+    for (let i = 0; i < 200; i++) {
+      const status = await scheduleStatus(stack.gw.url)
+      if (status.queues[model]?.waiting === n) return
+    }
+    throw new Error(`${model} never had ${n} waiting`)
+  }
+
   it('a rate 429 is retried after retry-after-ms (preferred over retry-after): the openai client gets 200, the upstream saw 2 attempts', async () => {
     rate429('retry', { 'retry-after-ms': '150', 'retry-after': '3' })
-    const { data, response } = await client.chat.completions
+    const pending = client.chat.completions
       .create({ model: 'retry', messages, max_tokens: 5 }, { headers: { 'x-request-id': 'retry-1', 'X-Priority': 'high' } })
       .withResponse()
+    await untilWaiting('retry', 1)
+    time.advance(149)
+    expect((await scheduleStatus(stack.gw.url)).queues.retry?.waiting).toBe(1) // still paused
+    time.advance(1_851) // well short of retry-after's 3 s
+    const { data, response } = await pending
     expect(response.status).toBe(200)
     expect(data.choices[0]?.message.content).toBeTruthy()
 
     await upstreamHas(stack, ['retry-1'])
     const records = upstreamRecords(stack, 'retry')
     expect(records.map((r) => [r.headers['x-request-id'], r.status])).toEqual([['retry-1', 429], ['retry-1', 200]])
-    const gap = (records[1]?.started_at ?? 0) - (records[0]?.ended_at ?? 0)
-    expect(gap).toBeGreaterThanOrEqual(140)
-    expect(gap).toBeLessThan(2500) // not retry-after's 3 s
 
     const [log] = await accessLogFor(stack, ['retry-1'])
     expect(log).toMatchObject({ status: 200, outcome: 'success', attempts: 2, priority: 'high', upstreamStatus: 200 })
-    expect(log?.queuedMs).toBeGreaterThanOrEqual(140)
+    // Waited in gateway time from the 429 until the pause (or the retreated pacer) let it go.
+    expect(log?.queuedMs).toBeGreaterThanOrEqual(150)
+    expect(log?.queuedMs).toBeLessThanOrEqual(2_000)
+    expect(log?.tries).toMatchObject([
+      { deployment: 'p-retry/k-retry/up-retry', upstreamStatus: 429, result: 'held-rate-limit' },
+      { deployment: 'p-retry/k-retry/up-retry', upstreamStatus: 200, result: 'delivered' },
+    ])
 
     const pacer = await pacerOf(stack.gw.url, 'retry')
     expect(pacer.upstream_429).toMatchObject({ rpm: 1 })
@@ -64,17 +85,26 @@ describe('schedule: upstream 429s', () => {
 
   it('a float retry-after (no -ms form) is honoured', async () => {
     rate429('float', { 'retry-after': '0.4' })
-    const res = await chat(stack.gw.url, { model: 'float', id: 'float-1' })
+    const pending = chat(stack.gw.url, { model: 'float', id: 'float-1' })
+    await untilWaiting('float', 1)
+    time.advance(399)
+    expect((await scheduleStatus(stack.gw.url)).queues.float?.waiting).toBe(1)
+    time.advance(1_601)
+    const res = await pending
     expect(res.status).toBe(200)
     await upstreamHas(stack, ['float-1'])
     const records = upstreamRecords(stack, 'float')
     expect(records.map((r) => r.status)).toEqual([429, 200])
-    expect((records[1]?.started_at ?? 0) - (records[0]?.ended_at ?? 0)).toBeGreaterThanOrEqual(390)
+    const [log] = await accessLogFor(stack, ['float-1'])
+    expect(log?.queuedMs).toBeGreaterThanOrEqual(400)
   })
 
   it('a streaming request\'s 429 is retried too: the client reads one clean stream', async () => {
     rate429('stream', { 'retry-after-ms': '100' })
-    const res = await chat(stack.gw.url, { model: 'stream', id: 'stream-1', stream: true })
+    const pending = chat(stack.gw.url, { model: 'stream', id: 'stream-1', stream: true })
+    await untilWaiting('stream', 1)
+    time.advance(2_000)
+    const res = await pending
     expect(res.status).toBe(200)
     expect(res.headers['content-type']).toContain('text/event-stream')
     const data = sseData(res.text)
@@ -86,11 +116,10 @@ describe('schedule: upstream 429s', () => {
 
   it('when the pause outlasts the max wait: 429 rate_limit_exceeded with Retry-After from the pacer, at once, not retried', async () => {
     rate429('nocover', { 'retry-after-ms': '5000' })
-    const started = performance.now()
+    // Gateway time never moves here: the answer comes as soon as the pause is known, not at the deadline.
     const err: unknown = await client.chat.completions
       .create({ model: 'nocover', messages }, { headers: { 'x-request-id': 'nocover-1', 'X-Sluice-Max-Wait': '1' } })
       .catch((e: unknown) => e)
-    expect(performance.now() - started).toBeLessThan(900) // answered as soon as the pause was known, not at the deadline
     expect(err).toBeInstanceOf(OpenAI.RateLimitError)
     const e = err as InstanceType<typeof OpenAI.RateLimitError>
     expect(e.status).toBe(429)

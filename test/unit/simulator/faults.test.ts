@@ -123,6 +123,30 @@ describe('scripted faults', () => {
     expect(r.headers[ECHO_KEY_HEADER]).toBe(KEY)
   })
 
+  it('echo_key_in_answer: a 200 quoting the received key in its body and headers, JSON or SSE', async () => {
+    sim.script([{ kind: 'echo_key_in_answer' }, { kind: 'echo_key_in_answer' }])
+    const json = await chat()
+    expect(json.status).toBe(200)
+    expect(json.json()).toMatchObject({ echo: `Incorrect API key provided: ${KEY}`, object: 'chat.completion' })
+    expect(json.headers[ECHO_KEY_HEADER]).toBe(KEY)
+    expect(json.headers['content-type']).toContain(KEY)
+    const stream = await chat({ stream: true })
+    const data = sseData(stream.text)
+    expect(JSON.parse(data[1] ?? '{}')).toMatchObject({ choices: [{ delta: { content: KEY } }] })
+    expect(JSON.parse(data[data.length - 1] ?? '{}')).toEqual({ error: { message: `Incorrect API key provided: ${KEY}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } })
+    expect(stream.text).not.toContain('[DONE]')
+  })
+
+  it('echo_key_in_answer with split: each quoted key arrives in two chunks', async () => {
+    sim.script([{ kind: 'echo_key_in_answer', split: true }])
+    const res = await request(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: bearer(KEY), body: JSON.stringify(chatBody({ stream: true })) })
+    const chunks: string[] = []
+    for await (const chunk of res.body) chunks.push((chunk as Buffer).toString())
+    const whole = chunks.join('')
+    expect(whole.split(KEY)).toHaveLength(3)
+    expect(chunks.some((c) => c.includes(KEY))).toBe(false)
+  })
+
   it('steps are consumed FIFO by the first request they match', async () => {
     sim.script([
       { kind: 'error', status: 500, match: { model: 'other' } },

@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { DatabaseAvailability } from '../../../src/store/availability.js'
-import type { WriterTimers } from '../../../src/store/usage-writer.js'
+import type { Timers as TimersPort } from '../../../src/core/clock.js'
 
 /** Timers fired by hand. */
-class Timers implements WriterTimers {
+class Timers implements TimersPort {
   readonly armed = new Map<number, { ms: number; fn: () => void }>()
   #seq = 0
-  set(fn: () => void, ms: number): unknown {
+  setTimeout(fn: () => void, ms: number): unknown {
     this.armed.set(++this.#seq, { ms, fn })
     return this.#seq
   }
-  clear(handle: unknown): void {
+  clearTimeout(handle: unknown): void {
     this.armed.delete(handle as number)
   }
   async fireAll(): Promise<void> {

@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest'
 import type { UsageRecord, UsageStore } from '../../../src/store/types.js'
-import { unrefTimers, UsageWriter, type UsageWriterOptions, type WriterTimers } from '../../../src/store/usage-writer.js'
+import { systemTimers, type Timers } from '../../../src/core/clock.js'
+import { UsageWriter, type UsageWriterOptions } from '../../../src/store/usage-writer.js'
 
 /** Timers driven by hand: advance() fires what is due, in order, letting promises settle after each. */
-class ManualTimers implements WriterTimers {
+class ManualTimers implements Timers {
   now = 0
   #seq = 0
   readonly armed = new Map<number, { at: number; fn: () => void }>()
 
-  set(fn: () => void, ms: number): unknown {
+  setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.#seq
     this.armed.set(id, { at: this.now + ms, fn })
     return id
   }
 
-  clear(handle: unknown): void {
+  clearTimeout(handle: unknown): void {
     this.armed.delete(handle as number)
   }
 
@@ -388,8 +389,8 @@ describe('UsageWriter', () => {
   })
 
   it('by default arms unref’d timers', () => {
-    const t = unrefTimers.set(() => undefined, 60_000) as NodeJS.Timeout
+    const t = systemTimers.setTimeout(() => undefined, 60_000) as NodeJS.Timeout
     expect(t.hasRef()).toBe(false)
-    unrefTimers.clear(t)
+    systemTimers.clearTimeout(t)
   })
 })

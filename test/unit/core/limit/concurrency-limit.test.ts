@@ -6,7 +6,7 @@ const sec = 1_000
 const min = 60 * sec
 
 function adaptive(learnedLimit: number | null = null, acceptedLevel: number | null = null): ConcurrencyLimit {
-  return new ConcurrencyLimit('sim~k1', 'sim', 'k1', null, { ...nothingLearned, learnedLimit, acceptedLevel })
+  return new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: null, learned: { ...nothingLearned, learnedLimit, acceptedLevel } })
 }
 
 /** Successes at full saturation, one every `everyMs`, until `untilMs`. */
@@ -21,19 +21,38 @@ describe('ConcurrencyLimit: permits', () => {
     const l = adaptive()
     expect(l.adaptive).toBe(true)
     expect(l.effective).toBe(concurrencyDefaults.initial)
+    const permits = []
     for (let i = 0; i < 8; i++) {
       expect(l.hasPermit).toBe(true)
-      l.acquire()
+      permits.push(l.acquire())
     }
     expect(l.hasPermit).toBe(false)
-    l.release()
+    permits[0]?.release('ignore', t0)
     expect(l.hasPermit).toBe(true)
   })
 
-  it('a release without a permit never drives the count below zero', () => {
+  it('a permit released twice frees one slot, and the second release is a visible no-op', () => {
     const l = adaptive()
-    l.release()
-    expect(l.inflight).toBe(0)
+    const a = l.acquire()
+    l.acquire()
+    expect(a.release('ignore', t0)).toBe(true)
+    expect(a.release('success', t0)).toBe(false)
+    expect(l.inflight).toBe(1)
+    expect(l.duplicateReleases).toBe(1)
+    expect(l.learnedExact).toBe(concurrencyDefaults.initial)
+  })
+
+  it('only a successful release is what the law hears', () => {
+    const l = adaptive()
+    const held = Array.from({ length: 8 }, () => l.acquire())
+    held[0]?.release('ignore', t0)
+    held[1]?.release('dropped', t0)
+    expect(l.learnedExact).toBe(concurrencyDefaults.initial)
+    expect(l.acceptedRecently(t0)).toBe(0)
+    const again = Array.from({ length: 2 }, () => l.acquire()) // saturated again: 8 in flight
+    again[1]?.release('success', t0)
+    expect(l.learnedExact).toBeGreaterThan(concurrencyDefaults.initial)
+    expect(l.acceptedRecently(t0)).toBe(8)
   })
 
   it('starts from the persisted value', () => {
@@ -48,41 +67,41 @@ describe('ConcurrencyLimit: permits', () => {
 
 describe('ConcurrencyLimit: holding back after a concurrency 429', () => {
   it('wait() is 0 with a free permit and Infinity with none', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 1)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 1 })
     expect(l.wait(0)).toBe(0)
     l.acquire()
     expect(l.wait(0)).toBe(Infinity)
   })
 
   it('after a refusal, nothing goes until another request of ours ends, not when the refused one does', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
-    l.acquire() // still running upstream
-    l.acquire() // the one refused
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
+    const running = l.acquire() // still running upstream
+    const refused = l.acquire() // the one refused
     l.holdBack(1_000)
-    l.release() // the refused one settles: no upstream slot was freed
+    refused.release('dropped', t0) // the refused one settles: no upstream slot was freed
     expect(l.wait(10)).toBe(990)
-    l.release() // the running one ends: a slot upstream is free
+    running.release('success', t0) // the running one ends: a slot upstream is free
     expect(l.wait(10)).toBe(0)
   })
 
   it('with nothing of ours in flight, the hold ends with its time', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
-    l.acquire()
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
+    const refused = l.acquire()
     l.holdBack(500)
-    l.release()
+    refused.release('dropped', t0)
     expect(l.wait(499)).toBe(1)
     expect(l.wait(500)).toBe(0)
   })
 
   it('a burst of refusals needs each refused release plus one real one', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 10)
-    for (let i = 0; i < 4; i++) l.acquire()
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 10 })
+    const held = Array.from({ length: 4 }, () => l.acquire())
     l.holdBack(1_000)
     l.holdBack(1_000)
-    l.release()
-    l.release()
+    held[0]?.release('dropped', t0)
+    held[1]?.release('dropped', t0)
     expect(l.wait(0)).toBe(1_000)
-    l.release()
+    held[2]?.release('success', t0)
     expect(l.wait(0)).toBe(0)
   })
 })
@@ -140,7 +159,7 @@ describe('ConcurrencyLimit: learning from concurrency 429s', () => {
   })
 
   it('a fixed limit is never changed, but its 429s are counted', () => {
-    const l = new ConcurrencyLimit('sim~k1', 'sim', 'k1', 4)
+    const l = new ConcurrencyLimit({ id: 'sim~k1', provider: 'sim', key: 'k1', fixed: 4 })
     l.refused(t0, 'concurrent', 5)
     saturatedSuccesses(l, t0 + 20 * min, t0 + 40 * min, sec)
     expect(l.effective).toBe(4)
@@ -312,8 +331,7 @@ describe('ConcurrencyLimit: history and admin', () => {
     let told = 0
     l.onChange = () => told++
     const v = l.version
-    l.acquire()
-    l.release()
+    l.acquire().release('ignore', t0)
     expect(l.version).toBe(v)
     l.refused(t0, 'rpm', 2)
     l.setFixed(3)

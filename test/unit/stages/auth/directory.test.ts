@@ -206,3 +206,76 @@ describe('ConsumerDirectory while the database cannot be reached (stale-if-error
     await expect(fresh.consumersExist()).rejects.toMatchObject({ code: 'auth_unavailable', status: 503 })
   })
 })
+
+/** A key source whose lookups finish only when the test says so, answering from `records` as they are then. */
+function controlledSource(records: Map<string, KeyRecord>) {
+  const pending: Array<{ hash: string; answer: () => void }> = []
+  const src: KeySource = {
+    findByHash: (hash) => {
+      // The record is read when the lookup started, as a database read that raced the write would.
+      const seen = records.get(hash) ?? null
+      return new Promise((resolve) => pending.push({ hash, answer: () => resolve(seen) }))
+    },
+    countConsumers: async () => 1,
+  }
+  const answerAll = async (): Promise<void> => {
+    while (pending.length > 0) {
+      for (const p of pending.splice(0)) p.answer()
+      // Let the awaiting resolve() calls run (and start any new lookup) before looking again.
+      for (let i = 0; i < 10; i++) await Promise.resolve()
+    }
+  }
+  return { src, pending, answerAll }
+}
+
+describe('ConsumerDirectory and revocation', () => {
+  it('a revoke wins over a lookup that started before it: the stale answer is neither used nor cached', async () => {
+    const records = new Map([['h1', record()]])
+    const { src, pending, answerAll } = controlledSource(records)
+    const dir = new ConsumerDirectory(src, () => 0, { ttlMs: 60_000 })
+    const before = dir.resolve('h1', tiers, 0)
+    expect(pending).toHaveLength(1)
+    // The admin API revokes the key (database first, then the cache) while the lookup is out.
+    records.set('h1', record({ revokedAt: 1 }))
+    dir.invalidate()
+    const after = dir.resolve('h1', tiers, 0)
+    await answerAll()
+    expect(await before).toBeNull()
+    expect(await after).toBeNull()
+    // And nothing stale was cached for the TTL.
+    const later = dir.resolve('h1', tiers, 0)
+    await answerAll()
+    expect(await later).toBeNull()
+  })
+
+  it('a consumer disabled while its key is looked up is refused by every request, then and later', async () => {
+    const records = new Map([['h1', record()]])
+    const { src, answerAll } = controlledSource(records)
+    const dir = new ConsumerDirectory(src, () => 0, { ttlMs: 60_000 })
+    const waiting = [dir.resolve('h1', tiers, 0), dir.resolve('h1', tiers, 0)]
+    records.set('h1', record({ consumerDisabled: true }))
+    dir.invalidate()
+    await answerAll()
+    expect(await Promise.all(waiting)).toEqual([null, null])
+    const again = dir.resolve('h1', tiers, 0)
+    await answerAll()
+    expect(await again).toBeNull()
+  })
+
+  it('a lookup that started after the revoke is still shared by the requests that came with it', async () => {
+    const records = new Map([['h1', record()]])
+    const { src, pending, answerAll } = controlledSource(records)
+    const dir = new ConsumerDirectory(src, () => 0, { ttlMs: 60_000 })
+    const stale = dir.resolve('h1', tiers, 0)
+    records.set('h1', record({ tier: null }))
+    dir.invalidate()
+    const fresh = [dir.resolve('h1', tiers, 0), dir.resolve('h1', tiers, 0)]
+    // The stale lookup and one fresh one shared by both new requests.
+    expect(pending).toHaveLength(2)
+    await answerAll()
+    const [a, b] = await Promise.all(fresh)
+    expect(a?.tier).toBeNull()
+    expect(b).toBe(a)
+    expect((await stale)?.tier).toBeNull()
+  })
+})

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
-import type { Provider, Runtime } from '../../../../src/config/runtime.js'
+import { Attempt } from '../../../../src/attempt.js'
+import type { Provider, ProviderKey, Runtime } from '../../../../src/config/runtime.js'
 import { RequestContext } from '../../../../src/context.js'
 import { SecretIndex } from '../../../../src/core/secrets/secret-index.js'
 import { Relay } from '../../../../src/stages/forward/relay.js'
@@ -68,10 +69,12 @@ const provider = {
 } as unknown as Provider
 const runtime = { secrets: new SecretIndex(['sk-secret-123456789']), log: { accessLog: false } } as unknown as Runtime
 
-function setup() {
+function setup(raw = false) {
   const res = new FakeResponse()
   const ctx = new RequestContext('req-1', {} as IncomingMessage, res as unknown as ServerResponse, runtime, 'chat', '/chat/completions')
-  const relay = new Relay(ctx, provider, false)
+  const attempt = new Attempt({ provider, key: { id: 'k1' } as ProviderKey, deployment: null, route: null }, 1)
+  ctx.attempts.push(attempt)
+  const relay = new Relay(ctx, attempt, raw)
   const controller = new FakeController()
   relay.onRequestStart(controller)
   return { res, ctx, relay, controller }
@@ -159,5 +162,42 @@ describe('Relay', () => {
     await relay.done
     expect(res.status).toBe(400)
     expect(res.text()).not.toContain('sk-secret')
+  })
+
+  describe('a 2xx that quotes the key, cut between two upstream chunks', () => {
+    const key = 'sk-secret-123456789'
+    const stars = '*'.repeat(key.length)
+    const modes = [
+      { name: 'a JSON body', raw: false, headers: { 'content-type': 'application/json' }, body: `{"echo":"Incorrect API key provided: ${key}"}` },
+      { name: 'an SSE stream ending in an error event', raw: false, headers: sse, body: `data: {"x":1}\n\ndata: {"error":{"message":"Incorrect API key provided: ${key}"}}\n\n` },
+      { name: 'a passthrough answer', raw: true, headers: { 'content-type': 'text/plain', 'x-echo': `Bearer ${key}`, vary: `Origin, X-${key}` }, body: `you sent ${key}` },
+    ]
+    for (const m of modes) {
+      it(`masks it in ${m.name}, and in no header`, async () => {
+        const { res, relay, controller } = setup(m.raw)
+        relay.onResponseStart(controller, 200, m.headers)
+        const cut = m.body.indexOf(key) + 7
+        relay.onResponseData(controller, Buffer.from(m.body.slice(0, cut)))
+        // Everything before the possible start of a key went out at once.
+        expect(res.text()).toBe(m.body.slice(0, m.body.indexOf(key)))
+        relay.onResponseData(controller, Buffer.from(m.body.slice(cut)))
+        relay.onResponseEnd()
+        await relay.done
+        expect(res.status).toBe(200)
+        expect(res.text()).toBe(m.body.replace(key, stars))
+        expect(JSON.stringify(res.headers)).not.toContain('sk-secret')
+      })
+    }
+
+    it('relays a content type that quotes the key as the plain one', async () => {
+      for (const [type, plain] of [['application/json', 'application/json'], ['text/event-stream', 'text/event-stream']]) {
+        const { res, relay, controller } = setup()
+        relay.onResponseStart(controller, 200, { 'content-type': `${type}; echo=${key}` })
+        relay.onResponseData(controller, Buffer.from(type === 'application/json' ? '{}' : 'data: {}\n\n'))
+        relay.onResponseEnd()
+        await relay.done
+        expect(res.headers['content-type']).toBe(plain)
+      }
+    })
   })
 })
