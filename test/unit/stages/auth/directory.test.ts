@@ -177,6 +177,19 @@ describe('ConsumerDirectory while the database cannot be reached (stale-if-error
     expect(await dir.resolve('h1', tiers, 0)).toBeNull()
   })
 
+  it('an invalidate() (a revoke here) while the database is down: the stale entry read before it is not served', async () => {
+    let now = 0
+    const { src, state } = outageSource({ h1: record() })
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs })
+    await dir.resolve('h1', tiers, 0)
+    state.down = true
+    now = ttlMs + 1
+    const pending = dir.resolve('h1', tiers, 0)
+    dir.invalidate()
+    await expect(pending).rejects.toMatchObject({ code: 'auth_unavailable' })
+    await expect(dir.resolve('h1', tiers, 0)).rejects.toMatchObject({ code: 'auth_unavailable' })
+  })
+
   it('tells its health port whether the database answered', async () => {
     let now = 0
     const { src, state } = outageSource({ h1: record() })
