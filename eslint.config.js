@@ -16,6 +16,7 @@ const contextOwners = {
   priority: ['src/stages/admit/', 'src/stages/schedule/'],
   fallback: ['src/stages/schedule/'],
   queuedMs: ['src/stages/schedule/'],
+  current: ['src/stages/schedule/', 'src/stages/forward/'],
   passthroughKey: ['src/stages/balance/'],
   onCreated: ['src/stages/balance/', 'src/stages/forward/'],
   status: ['src/stages/forward/', 'src/stages/observe/', 'src/stages/schedule/'],

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Deployment, ModelRoute, Provider, ProviderKey } from './config/runtime.js'
 import type { Outcome, RequestContext, Usage } from './context.js'
+import type { RateLimitKind } from './core/pacer/classify-429.js'
 import type { SluiceError } from './errors.js'
 
 /**
@@ -11,7 +12,7 @@ export type AttemptResult =
   /** The client has its answer (an upstream 2xx, or an upstream error sluice relayed as is). */
   | { readonly kind: 'delivered' }
   /** The upstream said 429 and the scheduler took the request back; the client heard nothing. */
-  | { readonly kind: 'held-rate-limit' }
+  | { readonly kind: 'held-rate-limit'; readonly hold: RateLimitHold }
   /**
    * Nothing reached the client. `retryable`: another key may try (a 5xx, 401/403, a connection
    * failure, a reset or a malformed answer); otherwise (a timeout) the error is the answer.
@@ -21,8 +22,13 @@ export type AttemptResult =
   | { readonly kind: 'failed-after-first-byte'; readonly error: SluiceError }
   | { readonly kind: 'client-gone' }
 
+/** What a held 429 said: the limit it hit, and how long the upstream asked to wait (null: it did not say). */
+export interface RateLimitHold {
+  readonly type: RateLimitKind
+  readonly retryAfterMs: number | null
+}
+
 export const delivered: AttemptResult = Object.freeze({ kind: 'delivered' })
-export const heldRateLimit: AttemptResult = Object.freeze({ kind: 'held-rate-limit' })
 export const clientGone: AttemptResult = Object.freeze({ kind: 'client-gone' })
 
 /** Where one attempt goes: a managed deployment, or a passthrough provider's key. */
@@ -79,15 +85,19 @@ export class Attempt {
   responded(_status: number, _headers: IncomingHttpHeaders): void {}
 
   /**
-   * The upstream refused with 429; `body` is its error body. True when the scheduler takes the
-   * request back (to send it again, or to answer 429 itself): the relay then sends nothing.
+   * The upstream refused with 429; `body` is its error body. A hold when the scheduler takes the
+   * request back (to send it again, or to answer 429 itself): the relay then sends nothing. Null:
+   * the relay passes the refusal on.
    */
-  refused(_body: Buffer): boolean {
-    return false
+  refused(_body: Buffer): RateLimitHold | null {
+    return null
   }
 
-  /** Whether a failure before the first byte may go to another key (managed requests only). */
-  get retriable(): boolean {
+  /**
+   * Whether a failure the client has seen nothing of is handed back to the attempt loop (which
+   * may send the request elsewhere) instead of being answered by the relay: managed requests.
+   */
+  get handsBackFailures(): boolean {
     return false
   }
 

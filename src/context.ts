@@ -73,6 +73,12 @@ export class RequestContext {
    * observe logs about the upstream is the last one's.
    */
   readonly attempts: Attempt[] = []
+  /**
+   * The try whose answer is the request's, when there is one: the last one sent, until the
+   * request goes back to a queue (or to a fallback) and this is cleared. What observe, admit and
+   * the ledger read about the upstream (status, timings, usage) is this one's.
+   */
+  current: Attempt | null = null
   /** Time spent waiting in the queue, ms (all waits of a request together). */
   queuedMs = 0
   /** 0 urgent … 3 low; null until the scheduler reads X-Priority. */
@@ -104,6 +110,7 @@ export class RequestContext {
     return this.lastAttempt?.provider ?? this.passthrough
   }
 
+  /** The key of the last try: the one that answered, or the last one the request was given. */
   get key(): ProviderKey | null {
     return this.lastAttempt?.key ?? null
   }
@@ -113,27 +120,27 @@ export class RequestContext {
   }
 
   get upstreamStatus(): number {
-    return this.lastAttempt?.upstreamStatus ?? 0
+    return this.current?.upstreamStatus ?? 0
   }
 
   get upstreamFailure(): string | null {
-    return this.lastAttempt?.failure ?? null
+    return this.current?.failure ?? null
   }
 
   get upstreamStartedAt(): number {
-    return this.lastAttempt?.startedAt ?? 0
+    return this.current?.startedAt ?? 0
   }
 
   get upstreamFirstByteAt(): number {
-    return this.lastAttempt?.firstByteAt ?? 0
+    return this.current?.firstByteAt ?? 0
   }
 
   get upstreamEndedAt(): number {
-    return this.lastAttempt?.endedAt ?? 0
+    return this.current?.endedAt ?? 0
   }
 
   get usage(): Usage | null {
-    return this.lastAttempt?.usage ?? null
+    return this.current?.usage ?? null
   }
 
   /** X-Priority as the client sent it; null without one, 400 invalid_header for a value outside the scale. */

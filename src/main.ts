@@ -17,7 +17,7 @@ import { PinTable } from './core/balance/pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
-import { systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
+import { every, systemClock, systemTimers, type Clock, type Timers } from './core/clock.js'
 import { LimitRegistry } from './core/limit/registry.js'
 import { PacerRegistry } from './core/pacer/registry.js'
 import { createPipeline } from './pipeline.js'
@@ -91,7 +91,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   try {
     return await assemble(opts, closers, () => drained, (clean) => (drained = clean))
   } catch (err) {
-    await closers.closeAll()
+    await closers.closeAll((name, closeErr) => opts.logger?.warn({ err: (closeErr as Error).message, part: name }, 'could not close cleanly after a failed start'))
     throw err
   }
 }
@@ -107,10 +107,12 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
+  const timers = opts.timers ?? systemTimers
   const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
   closers.add('database', () => store.close())
   limits.restore(await store.keyLearning.loadAll())
   const writer = new LearningWriter(limits, store.keyLearning, {
+    timers,
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
   closers.add('learned-limit writer', () => writer.close())
@@ -126,6 +128,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   closers.add('database availability', () => database.close())
   const ledger = new UsageWriter(store.usage, {
     capacity: initial.usage.buffer,
+    timers,
     onDrop: () => metrics.usageDropped.series().inc(),
     onError: (err) => {
       database.failed(err)
@@ -138,9 +141,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     const retention = holder.current.usage.retentionMs
     if (retention > 0) void ledger.prune(retention).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not prune usage records'))
   }
-  const pruner = setInterval(pruneUsage, 3_600_000)
-  pruner.unref()
-  closers.add('usage pruning', () => clearInterval(pruner))
+  closers.add('usage pruning', every(timers, 3_600_000, pruneUsage))
   pruneUsage()
   const directory = new ConsumerDirectory(
     {
@@ -159,10 +160,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     const ids = directory.takeUsed()
     return ids.length === 0 ? Promise.resolve() : store.virtualKeys.touchLastUsed(ids, Date.now()).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not record when keys were last used'))
   }
-  const toucher = setInterval(() => void touchKeys(), 10_000)
-  toucher.unref()
+  const stopTouching = every(timers, 10_000, () => void touchKeys())
   closers.add('key last-used writer', () => {
-    clearInterval(toucher)
+    stopTouching()
     return touchKeys()
   })
   const status = new StatusTracker()
@@ -176,7 +176,6 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     databaseUp: () => (database.reachable ? 1 : 0),
   })
   const drain = new Drain(() => status.inFlight)
-  const timers = opts.timers ?? systemTimers
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
   closers.add('vLLM metrics scraper', () => scraper.close())
   scraper.setOrigins(initial.metricsOrigins)
@@ -300,11 +299,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   }
 
   const watch = opts.watch ?? 'file' in opts.config
-  if (watch && 'file' in opts.config) closers.add('config watcher', watchFile(opts.config.file, reload))
+  const stopWatching = watch && 'file' in opts.config ? once(watchFile(opts.config.file, reload)) : () => undefined
+  closers.add('config watcher', stopWatching)
 
   let closing: Promise<boolean> | null = null
   const shutdown = (): Promise<boolean> => {
     closing ??= (async () => {
+      stopWatching() // no reload lands during the drain
       logger.info({ inFlight: status.inFlight, deadlineMs: holder.current.server.drainTimeoutMs }, 'draining')
       // At the deadline, requests still waiting for a key are answered 503 shutting_down (and
       // logged) before the connections are cut.
@@ -331,6 +332,15 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     reload,
     events,
     shutdown,
+  }
+}
+
+function once(fn: () => void): () => void {
+  let done = false
+  return () => {
+    if (done) return
+    done = true
+    fn()
   }
 }
 

@@ -32,3 +32,20 @@ export const systemTimers: Timers = {
     clearTimeout(handle as NodeJS.Timeout)
   },
 }
+
+/** Runs `fn` every `ms` on `timers` until the returned function is called. */
+export function every(timers: Timers, ms: number, fn: () => void): () => void {
+  let handle: TimerHandle | null = null
+  let stopped = false
+  const tick = (): void => {
+    if (stopped) return
+    handle = timers.setTimeout(tick, ms)
+    fn()
+  }
+  handle = timers.setTimeout(tick, ms)
+  return () => {
+    stopped = true
+    if (handle !== null) timers.clearTimeout(handle)
+    handle = null
+  }
+}

@@ -3,10 +3,9 @@ import type { LimitAdjustment } from '../../store/types.js'
 import { ConcurrencyLaw } from './concurrency-law.js'
 import { nothingLearned, type EpochMs, type LearnedState } from './learned-state.js'
 import { PermitCounter, type Permit, type PermitListener } from './permits.js'
+import { RefusalRecord } from './refusal-record.js'
 
 export { concurrencyDefaults, nothingLearned, type EpochMs, type LearnedState } from './learned-state.js'
-
-const acceptedWindowMs = 60_000
 
 export interface ConcurrencyLimitOptions {
   /** `provider~key`, as the admin API and the store name it. */
@@ -21,8 +20,8 @@ export interface ConcurrencyLimitOptions {
 
 /**
  * One key's concurrency limit: its mode (fixed or adaptive), the law that learns it
- * (ConcurrencyLaw), the permits held against it (PermitCounter), and the record an admin sees
- * and the store persists (typed 429 counters, a change version). Time comes in as arguments
+ * (ConcurrencyLaw), the permits held against it (PermitCounter), what its 429s showed
+ * (RefusalRecord), and the version the store's writer follows. Time comes in as arguments
  * (epoch ms), so a test drives it with any clock.
  */
 export class ConcurrencyLimit {
@@ -34,14 +33,7 @@ export class ConcurrencyLimit {
   #fixed: number | null
   readonly #law = new ConcurrencyLaw(() => this.markChanged())
   readonly #permits = new PermitCounter()
-  #last429At: EpochMs | null = null
-  concurrent429Count = 0
-  rpm429Count = 0
-  tpm429Count = 0
-  last429Type: string | null = null
-  /** The highest in-flight level a success was sent at lately, and when (see acceptedRecently). */
-  #okLevel = 0
-  #okAt = -Infinity
+  readonly #record = new RefusalRecord()
   /** A successful permit's end: evidence for 429 typing, and for the law when adaptive. */
   readonly #onPermitEnd: PermitListener = (permit, outcome, at) => {
     if (outcome !== 'success') return
@@ -64,11 +56,23 @@ export class ConcurrencyLimit {
   /** Takes up what an earlier run learned (at start, before any request). */
   restore(learned: LearnedState): void {
     this.#law.restore(learned)
-    this.#last429At = learned.last429At
-    this.concurrent429Count = learned.concurrent429Count
-    this.rpm429Count = learned.rpm429Count
-    this.tpm429Count = learned.tpm429Count
-    this.last429Type = learned.last429Type
+    this.#record.restore(learned)
+  }
+
+  get concurrent429Count(): number {
+    return this.#record.concurrent429Count
+  }
+
+  get rpm429Count(): number {
+    return this.#record.rpm429Count
+  }
+
+  get tpm429Count(): number {
+    return this.#record.tpm429Count
+  }
+
+  get last429Type(): string | null {
+    return this.#record.last429Type
   }
 
   /** Permits held: requests dispatched on this key whose answer or stream has not ended. */
@@ -106,7 +110,7 @@ export class ConcurrencyLimit {
   }
 
   get last429At(): EpochMs | null {
-    return this.#last429At
+    return this.#record.last429At
   }
 
   get lastProbeAt(): EpochMs | null {
@@ -152,11 +156,7 @@ export class ConcurrencyLimit {
    * sent, itself included. Every type is counted; a concurrency 429 cuts an adaptive limit.
    */
   refused(now: EpochMs, kind: RateLimitKind, inflight: number): void {
-    if (kind === 'concurrent') this.concurrent429Count++
-    else if (kind === 'rpm') this.rpm429Count++
-    else if (kind === 'tpm') this.tpm429Count++
-    this.#last429At = now
-    this.last429Type = kind
+    this.#record.refused(now, kind)
     this.markChanged()
     if (kind === 'concurrent' && this.#fixed === null) this.#law.cut(now, inflight)
   }
@@ -171,9 +171,7 @@ export class ConcurrencyLimit {
 
   /** A request sent while `level` were in flight (itself included) succeeded. */
   noteAccepted(now: EpochMs, level: number): void {
-    if (now - this.#okAt > acceptedWindowMs) this.#okLevel = 0
-    if (level > this.#okLevel) this.#okLevel = level
-    this.#okAt = now
+    this.#record.accepted(now, level)
   }
 
   /**
@@ -181,7 +179,7 @@ export class ConcurrencyLimit {
    * headers to go by, a 429 at or below it is a rate limit, not a concurrency limit.
    */
   acceptedRecently(now: EpochMs): number {
-    return now - this.#okAt > acceptedWindowMs ? 0 : this.#okLevel
+    return this.#record.acceptedRecently(now)
   }
 
   /** Admin: fixed at `limit` requests, or adaptive again (null). What was learned is kept. */
@@ -193,9 +191,7 @@ export class ConcurrencyLimit {
   /** Admin: forget the learned limit, counters and history; the mode stays. */
   resetLearning(): void {
     this.#law.reset()
-    this.#last429At = null
-    this.concurrent429Count = this.rpm429Count = this.tpm429Count = 0
-    this.last429Type = null
+    this.#record.reset()
     this.markChanged()
   }
 
@@ -204,11 +200,11 @@ export class ConcurrencyLimit {
     return {
       learnedLimit: this.#law.limit,
       acceptedLevel: this.#law.accepted,
-      concurrent429Count: this.concurrent429Count,
-      rpm429Count: this.rpm429Count,
-      tpm429Count: this.tpm429Count,
-      last429At: this.#last429At,
-      last429Type: this.last429Type,
+      concurrent429Count: this.#record.concurrent429Count,
+      rpm429Count: this.#record.rpm429Count,
+      tpm429Count: this.#record.tpm429Count,
+      last429At: this.#record.last429At,
+      last429Type: this.#record.last429Type,
       lastProbeAt: this.#law.lastProbeAt,
       history: this.#law.history.slice(),
     }

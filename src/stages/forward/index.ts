@@ -37,6 +37,7 @@ export function forward(): Stage {
     const headers = passthroughHeaders(ctx.req.headers, ctx.req.rawHeaders, key.headers, ctx.id)
     const attempt = new Attempt({ provider, key, deployment: null, route: null }, 1)
     ctx.attempts.push(attempt)
+    ctx.current = attempt
     // A passthrough relay answers the client whatever happens: there is nothing to decide.
     await exchange(ctx, attempt, true, (ctx.req.method ?? 'GET') as Dispatcher.HttpMethod, provider.passthroughPath(ctx.pathBelowV1), headers, ctx.body)
   }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Provider } from '../../config/runtime.js'
-import { clientGone, delivered, heldRateLimit, type Attempt, type AttemptResult } from '../../attempt.js'
+import { clientGone, delivered, type Attempt, type AttemptResult } from '../../attempt.js'
 import type { RequestContext, Usage } from '../../context.js'
 import type { ChunkScrubber } from '../../core/secrets/key-scrubber.js'
 import { estimatePromptTokens } from '../../core/tokens/estimate.js'
@@ -161,11 +161,12 @@ export class Relay implements Dispatcher.DispatchHandler {
     const ctx = this.ctx
     const attempt = this.attempt
     if (this.#mode === Mode.Error) {
-      if (this.#status === 429 && attempt.refused(Buffer.concat(this.#errorBody, this.#errorSize))) {
+      const hold = this.#status === 429 ? attempt.refused(Buffer.concat(this.#errorBody, this.#errorSize)) : null
+      if (hold !== null) {
         // The scheduler sends it again, or answers 429 itself: the client hears nothing of this one.
         attempt.outcome = 'upstream_error'
         attempt.failure = '429'
-        return this.#finish(heldRateLimit)
+        return this.#finish({ kind: 'held-rate-limit', hold })
       }
       const held = this.#holdFailure(this.#status)
       if (held !== null) return this.#finish(held)
@@ -367,7 +368,7 @@ export class Relay implements Dispatcher.DispatchHandler {
    */
   #holdFailure(status: number): AttemptResult | null {
     const attempt = this.attempt
-    if (!attempt.retriable || this.#headersWritten) return null
+    if (!attempt.handsBackFailures || this.#headersWritten) return null
     if (!(status >= 500 || status === 401 || status === 403)) return null
     const error = new SluiceError('upstream_error', [this.provider.id, status === 401 || status === 403 ? `it rejected the gateway's credentials (HTTP ${status})` : `HTTP ${status}`])
     attempt.outcome = 'upstream_error'
@@ -380,7 +381,7 @@ export class Relay implements Dispatcher.DispatchHandler {
     const attempt = this.attempt
     attempt.outcome = err.code === 'upstream_timeout' ? 'timeout' : 'upstream_error'
     attempt.failure = kind
-    if (attempt.retriable && !this.#headersWritten && this.#mode !== Mode.Stream) {
+    if (attempt.handsBackFailures && !this.#headersWritten && this.#mode !== Mode.Stream) {
       // Nothing of the upstream's reached the client: the attempt loop answers, or tries again.
       // Done before the abort, which undici may report back into this handler at once.
       this.#finish({ kind: 'failed-before-first-byte', error: err, retryable: retryableFailures.has(kind) })

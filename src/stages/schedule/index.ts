@@ -80,14 +80,14 @@ async function serveWithFallbacks(scheduler: Scheduler, send: SendAttempt, r: Re
     if (ctx.attempts.length > 0 && !holdRetryShare(scheduler, r)) break
     scheduler.retried('fallback')
     ctx.fallback = fallback
+    ctx.current = null // what the failed model's last try said is not this request's answer
     if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-fallback', fallback.name)
     failure = await serveModel(scheduler, send, r, fallback, fallback.byEndpoint[endpoint])
   }
   if (failure === null) return
-  // The last try of the model that failed says how the request ended (an upstream error, a
-  // timeout); a model that never got a try leaves it to observe (rejected).
-  const last = ctx.lastAttempt
-  if (last !== null && last.target.route === ctx.servingRoute) ctx.outcome = last.outcome
+  // The try that failed says how the request ended (an upstream error, a timeout); a request
+  // refused while it waited (no try of its own now) leaves it to observe (rejected).
+  if (ctx.current !== null) ctx.outcome = ctx.current.outcome
   throw failure
 }
 
@@ -128,6 +128,7 @@ async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, r
     if (attempt instanceof SluiceError) return attempt
     if (attempt === null) throw new Error('the scheduler granted a request without an attempt')
     ctx.attempts.push(attempt)
+    ctx.current = attempt
     if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-attempts', ctx.attempts.length)
     let result: AttemptResult
     try {
@@ -164,11 +165,14 @@ async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, r
         const now = clock.now()
         const waitMs = pool.retryAfterMs(w, now)
         if (now + waitMs >= w.deadline) {
+          ctx.outcome = attempt.outcome
           throw new SluiceError('rate_limit_exceeded', [route.name, 'its upstream keys could not take the request within its maximum wait'], { retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) })
         }
         break
       }
     }
+    // Back to the queue: until another try is sent, the request has no upstream answer of its own.
+    ctx.current = null
     attempt = await wait(pool.requeue(w), w)
   }
 }

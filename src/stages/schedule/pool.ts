@@ -46,6 +46,8 @@ export class Pool implements Pumpable {
   readonly queue = new PoolQueue<Waiter>()
   /** `when_full: passthrough`: requests that skipped the queue but still wait for a key, served first. */
   readonly bypass = new Set<Waiter>()
+  /** Set at shutdown's deadline: nothing waits here any more, every request is refused with it. */
+  refusal: (() => Error) | null = null
   #pumping = false
   #pumpAgain = false
   /** The deployments that can take the request being dispatched now, and what the strategy sees of them. */
@@ -79,7 +81,7 @@ export class Pool implements Pumpable {
 
   /** Dispatches at once when nothing waits ahead and a key can take it now. */
   tryNow(w: Waiter): boolean {
-    if (this.waiting > 0) return false
+    if (this.waiting > 0 || this.refusal !== null) return false
     const now = this.clock.now()
     if (!this.#dispatch(w, now, false)) return false
     this.metrics.observeWait(this.model, w.priority, 0)
@@ -133,6 +135,7 @@ export class Pool implements Pumpable {
 
   /** Takes every waiting request out of this pool and fails it with `refusal()`; returns how many. */
   refuseAll(refusal: () => Error): number {
+    this.refusal = refusal
     let n = 0
     for (let w = this.#head(); w !== undefined; w = this.#head()) {
       this.#unpark(w)
@@ -341,6 +344,13 @@ export class Pool implements Pumpable {
     const ctx = w.ctx
     // Gone before it could wait (while its body was read): never queued, never sent.
     if (ctx.clientGone) return Promise.reject(new ClientGoneError())
+    // Past shutdown's deadline: a request that would wait (a new one, or one back from a 429)
+    // is answered now, before the connections are cut.
+    if (this.refusal !== null) {
+      this.metrics.rejected(this.model, w.priority, 'shutdown')
+      return Promise.reject(this.refusal())
+    }
+    w.granted = null
     const now = this.clock.now()
     w.waitStartedAt = now
     if (where === 'bypass') {

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { Attempt, type AttemptTarget } from '../../attempt.js'
+import { Attempt, type AttemptTarget, type RateLimitHold } from '../../attempt.js'
 import type { Deployment } from '../../config/runtime.js'
 import type { KeyBreaker } from '../../core/breaker/index.js'
 import type { Clock } from '../../core/clock.js'
@@ -64,7 +64,7 @@ export class ScheduledAttempt extends Attempt {
     this.#ports = opts.ports
   }
 
-  override get retriable(): boolean {
+  override get handsBackFailures(): boolean {
     return true
   }
 
@@ -74,7 +74,7 @@ export class ScheduledAttempt extends Attempt {
     if (snapshot !== null) this.pacer.observed(this.#ports.clock.now(), snapshot)
   }
 
-  override refused(body: Buffer): boolean {
+  override refused(body: Buffer): RateLimitHold | null {
     const { clock, epoch } = this.#ports
     const pacer = this.pacer
     const limit = (this.deployment as Deployment).limit
@@ -96,6 +96,6 @@ export class ScheduledAttempt extends Attempt {
     if (kind === 'concurrent') limit.holdBack(now + Math.min(concurrencyRetryCapMs, this.snapshot?.retryAfterMs ?? concurrencyRetryDefaultMs))
     this.#ports.onRefusal(pacer, kind)
     // An exhausted quota is never retried: the key is out, and the client learns why.
-    return kind !== 'quota'
+    return kind === 'quota' ? null : { type: kind, retryAfterMs: this.snapshot?.retryAfterMs ?? null }
   }
 }

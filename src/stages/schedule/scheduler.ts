@@ -53,6 +53,8 @@ export class Scheduler {
   readonly #unlisten: () => void
   readonly #rand: () => number
   readonly #readLoad: LoadReader | null
+  /** Set by refuseWaiting(): pools made after it refuse too. */
+  #refusal: (() => Error) | null = null
   /** Requests in the schedule stage, and those of them holding a share of the retry budget. */
   #active = 0
   #retrying = 0
@@ -79,6 +81,7 @@ export class Scheduler {
     let pool = this.#pools.get(model)
     if (!pool) {
       pool = new Pool({ model, clock: this.clock, timers: this.timers, wakeups: this.#wakeups, metrics: this.#metrics, attemptPorts: this.#attemptPorts, rand: this.#rand, readLoad: this.#readLoad })
+      pool.refusal = this.#refusal
       this.#pools.set(model, pool)
     }
     return pool
@@ -121,12 +124,13 @@ export class Scheduler {
     const now = this.clock.now()
     const status = a.upstreamStatus
     const ok = status >= 200 && status < 300 && a.outcome === 'success'
+    // The permit ends first, and only once: a second settle of the same attempt changes nothing.
+    // A 2xx whose stream broke or whose client left is no evidence the key had room to spare.
+    if (!a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())) return
     judge(a, now)
     const d = a.deployment
     if (d !== null && a.firstByteAt > 0 && status >= 200 && status < 300) d.ttft.observe(a.firstByteAt - a.startedAt, a.firstByteAt)
     this.#wakeups.poke(a.breaker)
-    // A 2xx whose stream broke or whose client left is no evidence the key had room to spare.
-    a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())
     if (d !== null) this.#wakeups.poke(d.limit)
     const pacer = a.pacer
     const usage = a.usage
@@ -149,6 +153,7 @@ export class Scheduler {
    * now (it is never sent upstream). Returns how many were.
    */
   refuseWaiting(refusal: () => Error): number {
+    this.#refusal = refusal
     let n = 0
     for (const pool of this.#pools.values()) n += pool.refuseAll(refusal)
     return n

@@ -74,6 +74,7 @@ function setup(raw = false) {
   const ctx = new RequestContext('req-1', {} as IncomingMessage, res as unknown as ServerResponse, runtime, 'chat', '/chat/completions')
   const attempt = new Attempt({ provider, key: { id: 'k1' } as ProviderKey, deployment: null, route: null }, 1)
   ctx.attempts.push(attempt)
+  ctx.current = attempt
   const relay = new Relay(ctx, attempt, raw)
   const controller = new FakeController()
   relay.onRequestStart(controller)
