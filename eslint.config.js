@@ -77,6 +77,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page runs in the browser and is bundled by esbuild (scripts/build-dashboard.js).
+    files: ['src/dashboard/ui/**/*.ts'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', history: 'readonly', fetch: 'readonly', EventSource: 'readonly', MessageEvent: 'readonly', ResizeObserver: 'readonly', getComputedStyle: 'readonly', devicePixelRatio: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', HTMLElement: 'readonly', HTMLInputElement: 'readonly', HTMLSelectElement: 'readonly', HTMLDivElement: 'readonly', Event: 'readonly', Response: 'readonly' } },
+  },
+  {
     files: ['src/cli.ts', 'src/main.ts', 'src/simulator/**', 'test/**', 'bench/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

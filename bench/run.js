@@ -8,6 +8,7 @@
 //   npm run bench -- concurrency         the learned per-key concurrency limit instead (bench/concurrency.js)
 //   npm run bench -- breaker             key health under noise and a real failure instead (bench/breaker-soak.js)
 //   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
+//   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -34,6 +35,7 @@ const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
 const breakerMode = process.argv.slice(2).includes('breaker')
 const scrubMode = process.argv.slice(2).includes('scrub')
+const dashboardMode = process.argv.slice(2).includes('dashboard')
 
 const num = (name, def) => {
   const raw = process.env[name]
@@ -440,9 +442,9 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing`, `concurrency` and `breaker` run the scenarios of bench/pacing.js, bench/concurrency.js
-// and bench/breaker-soak.js instead; each starts and stops its own servers. `scrub` measures in
-// process, no servers.
+// `pacing`, `concurrency`, `breaker` and `dashboard` run the scenarios of bench/pacing.js,
+// bench/concurrency.js, bench/breaker-soak.js and bench/dashboard.js instead; each starts and
+// stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
   : concurrencyMode
@@ -451,7 +453,9 @@ const run = pacingMode
       ? () => import('./breaker-soak.js').then((m) => m.runBreakerSoak())
       : scrubMode
         ? () => import('./scrub.js').then((m) => m.runScrub())
-        : main
+        : dashboardMode
+          ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
+          : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

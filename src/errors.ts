@@ -17,6 +17,8 @@ export const codes = {
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key: %s' },
   missing_admin_key: { status: 401, type: 'authentication_error', message: 'The admin API needs Authorization: Bearer <admin key>' },
   invalid_admin_key: { status: 403, type: 'permission_error', message: 'This key may not use the admin API' },
+  dashboard_session_expired: { status: 401, type: 'authentication_error', message: 'The dashboard session has expired or was closed: log in again' },
+  csrf_check_failed: { status: 403, type: 'permission_error', message: 'Refused a dashboard action without its CSRF token or from another origin: %s' },
   read_only_admin_key: { status: 403, type: 'permission_error', message: 'This admin key is read-only: %s %s needs an admin key' },
   key_not_found: { status: 404, type: 'invalid_request_error', message: 'No upstream key has the id `%s` (ids look like provider~key)' },
   deployment_not_found: { status: 404, type: 'invalid_request_error', message: 'No deployment or key has the id `%s` (a deployment id is provider/key/model, slashes and all; a key id is provider~key)' },

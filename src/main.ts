@@ -36,6 +36,7 @@ import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
 import { createLogger, flushLoggerSync } from './telemetry/logger.js'
+import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
@@ -251,8 +252,15 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
+  // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
+  const dashboard: Dashboard = createDashboard({
+    router, logger, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, sessionTtlMs: () => holder.current.sessionTtlMs,
+    status: () => status.snapshot(holder.current, drain.draining), epoch: () => scheduler.epoch.now(), gauges: dashboardGauges(metrics, pacers, limits, () => scheduler.clock.now()), metrics, timers,
+  })
+  closers.add('dashboard', () => dashboard.close())
+  // ── end dashboard ──
   router.add('GET', '/api/admin/openapi.json', { role: 'read', summary: 'This document' }, () => ({ status: 200, body: openApiDocument(router, version) }))
-  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger })
+  const admin = createAdminHandler({ router, keys: () => holder.current.adminKeys, readOnlyKeys: () => holder.current.readOnlyKeys, logger, sessions: dashboard.sessions })
 
   const pipeline = createPipeline({
     metrics,
@@ -261,7 +269,10 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     auth: { directory, epoch: () => scheduler.epoch.now() },
     admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
     isDraining: () => drain.draining,
-    onFinished: (ctx) => status.record(ctx),
+    onFinished: (ctx) => {
+      status.record(ctx)
+      dashboard.record(ctx)
+    },
     scheduler,
     pins: new PinTable(),
   })
@@ -275,6 +286,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     isDraining: () => drain.draining,
     onIdle: () => drain.notifyIdle(),
     admin,
+    dashboard: dashboard.handle,
   })
 
   const { server, port } = await listen(handler, {

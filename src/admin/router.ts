@@ -1,21 +1,28 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AdminIdentity } from './auth.js'
+import type { Session } from '../dashboard/session.js'
 import { SluiceError } from '../errors.js'
 
 export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE'
 
 /** What a route handler gets: path parameters (decoded), the query, and the JSON body if any. */
 export interface AdminRequest {
-  readonly req: IncomingMessage
+  /** Absent when the dashboard reads a route for its overview. */
+  readonly req?: IncomingMessage
   readonly params: Readonly<Record<string, string>>
   readonly query: URLSearchParams
+  /** Who is calling, and their dashboard session when they came with its cookie. */
+  readonly caller: AdminIdentity & { readonly session: Session | null }
   /** Parsed lazily: only routes that take a body read one. */
   body(): Promise<unknown>
 }
 
-/** A handler's answer: a status and a JSON-serialisable value. */
+/** A handler's answer: a status and a JSON-serialisable value, or a stream it writes itself. */
 export interface AdminResponse {
   readonly status: number
   readonly body: unknown
+  /** Takes the response over (server-sent events); status and body are then unused. */
+  readonly stream?: (res: ServerResponse) => void
 }
 
 export type AdminHandler = (r: AdminRequest) => AdminResponse | Promise<AdminResponse>

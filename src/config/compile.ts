@@ -119,6 +119,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
     database: cfg.database,
     adminKeys: Object.freeze([...cfg.admin.keys]),
     readOnlyKeys: Object.freeze([...cfg.admin.read_only_keys]),
+    sessionTtlMs: cfg.admin.session_ttl,
     auth: cfg.auth,
     tiers: new Map(Object.entries(cfg.tiers).map(([name, t]) => [name, Object.freeze(t)])),
     prices: new PriceTable(cfg.pricing),

@@ -176,6 +176,8 @@ export interface Runtime {
   readonly adminKeys: readonly string[]
   /** Read-only admin API keys (`admin.read_only_keys`). */
   readonly readOnlyKeys: readonly string[]
+  /** How long a dashboard session lasts (`admin.session_ttl`), ms. */
+  readonly sessionTtlMs: number
   /** `auth`: null = required once any consumer exists. */
   readonly auth: 'required' | 'off' | null
   /** Consumer tiers by name, as the config gives them (a consumer's overrides merge over them). */

@@ -238,8 +238,9 @@ export const AdminConfig = z
       .default([])
       .describe('Keys accepted as `Authorization: Bearer <key>` on /api/admin/* with the admin role (everything); use ${ENV_VAR}. With none, the admin API refuses every request. Admin keys never work on the data plane.'),
     read_only_keys: z.array(adminKey).default([]).describe('Keys with the read-only role: every GET of the admin API, nothing that changes state.'),
+    session_ttl: duration('12h', 'How long a dashboard login lasts: the admin key is exchanged for a session cookie that expires after this').refine((ms) => ms >= 1_000, 'a session must last at least 1s'),
   })
-  .describe('The admin API.')
+  .describe('The admin API and the dashboard (/dashboard), which logs in with an admin key.')
 
 const priorityName = z.enum(priorityNames)
 

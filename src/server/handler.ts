@@ -23,6 +23,8 @@ export interface HandlerDeps {
   readonly onIdle: () => void
   /** Serves /api/admin/*. */
   readonly admin?: (req: IncomingMessage, res: ServerResponse, requestId: string) => void
+  /** Serves /dashboard and its files. */
+  readonly dashboard?: (req: IncomingMessage, res: ServerResponse, requestId: string) => void
 }
 
 const validRequestId = /^[A-Za-z0-9._:-]{1,128}$/
@@ -84,6 +86,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         return void serveMetrics(metrics, res)
       case 'admin':
         if (deps.admin) return deps.admin(req, res, id)
+        return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, req.url]))
+      case 'dashboard':
+        if (deps.dashboard) return deps.dashboard(req, res, id)
         return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, req.url]))
       case 'unknown':
         return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, target.path]))

@@ -9,6 +9,7 @@ export type Target =
   | { readonly kind: 'passthrough'; readonly below: string }
   | { readonly kind: 'health' | 'ready' | 'status' | 'metrics' }
   | { readonly kind: 'admin' }
+  | { readonly kind: 'dashboard' }
   | { readonly kind: 'unknown'; readonly path: string }
 
 const exact = new Map<string, Target>(Object.entries({
@@ -59,5 +60,6 @@ export function classifyTarget(rawUrl: string): Target {
   }
   if (path.startsWith('/v1/')) return { kind: 'passthrough', below: path.slice(3) + query }
   if (path.startsWith('/api/admin/')) return { kind: 'admin' }
+  if (path === '/dashboard' || path.startsWith('/dashboard/')) return { kind: 'dashboard' }
   return { kind: 'unknown', path }
 }

@@ -73,6 +73,9 @@ export function createMetrics(opts: MetricsOptions = {}) {
     usageBufferCapacity: new Gauge('sluice_usage_buffer_capacity_records', 'Usage records the buffer holds at most (usage.buffer).', opts.usageBufferCapacity ?? (() => 0)),
     databaseUp: new Gauge('sluice_database_up', '1 while the database answers, 0 while it cannot be reached (then /health/ready says degraded: "database").', opts.databaseUp ?? (() => 1)),
     usageDropped: new Counter('sluice_usage_records_dropped_total', 'Usage records dropped because the database fell behind and the buffer (usage.buffer) was full. Should stay 0.', []),
+    spend: new Counter('sluice_spend_usd_total', 'USD charged to callers from the usage the upstream reported and `pricing`, by model route and consumer tier ("none" without one).', ['model', 'tier']),
+    tokens: new Counter('sluice_tokens_total', 'Tokens the upstream reported, by model route and type (prompt, completion).', ['model', 'type']),
+    dashboardViewers: new GaugeSet('sluice_dashboard_viewers', 'Open dashboard event streams (GET /api/admin/events); the overview is built only while this is above 0.', []),
     configReloads: new Counter('sluice_config_reloads_total', 'Configuration reloads, by result (applied or rejected).', ['result']),
     configGeneration: new Gauge('sluice_config_generation', 'Generation number of the configuration in use.', opts.configGeneration ?? (() => 0)),
   }

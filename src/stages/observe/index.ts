@@ -77,7 +77,12 @@ function record(ctx: RequestContext, ports: ObservePorts, accessLog: (record: Ac
     ports.onFinished?.(ctx)
     if (ports.ledger) {
       const usage = usageRecordOf(ctx, Date.now(), now - ctx.startedAt)
-      if (usage !== null) ports.ledger(usage)
+      if (usage !== null) {
+        ports.ledger(usage)
+        if (usage.costUsd !== null && usage.costUsd > 0) metrics.spend.series(model, ctx.consumer?.tier ?? 'none').inc(usage.costUsd)
+        if (usage.promptTokens) metrics.tokens.series(model, 'prompt').inc(usage.promptTokens)
+        if (usage.completionTokens) metrics.tokens.series(model, 'completion').inc(usage.completionTokens)
+      }
     }
     if (ctx.runtime.log.accessLog) {
       accessLog({

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectErrorBody } from '../../support/data-plane.js'
+import { FakeTime } from '../../support/fake-time.js'
 import { startStack, type Stack } from '../../support/harness.js'
 import { accessLogFor, chat, expectQueued, RequestWatch, scenarioConfig, scenarioSimConfig, upstreamHas, upstreamOrder, type ChatResult } from '../../support/schedule.js'
 
 // Waiting is bounded per priority (queue.max_wait). Past it the client gets 503 queue_timeout
 // with Retry-After, and the request is never sent upstream. X-Sluice-Max-Wait may shorten the
-// bound, never lengthen it.
+// bound, never lengthen it. The gateway runs on a FakeTime: a deadline passes when the test moves
+// time past it, so each bound is checked to the millisecond of gateway time.
 
 const scenarios = {
   mw: { rpm: 6 }, // one request, then nothing for 10.3 s: everything queued after the first times out
@@ -23,10 +25,19 @@ function expectQueueTimeout(res: ChatResult): void {
   expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(11)
 }
 
+/** Whether a promise has settled by the time the event loop has turned once more. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let done = false
+  void p.then(() => (done = true), () => (done = true))
+  await new Promise((resolve) => setImmediate(resolve))
+  return done
+}
+
 describe('schedule: maximum wait per priority', () => {
   let stack: Stack
+  const time = new FakeTime()
   beforeAll(async () => {
-    stack = await startStack({ sim: scenarioSimConfig(scenarios), gateway: (simUrl) => scenarioConfig(simUrl, scenarios, { queue: { max_wait: maxWait } }) })
+    stack = await startStack({ time, sim: scenarioSimConfig(scenarios), gateway: (simUrl) => scenarioConfig(simUrl, scenarios, { queue: { max_wait: maxWait } }) })
   })
   afterAll(() => stack.close())
 
@@ -34,31 +45,41 @@ describe('schedule: maximum wait per priority', () => {
     const first = await chat(stack.gw.url, { model: 'mw', id: 'mw-first' })
     expect(first.status).toBe(200)
 
-    const [urgent, high, shortened, notLengthened, lowShort] = await Promise.all([
-      chat(stack.gw.url, { model: 'mw', id: 'mw-urgent', priority: 'urgent' }),
-      chat(stack.gw.url, { model: 'mw', id: 'mw-high', priority: 'high' }),
-      chat(stack.gw.url, { model: 'mw', id: 'mw-normal-short', maxWait: '0.15' }),
-      chat(stack.gw.url, { model: 'mw', id: 'mw-urgent-long', priority: 'urgent', maxWait: '30' }),
-      chat(stack.gw.url, { model: 'mw', id: 'mw-low-short', priority: 'low', maxWait: '0.4' }),
-    ])
-    for (const res of [urgent, high, shortened, notLengthened, lowShort]) expectQueueTimeout(res as ChatResult)
+    const watch = new RequestWatch(stack.gw.port, 'end')
+    const asked = {
+      urgent: chat(stack.gw.url, { model: 'mw', id: 'mw-urgent', priority: 'urgent' }),
+      high: chat(stack.gw.url, { model: 'mw', id: 'mw-high', priority: 'high' }),
+      // normal allows 2 s; the header asks for 0.15 s.
+      shortened: chat(stack.gw.url, { model: 'mw', id: 'mw-normal-short', maxWait: '0.15' }),
+      // urgent allows 0.3 s; asking for 30 s does not extend it.
+      notLengthened: chat(stack.gw.url, { model: 'mw', id: 'mw-urgent-long', priority: 'urgent', maxWait: '30' }),
+      lowShort: chat(stack.gw.url, { model: 'mw', id: 'mw-low-short', priority: 'low', maxWait: '0.4' }),
+    }
+    await expectQueued(stack, watch, 5, 'mw', 5)
+    watch.close()
+    // Each is answered exactly when its bound passes in gateway time, not a millisecond before.
+    const steps: [number, (keyof typeof asked)[]][] = [
+      [150, ['shortened']],
+      [300, ['urgent', 'notLengthened']],
+      [400, ['lowShort']],
+      [600, ['high']],
+    ]
+    let now = 0
+    const answered = new Set<keyof typeof asked>()
+    for (const [at, due] of steps) {
+      time.advance(at - 1 - now)
+      for (const name of due) expect(await settledYet(asked[name]), `${name} before ${at} ms`).toBe(false)
+      time.advance(1)
+      now = at
+      for (const name of due) {
+        expectQueueTimeout(await asked[name])
+        answered.add(name)
+      }
+    }
+    expect(answered.size).toBe(5)
 
     const logs = await accessLogFor(stack, ['mw-urgent', 'mw-high', 'mw-normal-short', 'mw-urgent-long', 'mw-low-short'])
-    const waited = Object.fromEntries(logs.map((l) => [l.requestId as string, l.totalMs as number]))
     for (const log of logs) expect(log).toMatchObject({ status: 503, error: 'queue_timeout', attempts: 0, provider: null })
-    // Timers run on the event loop's millisecond clock: allow them a few ms early against performance.now().
-    expect(waited['mw-urgent']).toBeGreaterThanOrEqual(295)
-    expect(waited['mw-urgent']).toBeLessThan(1500)
-    expect(waited['mw-high']).toBeGreaterThanOrEqual(595)
-    expect(waited['mw-high']).toBeLessThan(1800)
-    // normal allows 2 s; the header asked for 0.15 s.
-    expect(waited['mw-normal-short']).toBeGreaterThanOrEqual(145)
-    expect(waited['mw-normal-short']).toBeLessThan(1500)
-    // urgent allows 0.3 s; asking for 30 s does not extend it.
-    expect(waited['mw-urgent-long']).toBeGreaterThanOrEqual(295)
-    expect(waited['mw-urgent-long']).toBeLessThan(1500)
-    expect(waited['mw-low-short']).toBeGreaterThanOrEqual(395)
-    expect(waited['mw-low-short']).toBeLessThan(2500)
 
     await upstreamHas(stack, ['mw-first'])
     expect(upstreamOrder(stack, 'mw')).toEqual(['mw-first'])
@@ -74,12 +95,16 @@ describe('schedule: maximum wait per priority', () => {
     const gaveUp = chat(stack.gw.url, { model: 'within', id: 'within-gave-up', maxWait: '0.1', consumer: 'other' })
     await expectQueued(stack, watch, 2, 'within', 2)
     watch.close()
+    time.advance(100)
     expectQueueTimeout(await gaveUp)
+    expect(await settledYet(served)).toBe(false)
+    time.advance(900)
     expect((await served).status).toBe(200)
     const [log] = await accessLogFor(stack, ['within-served'])
     expect(log).toMatchObject({ status: 200, priority: 'normal', attempts: 1 })
-    expect(log?.queuedMs).toBeGreaterThan(300)
-    expect(log?.queuedMs).toBeLessThan(2000)
+    // It went at the key's next slot, 60 / (0.97 × 120) s after the first request.
+    expect(log?.queuedMs).toBeGreaterThan(500)
+    expect(log?.queuedMs).toBeLessThan(520)
     await upstreamHas(stack, ['within-first', 'within-served'])
     expect(upstreamOrder(stack, 'within')).toEqual(['within-first', 'within-served'])
   })
@@ -90,15 +115,14 @@ describe('schedule: maximum wait per priority', () => {
     // are due together, and the deadline has passed. The request must time out, not go.
     const first = await chat(stack.gw.url, { model: 'lag', id: 'lag-first' })
     expect(first.status).toBe(200)
-    const firstAnsweredAt = performance.now()
     const watch = new RequestWatch(stack.gw.port, 'end')
     const late = chat(stack.gw.url, { model: 'lag', id: 'lag-late', maxWait: '0.6' })
     await expectQueued(stack, watch, 1, 'lag', 1)
     watch.close()
-    // Deliberately block this process (gateway included) past the deadline.
-    while (performance.now() < firstAnsweredAt + 800) {
-      // spin
-    }
+    // A blocked event loop, exactly: the clock jumps 800 ms with no timer run, then both the
+    // slot's wake-up (515 ms) and the deadline (600 ms) fire in one turn, the wake-up first.
+    time.t += 800
+    time.advance(0)
     const res = await late
     const [log] = await accessLogFor(stack, ['lag-late'])
     expect(res.status, `served after waiting ${String(log?.queuedMs)} ms of its 600`).toBe(503)

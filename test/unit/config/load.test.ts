@@ -81,7 +81,7 @@ describe('parseConfigText: defaults', () => {
     })
     expect(cfg.pacing).toEqual({ output_reserve: 1024 })
     expect(cfg.database).toBe('sqlite:./data/sluice.db')
-    expect(cfg.admin).toEqual({ keys: [], read_only_keys: [] })
+    expect(cfg.admin).toEqual({ keys: [], read_only_keys: [], session_ttl: 43_200_000 })
     expect(cfg.auth).toBeNull()
     expect(cfg.tiers).toEqual({})
     expect(cfg.usage).toEqual({ retention: 90 * 86_400_000, buffer: 10_000 })
