@@ -37,6 +37,29 @@ const breakerMode = process.argv.slice(2).includes('breaker')
 const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
 
+// A bench run takes minutes and the machine: --help or a mistyped option must not start one.
+const benchUsage = `Usage: npm run bench [-- MODE] [-- --profile]
+
+Without a MODE, the proxy-overhead benchmark: sluice against the simulator and a minimal proxy
+(about 2 minutes). The modes (pacing, concurrency, …) and the environment variables that tune a
+run are listed at the top of bench/run.js and in bench/README.md.
+
+  --profile     one closed-loop sluice run under --cpu-prof, summarised
+  -h, --help    print this help
+`
+{
+  const args = process.argv.slice(2)
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(benchUsage)
+    process.exit(0)
+  }
+  const unknown = args.find((a) => a.startsWith('-') && a !== '--profile')
+  if (unknown !== undefined) {
+    process.stderr.write(`bench: unknown option ${unknown}\n\n${benchUsage}`)
+    process.exit(2)
+  }
+}
+
 const num = (name, def) => {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return def

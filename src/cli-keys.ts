@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { parseArgs } from 'node:util'
-import { loadConfigFile } from './config/load.js'
+import { parseCommandLine, UsageError } from './cli-args.js'
+import { loadKeysCommandConfig } from './config/load.js'
 import { parseDuration } from './config/units.js'
 import { ConsumerInputError, createConsumer, createKey } from './consumers/service.js'
 import { openStore } from './store/open.js'
@@ -14,35 +14,36 @@ export const keysUsage = `Usage:
                                      Prints the key once on stdout; only its prefix is kept.
   sluice keys list [--consumer NAME] [--json]
   sluice keys revoke PREFIX|ID       Revoke the key(s) with that prefix (sk-sluice-AbCd) or id
-Options for all: --config FILE (default ./sluice.yaml or $SLUICE_CONFIG: its database and tiers),
-                 --database URL (overrides the config's database)
+Options for all: --config FILE (default ./sluice.yaml or $SLUICE_CONFIG; only its database and
+                 tiers are read, so no provider secret needs to be set),
+                 --database URL (overrides the config's database), -h, --help
 `
 
-/** `sluice keys …`: works on the database directly, so it needs no running gateway. */
+const common = { config: { type: 'string', short: 'c' }, database: { type: 'string' } } as const
+const subcommands = {
+  create: { options: { ...common, consumer: { type: 'string' }, tier: { type: 'string' }, name: { type: 'string' }, expires: { type: 'string' } }, positionals: 0 },
+  list: { options: { ...common, consumer: { type: 'string' }, json: { type: 'boolean' } }, positionals: 0 },
+  revoke: { options: common, positionals: 1 },
+} as const
+
+type Values = Readonly<Record<string, string | boolean | undefined>>
+
+/**
+ * `sluice keys …`: works on the database directly, so it needs no running gateway. Mistakes in
+ * the arguments are UsageErrors, a bad config file a ConfigError, a database that cannot be
+ * opened a StoreOpenError: the CLI prints each without a stack trace.
+ */
 export async function keysCommand(args: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const [sub, ...rest] = args
-  let values: Record<string, string | boolean | undefined>
-  let positionals: string[]
-  try {
-    ;({ values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      options: {
-        consumer: { type: 'string' },
-        tier: { type: 'string' },
-        name: { type: 'string' },
-        expires: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        database: { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    }))
-  } catch (e) {
-    err.write(`${(e as Error).message}\n\n${keysUsage}`)
-    return 2
-  }
+  if (sub === undefined) throw new UsageError('which keys command? create, list or revoke')
+  if (!Object.hasOwn(subcommands, sub)) throw new UsageError(`unknown keys command "${sub}"`)
+  const spec = subcommands[sub as keyof typeof subcommands]
+  const { values, positionals } = parseCommandLine(rest, spec.options, spec.positionals) as { values: Values; positionals: readonly string[] }
+  if (sub === 'create' && typeof values.consumer !== 'string') throw new UsageError('--consumer is required')
+  if (sub === 'revoke' && positionals[0] === undefined) throw new UsageError('revoke needs a key prefix or id')
+
   const file = typeof values.config === 'string' ? resolve(values.config) : process.env.SLUICE_CONFIG ? resolve(process.env.SLUICE_CONFIG) : existsSync('sluice.yaml') ? resolve('sluice.yaml') : null
-  const cfg = file ? loadConfigFile(file) : null
+  const cfg = file ? loadKeysCommandConfig(file) : null
   const database = typeof values.database === 'string' ? values.database : (cfg?.database ?? 'sqlite:./data/sluice.db')
   const tiers = new Set(Object.keys(cfg?.tiers ?? {}))
   const store = await openStore(database)
@@ -52,11 +53,8 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream = p
         return await create(store, tiers, values, out, err)
       case 'list':
         return await list(store, values, out, err)
-      case 'revoke':
-        return await revoke(store, positionals[0], out, err)
       default:
-        err.write(`unknown keys command "${sub ?? ''}"\n\n${keysUsage}`)
-        return 2
+        return await revoke(store, positionals[0] as string, out, err)
     }
   } catch (e) {
     if (e instanceof ConsumerInputError) {
@@ -69,12 +67,8 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream = p
   }
 }
 
-async function create(store: Store, tiers: ReadonlySet<string>, values: Record<string, string | boolean | undefined>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  const name = values.consumer
-  if (typeof name !== 'string') {
-    err.write(`--consumer is required\n\n${keysUsage}`)
-    return 2
-  }
+async function create(store: Store, tiers: ReadonlySet<string>, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const name = values.consumer as string
   const tier = typeof values.tier === 'string' ? values.tier : null
   const now = Date.now()
   let consumer = await store.consumers.getByName(name)
@@ -100,7 +94,7 @@ async function create(store: Store, tiers: ReadonlySet<string>, values: Record<s
   return 0
 }
 
-async function list(store: Store, values: Record<string, string | boolean | undefined>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+async function list(store: Store, values: Values, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let consumerId: string | undefined
   const names = new Map((await store.consumers.list()).map((c) => [c.id, c.name]))
   if (typeof values.consumer === 'string') {
@@ -125,11 +119,7 @@ async function list(store: Store, values: Record<string, string | boolean | unde
   return 0
 }
 
-async function revoke(store: Store, target: string | undefined, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  if (target === undefined) {
-    err.write(`keys revoke needs a key prefix or id\n\n${keysUsage}`)
-    return 2
-  }
+async function revoke(store: Store, target: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let revoked: VirtualKeyRow[]
   try {
     revoked = await store.virtualKeys.revoke(target, Date.now())

@@ -13,6 +13,7 @@ export const codes = {
   invalid_json: { status: 400, type: 'invalid_request_error', message: 'Request body is not valid JSON: %s' },
   invalid_path: { status: 400, type: 'invalid_request_error', message: 'Request path is not allowed: %s' },
   invalid_header: { status: 400, type: 'invalid_request_error', message: 'Header %s is not allowed: %s' },
+  malformed_request: { status: 400, type: 'invalid_request_error', message: 'The request is not valid HTTP/1.1: %s' },
   invalid_field: { status: 400, type: 'invalid_request_error', message: 'Invalid %s: %s' },
   invalid_api_key: { status: 401, type: 'authentication_error', message: 'Invalid API key: %s' },
   missing_admin_key: { status: 401, type: 'authentication_error', message: 'The admin API needs Authorization: Bearer <admin key>' },
@@ -32,10 +33,12 @@ export const codes = {
   model_not_found: { status: 404, type: 'invalid_request_error', message: 'The model `%s` does not exist or is not served by this gateway' },
   not_found: { status: 404, type: 'invalid_request_error', message: 'Unknown route: %s %s' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'Method %s is not allowed on %s' },
-  request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request body did not arrive within %dms' },
+  request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request did not arrive within %dms' },
   request_too_large: { status: 413, type: 'invalid_request_error', message: 'Request body exceeds the limit of %d bytes' },
+  expectation_failed: { status: 417, type: 'invalid_request_error', message: 'Only Expect: 100-continue is supported' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error', message: 'Rate limit exceeded for %s: %s' },
   budget_exceeded: { status: 429, type: 'rate_limit_error', message: 'Budget exceeded for %s: %s' },
+  headers_too_large: { status: 431, type: 'invalid_request_error', message: 'The request headers are too large' },
   cors_origin_not_allowed: { status: 403, type: 'permission_error', message: 'Origin %s may not call this gateway from a browser (cors.origins)' },
   model_not_allowed: { status: 403, type: 'permission_error', message: 'Model `%s` is not allowed for your tier%s' },
   upstream_error: { status: 502, type: 'upstream_error', message: 'Upstream %s failed: %s' },
@@ -57,6 +60,8 @@ export interface ErrorOptions {
   readonly param?: string
   /** Seconds, sent as Retry-After. */
   readonly retryAfter?: number
+  /** The methods the target accepts, sent as Allow with a 405. */
+  readonly allow?: string
   readonly cause?: unknown
 }
 
@@ -65,6 +70,7 @@ export class SluiceError extends Error {
   readonly type: string
   readonly param: string | null
   readonly retryAfter: number | undefined
+  readonly allow: string | undefined
 
   constructor(
     readonly code: ErrorCode,
@@ -77,6 +83,7 @@ export class SluiceError extends Error {
     this.type = codes[code].type
     this.param = opts.param ?? null
     this.retryAfter = opts.retryAfter
+    this.allow = opts.allow
   }
 
   toJSON(): ErrorBody {

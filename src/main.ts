@@ -31,7 +31,7 @@ import { openStore } from './store/open.js'
 import { DatabaseAvailability } from './store/availability.js'
 import { UsageWriter } from './store/usage-writer.js'
 import { LimiterRegistry } from './core/admit/index.js'
-import { ConsumerDirectory, type KeyRecord } from './stages/auth/index.js'
+import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/index.js'
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
@@ -281,6 +281,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     acquireRuntime: () => holder.acquire(),
     releaseRuntime: (runtime) => holder.release(runtime),
     pipeline,
+    checkCaller: callerCheck({ directory, epoch: () => scheduler.epoch.now() }), // /v1/models needs a key like the pipeline's routes
     status,
     metrics,
     isDraining: () => drain.draining,
@@ -294,6 +295,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     port: opts.port ?? initial.server.port,
     keepAliveTimeoutMs: initial.server.keepAliveTimeoutMs,
     requestTimeoutMs: initial.server.requestTimeoutMs,
+    onProtocolError: (code) => metrics.protocolErrors.series(code).inc(), // answered before the pipeline: counted here
   })
   closers.add('server', () => closeServer(server))
   const servers: Server[] = [server]

@@ -29,6 +29,8 @@ export function demoConfig(simulatorUrl: string): SluiceConfigInput {
       'demo-embed': { targets: [{ provider: 'sim-openai', model: 'sim-embed' }] },
       'demo-claude': { targets: [{ provider: 'sim-anthropic', model: 'claude-sim' }] },
     },
-    passthrough: { provider: 'sim-openai' },
+    // No passthrough: the simulator answers any model name, so with one the demo would appear
+    // to serve gpt-5 too. A name the demo does not list gets 404 model_not_found, as it would
+    // from a real configuration.
   }
 }

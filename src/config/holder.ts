@@ -3,10 +3,10 @@ import { BreakerRegistry } from '../core/breaker/index.js'
 import { LimitRegistry } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
 import { compile, dispatchersOf } from './compile.js'
-import { ConfigError, loadConfigFile, parseConfigText } from './load.js'
+import { ConfigError, loadConfigFile, parseConfigText, parseConfigValue } from './load.js'
 import type { UpstreamPools } from './pools.js'
 import type { Runtime } from './runtime.js'
-import { SluiceConfig, type SluiceConfigInput, type SluiceConfigParsed } from './schema.js'
+import type { SluiceConfigInput, SluiceConfigParsed } from './schema.js'
 
 /** Where the configuration comes from: a file (reloadable) or a value given in process. */
 export type ConfigSource = { readonly file: string } | { readonly value: SluiceConfigInput | string; readonly label: string }
@@ -111,11 +111,6 @@ export class ConfigHolder {
     if ('file' in this.source) return loadConfigFile(this.source.file, this.env)
     const value = this.source.value
     if (typeof value === 'string') return parseConfigText(value, this.source.label, this.env)
-    const parsed = SluiceConfig.safeParse(value)
-    if (parsed.success) return parsed.data
-    throw new ConfigError(
-      this.source.label,
-      parsed.error.issues.map((i) => ({ path: i.path.join('.'), line: null, message: i.message })),
-    )
+    return parseConfigValue(value, this.source.label)
   }
 }

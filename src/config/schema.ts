@@ -2,17 +2,19 @@ import { z } from 'zod'
 import { budgetPeriods } from '../core/admit/budget.js'
 import { defaultStrategy, strategyNames } from '../core/balance/index.js'
 import { priorityNames } from '../core/queue/priority.js'
+import { referenceProblems } from './references.js'
 import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js'
 
 // The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
 // JSON Schema for editors are all generated from these definitions.
 
-const duration = (def: string, what: string) =>
+/** `zero` says what 0 does, for the fields where the code gives 0 a meaning of its own. */
+const duration = (def: string, what: string, zero?: string) =>
   z
     .union([z.number().int().nonnegative(), z.string().regex(durationPattern, 'expected a duration such as 500ms, 30s, 2m or 7d')])
     .default(def)
     .transform(parseDuration)
-    .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m; 0 disables). Default ${def}.`)
+    .describe(`${what} (milliseconds as a number, or a string such as 500ms, 30s, 2m${zero === undefined ? '' : `; ${zero}`}). Default ${def}.`)
 
 const size = (def: string, what: string) =>
   z
@@ -35,17 +37,17 @@ export const ServerConfig = z
     metrics_port: port.nullable().default(null).describe('Serve /metrics on this port too (on the same host). Default: only on the main port.'),
     body_limit: size('10mb', 'Largest request body accepted; larger bodies get 413 request_too_large'),
     drain_timeout: duration('30s', 'On SIGTERM, how long in-flight requests and streams may run before the process exits'),
-    request_timeout: duration('60s', 'Longest time a client may take to send a whole request (headers and body); slower clients get 408. Answers are not limited by this'),
-    keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed'),
+    request_timeout: duration('60s', 'Longest time a client may take to send its request headers, and then again its body; a slower client gets 408 request_timeout. Answers are not limited by this', '0 takes the bound off bodies; headers are then still cut after 60 s'),
+    keep_alive_timeout: duration('65s', 'Idle time after which a client keep-alive connection is closed', '0 never closes them'),
   })
   .describe('The HTTP server.')
 
 export const Timeouts = z
   .strictObject({
-    connect: duration('10s', 'Time to open a TCP/TLS connection to the upstream'),
-    first_byte: duration('120s', 'Time from sending the request until the upstream response headers arrive'),
-    idle: duration('60s', 'Longest silence between two chunks of an upstream response body'),
-    total: duration('600s', 'Longest time for a whole upstream exchange, streams included'),
+    connect: duration('10s', 'Time to open a TCP/TLS connection to the upstream', '0 disables'),
+    first_byte: duration('120s', 'Time from sending the request until the upstream response headers arrive', '0 disables'),
+    idle: duration('60s', 'Longest silence between two chunks of an upstream response body', '0 disables'),
+    total: duration('600s', 'Longest time for a whole upstream exchange, streams included', '0 disables'),
   })
   .describe('Upstream timeouts. A timeout before the response starts is 504 upstream_timeout; during a stream it ends the stream with an error event.')
 
@@ -82,7 +84,7 @@ export const KeyConfig = z
   .strictObject({
     id: identifier.describe('Name of the key in logs, metrics and the admin API. The secret itself never appears anywhere.'),
     key: z
-      .string()
+      .string({ error: (issue) => (issue.input === undefined ? 'the key is missing (add key: "${ENV_VAR}" holding the upstream credential)' : 'the key must be a string') })
       .trim() // a key read from a file or an environment variable often ends in a newline
       .min(1, 'the key is empty (is its ${VAR} set?)')
       .regex(/^[\x21-\x7e\x80-\xff]*$/, 'a key may hold only printable ASCII and Latin-1 characters (no whitespace; check for a character pasted from a web page)')
@@ -138,7 +140,7 @@ export const ProviderConfig = z
     ),
     api_version: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a version such as 2024-10-21').optional().describe('azure: the api-version query parameter. Default 2024-10-21.'),
     anthropic_version: headerValue.min(1).optional().describe('anthropic: the anthropic-version header. Default 2023-06-01.'),
-    keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe('Upstream credentials; requests rotate round-robin among them.'),
+    keys: z.array(KeyConfig).min(1, 'a provider needs at least one key').describe("Upstream credentials. A model's requests go to the key its `strategy` picks (p2c by default) among those that can take them now; passthrough requests rotate round-robin over the keys in service."),
     headers: z.record(headerName, headerValue).default({}).describe('Extra static headers sent upstream with every request (for example OpenAI-Organization).'),
     timeouts: Timeouts.prefault({}),
     limit_scope: z.enum(['key', 'key-model']).default('key').describe(
@@ -210,7 +212,7 @@ export const QueueConfig = z
       })
       .prefault({})
       .describe('Longest wait in the queue, per priority. A client may shorten it with X-Sluice-Max-Wait: <seconds>.'),
-    keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection'),
+    keepalive: duration('0', 'While a streaming request waits, send an SSE comment line this often so proxies keep the connection', '0 sends none'),
   })
   .describe('The priority queue in front of each model: requests wait there until a key has capacity.')
 
@@ -270,7 +272,7 @@ export const PriceConfig = z
 
 export const UsageConfig = z
   .strictObject({
-    retention: duration('90d', 'How long usage records are kept (a duration such as 30d; 0 keeps them for ever)'),
+    retention: duration('90d', 'How long usage records are kept; older ones are deleted at start and every hour', '0 keeps them for ever'),
     buffer: z.number().int().min(100).default(10_000).describe('Usage records held in memory while the database catches up; beyond it records are dropped and counted (sluice_usage_records_dropped_total). Default 10000.'),
   })
   .describe('The usage ledger: one record per request, written in batches off the request path.')
@@ -291,7 +293,7 @@ const databaseUrl = z
   .regex(/^(sqlite:(?!\/\/).+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> (sqlite:./data/sluice.db, sqlite:/var/lib/sluice.db), sqlite::memory: or postgres://user@host:port/database')
   .default('sqlite:./data/sluice.db')
   .describe(
-    'Where sluice keeps what must survive a restart (learned concurrency limits and their history): sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
+    'Where sluice keeps what must survive a restart: consumers and their virtual keys, the usage ledger, and learned concurrency limits with their history. sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
   )
 
 export const LogConfig = z
@@ -321,87 +323,25 @@ export const SluiceConfig = z
     usage: UsageConfig.prefault({}),
     cors: CorsConfig.prefault({}),
   })
-  .superRefine(checkReferences)
+  .superRefine((cfg, ctx) => {
+    for (const problem of referenceProblems(cfg)) ctx.addIssue({ code: 'custom', ...problem })
+  })
   .describe('sluice configuration (sluice.yaml).')
 
-// Cross-field rules, reported with the path of the offending field so the loader can give its line.
-function checkReferences(cfg: ConfigShape, ctx: z.RefinementCtx): void {
-  for (const [id, p] of Object.entries(cfg.providers)) {
-    if (p.type === 'azure' && !p.base_url) ctx.addIssue({ code: 'custom', path: ['providers', id, 'base_url'], message: 'azure providers need base_url (https://NAME.openai.azure.com)' })
-    const seen = new Set<string>()
-    p.keys.forEach((k, i) => {
-      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['providers', id, 'keys', i, 'id'], message: `duplicate key id "${k.id}"` })
-      seen.add(k.id)
-    })
-    const check = p.health_check
-    if (check && check.model === undefined && check.path === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['providers', id, 'health_check'], message: 'a health check needs model (a one-token chat request) or path (GET on a self-hosted server)' })
-    }
-    // As Higress refuses it: failover whose probes cannot run would keep a key out forever.
-    if (p.failover.enabled && !check) {
-      ctx.addIssue({ code: 'custom', path: ['providers', id, 'failover', 'enabled'], message: 'failover needs health_check.model (the model a probe asks for one token), or health_check.path for a self-hosted server' })
-    }
-  }
-  const names = new Set<string>()
-  for (const [name, m] of Object.entries(cfg.models)) {
-    names.add(name)
-    for (const alias of m.aliases) names.add(alias)
-  }
-  const patterns = [...names].filter((n) => n.includes('*')).map(wildcardPattern)
-  const aliasOwner = new Map<string, string>()
-  for (const [name, m] of Object.entries(cfg.models)) {
-    m.targets.forEach((t, i) => {
-      if (!(t.provider in cfg.providers)) ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'provider'], message: `unknown provider "${t.provider}"` })
-      if (m.split && (t.group === undefined || !(t.group in m.split))) {
-        ctx.addIssue({ code: 'custom', path: ['models', name, 'targets', i, 'group'], message: `with a split, every target names one of its groups (${Object.keys(m.split).join(', ')})` })
-      }
-    })
-    if (m.split) {
-      for (const group of Object.keys(m.split)) {
-        if (!m.targets.some((t) => t.group === group)) ctx.addIssue({ code: 'custom', path: ['models', name, 'split', group], message: `no target is in group "${group}"` })
-      }
-    }
-    if (m.ab_test && !m.split) ctx.addIssue({ code: 'custom', path: ['models', name, 'ab_test'], message: 'an A/B test needs `split` to name its groups and their weights' })
-    m.aliases.forEach((alias, i) => {
-      const owner = aliasOwner.get(alias)
-      if (alias in cfg.models || (owner !== undefined && owner !== name)) ctx.addIssue({ code: 'custom', path: ['models', name, 'aliases', i], message: `"${alias}" already names another model` })
-      aliasOwner.set(alias, name)
-    })
-    m.fallbacks.forEach((fallback, i) => {
-      if (fallback === name || m.aliases.includes(fallback)) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: 'a model cannot fall back to itself' })
-      else if (!names.has(fallback) && !patterns.some((p) => p.test(fallback))) ctx.addIssue({ code: 'custom', path: ['models', name, 'fallbacks', i], message: `unknown model "${fallback}" (fallbacks name models, aliases or names a wildcard model matches)` })
-    })
-  }
-  if (cfg.cors.credentials && cfg.cors.origins.includes('*')) {
-    ctx.addIssue({ code: 'custom', path: ['cors', 'credentials'], message: 'credentials cannot be allowed for every origin ("*"): list the origins' })
-  }
-  const adminKeys = new Set(cfg.admin.keys)
-  cfg.admin.read_only_keys.forEach((k, i) => {
-    if (adminKeys.has(k)) ctx.addIssue({ code: 'custom', path: ['admin', 'read_only_keys', i], message: 'this key is also an admin key' })
-  })
-  if (cfg.passthrough && !(cfg.passthrough.provider in cfg.providers)) {
-    ctx.addIssue({ code: 'custom', path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
-  }
-}
+/** What `sluice keys …` reads from sluice.yaml; every other section is ignored, valid or not. */
+export const KeysCommandConfig = z.object({
+  database: databaseUrl,
+  tiers: z.record(identifier, TierConfig).default({}),
+})
 
-/** `llama-*` → /^llama-.*$/: a star matches any run of characters, everything else itself. */
-export function wildcardPattern(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
-}
-
-interface ConfigShape {
-  providers: Record<string, { type: string; base_url?: string | undefined; keys: { id: string }[]; health_check: { model?: string | undefined; path?: string | undefined } | null; failover: { enabled: boolean } }>
-  models: Record<string, { targets: { provider: string; group?: string | undefined }[]; aliases: string[]; fallbacks: string[]; split: Record<string, number> | null; ab_test: unknown }>
-  passthrough: { provider: string } | null
-  cors: { origins: string[]; credentials: boolean }
-  admin: { keys: string[]; read_only_keys: string[] }
-}
+export { wildcardPattern } from './references.js'
 
 export type SluiceConfigInput = z.input<typeof SluiceConfig>
 export type SluiceConfigParsed = z.output<typeof SluiceConfig>
 export type ProviderConfigParsed = z.output<typeof ProviderConfig>
 export type ModelConfigParsed = z.output<typeof ModelConfig>
 export type TierConfigParsed = z.output<typeof TierConfig>
+export type KeysCommandConfigParsed = z.output<typeof KeysCommandConfig>
 
 export function configJsonSchema(): unknown {
   return z.toJSONSchema(SluiceConfig, { io: 'input', unrepresentable: 'any' })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { CorsSettings, Runtime } from '../config/runtime.js'
 import { RequestContext } from '../context.js'
 import { SluiceError, asSluiceError } from '../errors.js'
@@ -16,6 +16,8 @@ export interface HandlerDeps {
   readonly acquireRuntime: () => Runtime
   readonly releaseRuntime: (runtime: Runtime) => void
   readonly pipeline: (ctx: RequestContext) => Promise<void>
+  /** Resolves when the caller may use the data plane (the auth stage's rules); rejects with its 401. */
+  readonly checkCaller: (headers: IncomingHttpHeaders, runtime: Runtime) => Promise<void>
   readonly status: StatusTracker
   readonly metrics: Metrics
   readonly isDraining: () => boolean
@@ -42,6 +44,9 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
     if (deps.isDraining()) res.shouldKeepAlive = false
 
     const cors = deps.runtime().cors
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+      return runPipeline(id, req, res, 'passthrough', '', new SluiceError('malformed_request', ['an HTTP/1.1 request needs a Host header'], { param: 'host' }))
+    }
     let target: Target
     try {
       target = classifyTarget(req.url ?? '/')
@@ -54,20 +59,24 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
 
     switch (target.kind) {
       case 'endpoint':
-        if (req.method !== 'POST') return runPipeline(id, req, res, target.endpoint, target.below, notAllowed(req))
+        if (req.method !== 'POST') return runPipeline(id, req, res, target.endpoint, target.below, notAllowed(req, 'POST'))
         return runPipeline(id, req, res, target.endpoint, target.below, null)
       case 'passthrough':
-        return runPipeline(id, req, res, 'passthrough', target.below, null)
-      case 'models':
-        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', notAllowed(req))
-        return sendJson(res, 200, deps.runtime().modelListJson, { 'x-request-id': id })
+        return runPipeline(id, req, res, 'passthrough', target.below, passthroughRefusal(req))
+      case 'models': {
+        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', notAllowed(req, 'GET'))
+        const runtime = deps.runtime()
+        return answerCaller(id, req, res, runtime, () => sendJson(res, 200, runtime.modelListJson, { 'x-request-id': id }))
+      }
       case 'model': {
         const runtime = deps.runtime()
         const found = runtime.models.get(target.id)
-        if (found && req.method === 'GET') return sendJson(res, 200, found.modelJson, { 'x-request-id': id })
-        if (!found && runtime.passthrough) return runPipeline(id, req, res, 'passthrough', target.below, null)
-        const refusal = found ? notAllowed(req) : new SluiceError('model_not_found', [target.id], { param: 'model' })
-        return runPipeline(id, req, res, 'passthrough', '', refusal)
+        if (!found && runtime.passthrough) return runPipeline(id, req, res, 'passthrough', target.below, passthroughRefusal(req))
+        if (req.method !== 'GET') return runPipeline(id, req, res, 'passthrough', '', found ? notAllowed(req, 'GET') : modelNotFound(target.id))
+        return answerCaller(id, req, res, runtime, () => {
+          if (found) sendJson(res, 200, found.modelJson, { 'x-request-id': id })
+          else runPipeline(id, req, res, 'passthrough', '', modelNotFound(target.id))
+        })
       }
       case 'health':
         return sendJson(res, 200, '{"status":"ok"}')
@@ -93,6 +102,11 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
       case 'unknown':
         return runPipeline(id, req, res, 'passthrough', '', new SluiceError('not_found', [req.method, target.path]))
     }
+  }
+
+  /** Runs `answer` once the caller is known to hold a valid key; a refusal is answered, counted and logged as any other. */
+  function answerCaller(id: string, req: IncomingMessage, res: ServerResponse, runtime: Runtime, answer: () => void): void {
+    deps.checkCaller(req.headers, runtime).then(answer, (err: unknown) => runPipeline(id, req, res, 'passthrough', '', asSluiceError(err, id)))
   }
 
   /** Sets the CORS headers of a data-plane request; true when it was a preflight, now answered (204) or refused (403). */
@@ -123,8 +137,22 @@ function isDataPlane(kind: Target['kind']): boolean {
   return kind === 'endpoint' || kind === 'passthrough' || kind === 'models' || kind === 'model'
 }
 
-function notAllowed(req: IncomingMessage): SluiceError {
-  return new SluiceError('method_not_allowed', [req.method, req.url])
+function modelNotFound(id: string): SluiceError {
+  return new SluiceError('model_not_found', [id], { param: 'model' })
+}
+
+function notAllowed(req: IncomingMessage, allow: string): SluiceError {
+  return new SluiceError('method_not_allowed', [req.method, req.url], { allow })
+}
+
+// The methods the providers' APIs use, and OPTIONS for CORS. Anything else (TRACE above all,
+// which an RFC-compliant upstream answers by echoing the request, injected key included) is
+// never forwarded.
+const passthroughMethods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+const passthroughAllow = [...passthroughMethods].join(', ')
+
+function passthroughRefusal(req: IncomingMessage): SluiceError | null {
+  return passthroughMethods.has(req.method ?? '') ? null : notAllowed(req, passthroughAllow)
 }
 
 export async function serveMetrics(metrics: Metrics, res: ServerResponse): Promise<void> {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { parseSimulatorConfig } from './config/parse.js'
+import { parseCommandLine, UsageError } from '../cli-args.js'
+import { parseSimulatorConfig, SimulatorConfigError } from './config/parse.js'
 import { demoSimulatorConfig } from './config/demo.js'
 import { startSimulator } from './server.js'
 import type { SimulatorConfigInput } from './types.js'
@@ -13,25 +14,42 @@ export interface SimulateCommandOptions {
   out?: { write(line: string): unknown }
 }
 
-interface SimulateArgs { port: number, configPath: string | undefined, host: string | undefined }
+/** What `sluice simulate --help` prints, and what follows a mistake in its arguments. */
+export const simulateUsage = `Usage: sluice simulate [--port N] [--config FILE]
+
+Runs sluice's fake upstream on 127.0.0.1 until SIGINT or SIGTERM: OpenAI, Azure and Anthropic
+dialects with per-key limits, latency and faults. README.md ("The simulator") describes FILE.
+
+Options:
+  -p, --port N        port to listen on (default ${DEFAULT_SIMULATOR_PORT}; 0 picks a free one)
+  -c, --config FILE   simulator config (YAML); without it, the demo's keys and limits
+  -h, --help          print this help
+`
+
+const simulateOptions = {
+  port: { type: 'string', short: 'p' },
+  config: { type: 'string', short: 'c' },
+  host: { type: 'string' },
+} as const
 
 /**
  * `sluice simulate [--port N] [--config sim.yaml]`: runs the simulator until SIGINT/SIGTERM.
- * Without --config it serves the demo configuration.
+ * Without --config it serves the demo configuration. A mistake in the arguments is a
+ * UsageError; a config file that cannot be read or is invalid, a SimulatorConfigError.
  */
 export async function runSimulateCommand(args: string[], opts: SimulateCommandOptions = {}): Promise<void> {
-  const parsed = parseArgs(args)
+  const { values } = parseCommandLine(args, simulateOptions)
+  const port = values.port === undefined ? DEFAULT_SIMULATOR_PORT : Number(values.port)
+  if (!/^\d+$/.test(values.port ?? '0') || port > 65_535) throw new UsageError(`--port must be an integer from 0 to 65535, not "${values.port}"`)
   const out = opts.out ?? process.stdout
-  const config: SimulatorConfigInput = parsed.configPath === undefined
-    ? demoSimulatorConfig
-    : parseSimulatorConfig(await readFile(parsed.configPath, 'utf8'))
-  const sim = await startSimulator({ port: parsed.port, host: parsed.host, config })
+  const config: SimulatorConfigInput = values.config === undefined ? demoSimulatorConfig : parseSimulatorConfig(await readConfig(values.config))
+  const sim = await startSimulator({ port, host: values.host, config })
   out.write(`${JSON.stringify({
     level: 30,
     time: Date.now(),
     msg: 'simulator listening',
     url: sim.url,
-    config: parsed.configPath ?? 'demo',
+    config: values.config ?? 'demo',
   })}\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
@@ -48,27 +66,10 @@ export async function runSimulateCommand(args: string[], opts: SimulateCommandOp
   await sim.close()
 }
 
-function parseArgs(args: readonly string[]): SimulateArgs {
-  const out: SimulateArgs = { port: DEFAULT_SIMULATOR_PORT, configPath: undefined, host: undefined }
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? ''
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined]
-    const value = (): string => {
-      const v = inline ?? args[++i]
-      if (v === undefined || v === '') throw new Error(`${flag} needs a value`)
-      return v
-    }
-    switch (flag) {
-      case '--port': {
-        const port = Number(value())
-        if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be an integer from 0 to 65535`)
-        out.port = port
-        break
-      }
-      case '--config': out.configPath = value(); break
-      case '--host': out.host = value(); break
-      default: throw new Error(`unknown option ${arg} (expected --port N, --config FILE)`)
-    }
+async function readConfig(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new SimulatorConfigError(`simulator config: cannot read ${path}: ${(err as Error).message}`)
   }
-  return out
 }

@@ -24,6 +24,18 @@ export class StoreConflictError extends Error {
   readonly target: string | undefined
 }
 
+/**
+ * The database named by `database` could not be opened or migrated: unreachable, refused the
+ * credentials, a file that cannot be created, a schema from a newer sluice. Something for the
+ * operator to fix, so the CLI tells it without a stack trace. The message never holds a password.
+ */
+export class StoreOpenError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause })
+    this.name = 'StoreOpenError'
+  }
+}
+
 /** A better-sqlite3 constraint error as a StoreConflictError; anything else unchanged. */
 export function fromSqliteError(err: unknown): unknown {
   const e = err as { code?: unknown; message?: unknown }

@@ -76,6 +76,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
     spend: new Counter('sluice_spend_usd_total', 'USD charged to callers from the usage the upstream reported and `pricing`, by model route and consumer tier ("none" without one).', ['model', 'tier']),
     tokens: new Counter('sluice_tokens_total', 'Tokens the upstream reported, by model route and type (prompt, completion).', ['model', 'type']),
     dashboardViewers: new GaugeSet('sluice_dashboard_viewers', 'Open dashboard event streams (GET /api/admin/events); the overview is built only while this is above 0.', []),
+    protocolErrors: new Counter(
+      'sluice_protocol_errors_total',
+      'Requests answered before the pipeline because node:http could not take them (not valid HTTP, headers too large, not received within server.request_timeout, CONNECT, an unknown Expect), by error code.',
+      ['code'],
+    ),
     configReloads: new Counter('sluice_config_reloads_total', 'Configuration reloads, by result (applied or rejected).', ['result']),
     configGeneration: new Gauge('sluice_config_generation', 'Generation number of the configuration in use.', opts.configGeneration ?? (() => 0)),
   }

@@ -69,8 +69,10 @@ export function rawRequest(port: number, head: string, body = ''): Promise<Reply
     const socket = connect(port, '127.0.0.1')
     let buf = Buffer.alloc(0)
     let done = false
+    // The answer to HEAD declares a length but carries no body.
+    const bodiless = head.startsWith('HEAD ')
     const finish = (): void => {
-      const parsed = parseResponse(buf)
+      const parsed = parseResponse(buf, bodiless)
       if (!parsed || done) return
       done = true
       socket.destroy()
@@ -91,8 +93,60 @@ export function rawRequest(port: number, head: string, body = ''): Promise<Reply
   })
 }
 
+/** What came back on a raw socket: the answer, or status 0 when it closed without one. */
+export interface RawAnswer extends Reply {
+  /** Milliseconds from the first byte written to the answer (or to the close). */
+  readonly ms: number
+}
+
+/**
+ * Writes `bytes` exactly as given (the last chunk of `bytes` may be written later by the
+ * caller through `more`) and reads one answer, whatever its shape: a content-length response as
+ * soon as it is complete, anything else when the server closes. Never rejects: a socket closed
+ * without an answer is status 0, so tests can assert that it never happens.
+ */
+export function rawExchange(port: number, bytes: string | Buffer, more?: (write: (chunk: string | Buffer) => void) => void): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    const started = performance.now()
+    let buf = Buffer.alloc(0)
+    let done = false
+    const settle = (answer: Reply): void => {
+      if (done) return
+      done = true
+      socket.destroy()
+      resolve({ ...answer, ms: performance.now() - started })
+    }
+    const parseWhole = (): Reply => {
+      const end = buf.indexOf('\r\n\r\n')
+      if (end === -1) return reply(0, {}, buf)
+      const lines = buf.subarray(0, end).toString('latin1').split('\r\n')
+      const headers: Record<string, string> = {}
+      for (const line of lines.slice(1)) headers[line.slice(0, line.indexOf(':')).trim().toLowerCase()] = line.slice(line.indexOf(':') + 1).trim()
+      return reply(Number((lines[0] ?? '').split(' ')[1]) || 0, headers, buf.subarray(end + 4))
+    }
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk])
+      // An interim answer (100 Continue) comes before the one that counts.
+      while (/^HTTP\/1\.1 1\d\d /.test(buf.toString('latin1', 0, 13)) && buf.includes('\r\n\r\n')) buf = buf.subarray(buf.indexOf('\r\n\r\n') + 4)
+      try {
+        const parsed = parseResponse(buf)
+        if (parsed) settle(parsed)
+      } catch {
+        // Not a content-length response: read until the server closes.
+      }
+    })
+    socket.on('close', () => settle(parseWhole()))
+    socket.on('error', () => undefined)
+    socket.write(bytes)
+    more?.((chunk) => {
+      if (!socket.destroyed) socket.write(chunk)
+    })
+  })
+}
+
 /** A complete response with a content-length body, or null while bytes are missing. */
-function parseResponse(buf: Buffer): Reply | null {
+function parseResponse(buf: Buffer, bodiless = false): Reply | null {
   const end = buf.indexOf('\r\n\r\n')
   if (end === -1) return null
   const lines = buf.subarray(0, end).toString('latin1').split('\r\n')
@@ -105,6 +159,7 @@ function parseResponse(buf: Buffer): Reply | null {
   const length = Number(headers['content-length'] ?? NaN)
   if (!Number.isInteger(length)) throw new Error(`expected a content-length response, got ${lines.join(' | ')}`)
   const body = buf.subarray(end + 4)
+  if (bodiless) return reply(status, headers, Buffer.alloc(0))
   if (body.length < length) return null
   return reply(status, headers, body.subarray(0, length))
 }

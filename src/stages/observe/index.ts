@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { ClientGoneError, type RequestContext, type Stage } from '../../context.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import { asSluiceError } from '../../errors.js'
-import { sendError } from '../../respond.js'
+import { closeAfterAnswer, sendError } from '../../respond.js'
 import { accessLogWriter, type AccessRecord } from '../../telemetry/access-log.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import type { UsageRecord } from '../../store/types.js'
@@ -35,6 +35,9 @@ export function observe(ports: ObservePorts): Stage {
   }
 }
 
+/** How long the rest of an unread body is read and discarded after the answer, at most. */
+const lingerMs = 5_000
+
 function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): void {
   if (ctx.clientGone || thrown instanceof ClientGoneError) {
     ctx.outcome = 'client_abort'
@@ -51,8 +54,9 @@ function answerFailure(ctx: RequestContext, thrown: unknown, logger: Logger): vo
   ctx.status = err.status
   ctx.errorCode = err.code
   // A body left unread (refused before reading, or too large) would be parsed as the next
-  // request on a kept-alive connection; close it instead of draining megabytes.
-  if (!ctx.req.complete) ctx.res.shouldKeepAlive = false
+  // request on a kept-alive connection: close it, but only once the client could read the
+  // answer (bounded: twice the body limit, or a few seconds).
+  if (!ctx.req.complete) closeAfterAnswer(ctx.req, ctx.res, 2 * ctx.runtime.server.bodyLimit, lingerMs)
   sendError(ctx.res, err, ctx.id)
 }
 

@@ -39,12 +39,30 @@ describe('data plane: traversal and smuggling on the passthrough catch-all', () 
     'http://evil/v1/x',
     'http://127.0.0.1/v1/files',
     '//evil/v1/x',
+    '/v1/%252e%252e/admin',
+    '/v1/files/%252e%252e',
+    '/v1/%c0%ae%c0%ae/admin',
+    '/v1/files/%c0%ae',
+    '/v1/files/%',
+    '/v1/files/%zz',
   ]
   for (const target of targets) {
     it(`${target} → 400 invalid_path`, async () => {
       const res = await rawRequest(stack.gw.port, head(target))
       expect(res.status).toBe(400)
       expectErrorBody(res.json(), 'invalid_path')
+      expect(stack.sim.requests()).toHaveLength(0)
+    })
+  }
+
+  // Passed through, these would reach the upstream's chat endpoint around the queue and the
+  // pacer; served as the managed endpoint, the body is checked first (and refused here).
+  for (const target of ['/v1/Chat/Completions', '/v1/chat/completions/', '/v1/CHAT/completions/?x=1', '/v1/%63hat/completions']) {
+    it(`POST ${target} is the managed chat endpoint, not passthrough`, async () => {
+      const body = '{"model":"gpt-4o-mini"}'
+      const res = await rawRequest(stack.gw.port, head(target, 'Content-Type: application/json', `Content-Length: ${body.length}`).replace('GET ', 'POST '), body)
+      expect(res.status).toBe(400)
+      expectErrorBody(res.json(), 'invalid_request_error', 'messages')
       expect(stack.sim.requests()).toHaveLength(0)
     })
   }

@@ -13,9 +13,9 @@ const run = promisify(execFile)
 const cli = resolve(import.meta.dirname, '../../../dist/cli.js')
 const root = resolve(import.meta.dirname, '../../..')
 
-async function sluice(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function sluice(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, ...env } })
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, ...(cwd === undefined ? {} : { cwd }) })
     return { code: 0, stdout, stderr }
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string }
@@ -54,6 +54,35 @@ models:
     expect(result.stderr).toContain(`${file}:4 providers.nvidia.keys[0].key: environment variable SLUICE_TEST_UNSET_VAR is not set`)
   })
 
+  it('reports every problem in one run: unset variables, field errors and unknown references together', async () => {
+    const file = tempFile(
+      'bad.yaml',
+      `providers:
+  nvidia:
+    type: openai
+    keys:
+      - { id: nv-1 }
+      - { id: nv-2, key: "" }
+      - { id: nv-3, key: "\${SLUICE_TEST_UNSET_VAR}" }
+models:
+  llama:
+    targets:
+      - { provider: nvdia }
+    strategy: fastest
+`,
+    )
+    const result = await sluice(['check-config', file], { SLUICE_TEST_UNSET_VAR: '' })
+    expect(result.code).toBe(1)
+    expect(result.stderr.trim().split('\n')).toEqual([
+      `${file}: invalid configuration`,
+      `  ${file}:5 providers.nvidia.keys[0].key: the key is missing (add key: "\${ENV_VAR}" holding the upstream credential)`,
+      `  ${file}:6 providers.nvidia.keys[1].key: the key is empty (is its \${VAR} set?)`,
+      `  ${file}:7 providers.nvidia.keys[2].key: environment variable SLUICE_TEST_UNSET_VAR is not set`,
+      `  ${file}:11 models.llama.targets[0].provider: unknown provider "nvdia"`,
+      `  ${file}:12 models.llama.strategy: must be one of round-robin, weighted, least-busy, p2c, latency, random, hash, metrics (got "fastest")`,
+    ])
+  })
+
   it('reports schema problems with their line once the environment is complete', async () => {
     const file = tempFile('bad.yaml', 'providers:\n  nvidia:\n    type: openai\n    keys: [{ id: nv-1, key: k }]\nmodels:\n  llama:\n    targets:\n      - { provider: nvdia }\n')
     const result = await sluice(['check-config', file])
@@ -84,6 +113,16 @@ describe('sluice start without a config file', () => {
       })
       expect(res.statusCode).toBe(200)
       await res.body.dump()
+
+      // The demo serves its own models only; docs/errors.md shows this very answer.
+      const errorsDoc = readFileSync(join(root, 'docs/errors.md'), 'utf8')
+      const example = /-d '(\{"model":"gpt-5".*\})'\n```\n\nanswers 404 with\n\n```json\n(.*)\n```/.exec(errorsDoc)
+      expect(example).not.toBeNull()
+      const unknown = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: example![1] })
+      expect(unknown.statusCode).toBe(404)
+      expect(await unknown.body.json()).toEqual(JSON.parse(example![2]!))
+      const models = (await (await request(`${url}/v1/models`)).body.json()) as { data: { id: string }[] }
+      expect(models.data.map((m) => m.id).sort()).toEqual(['demo-chat', 'demo-claude', 'demo-embed'])
     } finally {
       proc.kill('SIGTERM')
       expect((await proc.exited).code).toBe(0)
@@ -181,5 +220,25 @@ describe('sluice keys', () => {
     expect((await sluice(['keys', 'revoke', secret.slice(0, 14), '--config', config])).code).toBe(1)
     const table = await sluice(['keys', 'list', '--config', config])
     expect(table.stdout).toMatch(/alice\tlaptop\t.*\trevoked/)
+  })
+
+  it('reads only database and tiers: no provider secret needs to be set, and other sections may be wrong', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-keys-'))
+    const unset = { OPENAI_API_KEY: '', NVIDIA_KEY_1: '', NVIDIA_KEY_2: '', SLUICE_ADMIN_KEY: '' }
+    // The shipped example names four secrets; its database is ./data/sluice.db under cwd.
+    const example = join(root, 'sluice.example.yaml')
+    const created = await sluice(['keys', 'create', '--consumer', 'carol', '--tier', 'basic', '--config', example], unset, cwd)
+    expect(created.stderr).toContain('created consumer carol in tier basic')
+    expect(created.code).toBe(0)
+    const listed = await sluice(['keys', 'list', '--config', example], unset, cwd)
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toMatch(/\tcarol\t/)
+    expect((await sluice(['keys', 'create', '--consumer', 'dave', '--tier', 'gold', '--config', example], unset, cwd)).code).toBe(2)
+
+    const broken = join(cwd, 'broken.yaml')
+    writeFileSync(broken, `providers:\n  p: { type: nope, keys: "\${SLUICE_TEST_UNSET}" }\nmodels:\n  m: { targets: [{ provider: ghost }] }\nserver: { port: http }\ndatabase: sqlite:./data/sluice.db\ntiers:\n  basic: { rpm: 5 }\n`)
+    const fromBroken = await sluice(['keys', 'list', '--config', broken], { SLUICE_TEST_UNSET: '' }, cwd)
+    expect(fromBroken.stderr).toBe('')
+    expect(fromBroken.stdout).toMatch(/\tcarol\t/)
   })
 })

@@ -1,5 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, parseConfigText, type ConfigIssue } from '../../../src/config/load.js'
+import { ConfigError, loadKeysCommandConfig, parseConfigText, parseConfigValue, type ConfigIssue } from '../../../src/config/load.js'
 
 const minimal = `providers:
   openai:
@@ -426,4 +429,101 @@ describe('parseConfigText: values undici would refuse at dispatch are refused at
       expect(issuesOf(withHeaders(`{ ${name}: x }`)).map((i) => i.path)).toContain(`providers.openai.headers.${name}`)
     })
   }
+})
+
+describe('parseConfigText: every problem in one run, in plain words', () => {
+  it('reports an unknown provider together with field errors, not only once they are fixed', () => {
+    const text = `providers:
+  openai:
+    type: openai
+    keys:
+      - id: k1
+        key: sk-test-key
+    max_connections: many
+models:
+  a:
+    targets: [{ provider: opneai }]
+    fallbacks: [nowhere]
+passthrough: { provider: ghost }
+`
+    expect(issuesOf(text)).toEqual([
+      { path: 'providers.openai.max_connections', line: 7, message: 'must be a number (got "many")' },
+      { path: 'models.a.targets[0].provider', line: 10, message: 'unknown provider "opneai"' },
+      { path: 'models.a.fallbacks[0]', line: 11, message: 'unknown model "nowhere" (fallbacks name models, aliases or names a wildcard model matches)' },
+      { path: 'passthrough.provider', line: 12, message: 'unknown provider "ghost"' },
+    ])
+  })
+
+  it('reports unset variables together with the rest, and an unset key only once', () => {
+    const text = minimal.replace('key: sk-test-key', 'key: ${OPENAI_KEY}').replace('- provider: openai', '- provider: nope') + 'queue: { max_size: 0 }\n'
+    expect(issuesOf(text)).toEqual([
+      { path: 'providers.openai.keys[0].key', line: 6, message: 'environment variable OPENAI_KEY is not set' },
+      { path: 'models.gpt-4o.targets[0].provider', line: 10, message: 'unknown provider "nope"' },
+      { path: 'queue.max_size', line: 11, message: 'must be greater than 0 (got 0)' },
+    ])
+  })
+
+  it('a missing key reads as clearly as an empty one', () => {
+    const missing = issuesOf(minimal.replace('        key: sk-test-key\n', ''))
+    const empty = issuesOf(minimal.replace('key: sk-test-key', 'key: ""'))
+    expect(missing).toEqual([{ path: 'providers.openai.keys[0].key', line: 5, message: 'the key is missing (add key: "${ENV_VAR}" holding the upstream credential)' }])
+    expect(empty).toEqual([{ path: 'providers.openai.keys[0].key', line: 6, message: 'the key is empty (is its ${VAR} set?)' }])
+  })
+
+  const plain: { name: string; text: string; path: string; message: string }[] = [
+    { name: 'a missing field', text: minimal.replace('    type: openai\n', ''), path: 'providers.openai.type', message: 'required field "type" is missing' },
+    { name: 'a missing target list', text: minimal.replace('    targets:\n      - provider: openai\n', '    owned_by: me\n'), path: 'models.gpt-4o.targets', message: 'required field "targets" is missing' },
+    { name: 'a value outside its choices', text: minimal.replace('type: openai', 'type: openia'), path: 'providers.openai.type', message: 'must be one of openai, azure, anthropic (got "openia")' },
+    { name: 'a fraction where a whole number goes', text: `${minimal}queue: { max_size: 2.5 }\n`, path: 'queue.max_size', message: 'must be a whole number (got 2.5)' },
+    { name: 'a port out of range', text: withServer('  port: 70000'), path: 'server.port', message: 'must be at most 65535 (got 70000)' },
+    { name: 'a list where a map goes', text: `${minimal}retries: [1]\n`, path: 'retries', message: 'must be a map (got a list)' },
+  ]
+  for (const c of plain) {
+    it(`${c.name}: ${c.message}`, () => {
+      expect(issuesOf(c.text)).toEqual([expect.objectContaining({ path: c.path, message: c.message })])
+    })
+  }
+
+  it('a config given as a value (the demo) is checked the same way, references included', () => {
+    expect(() => parseConfigValue({ providers: { p: { type: 'openai' } }, models: { m: { targets: [{ provider: 'q' }] } } }, 'demo')).toThrow(
+      'demo: invalid configuration\n  demo providers.p.keys: required field "keys" is missing\n  demo models.m.targets[0].provider: unknown provider "q"',
+    )
+  })
+})
+
+describe('loadKeysCommandConfig: what sluice keys reads', () => {
+  const file = (text: string): string => {
+    const path = join(mkdtempSync(join(tmpdir(), 'sluice-keys-config-')), 'sluice.yaml')
+    writeFileSync(path, text)
+    return path
+  }
+
+  it('reads database and tiers and nothing else: provider secrets may be unset and other sections wrong', () => {
+    const path = file(`providers:
+  openai: { type: openai, keys: [{ id: k, key: "\${OPENAI_API_KEY}" }] }
+models:
+  m: { targets: [{ provider: ghost }] }
+server: { port: http }
+database: "\${DB_URL}"
+tiers:
+  basic: { rpm: 60 }
+`)
+    const cfg = loadKeysCommandConfig(path, { DB_URL: 'sqlite::memory:' })
+    expect(cfg.database).toBe('sqlite::memory:')
+    expect(Object.keys(cfg.tiers)).toEqual(['basic'])
+    expect(cfg.tiers.basic?.rpm).toBe(60)
+  })
+
+  it('still reports the problems of those two sections, with their lines', () => {
+    const path = file('providers: {}\ndatabase: "${DB_URL}"\ntiers:\n  basic: { rpm: 0 }\n')
+    try {
+      loadKeysCommandConfig(path, {})
+      expect.unreachable()
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([
+        { path: 'database', line: 2, message: 'environment variable DB_URL is not set' },
+        { path: 'tiers.basic.rpm', line: 4, message: 'must be greater than 0 (got 0)' },
+      ])
+    }
+  })
 })

@@ -117,6 +117,7 @@ describe('the handler and CORS', () => {
         else sendJson(ctx.res, 200, '{}', { 'x-request-id': ctx.id })
         return Promise.resolve()
       },
+      checkCaller: () => Promise.resolve(),
       status: new StatusTracker(),
       metrics: createMetrics(),
       isDraining: () => false,

@@ -34,6 +34,21 @@ describe('classifyTarget: accepted targets', () => {
     { url: '/', target: { kind: 'unknown', path: '/' } },
     { url: '/v1', target: { kind: 'unknown', path: '/v1' } },
     { url: '/v2/chat/completions?x=1', target: { kind: 'unknown', path: '/v2/chat/completions' } },
+    // A managed route spelt another way is that route, never passthrough.
+    { url: '/v1/Chat/Completions', target: { kind: 'endpoint', endpoint: 'chat', below: '/chat/completions' } },
+    { url: '/v1/CHAT/COMPLETIONS?x=1', target: { kind: 'endpoint', endpoint: 'chat', below: '/chat/completions?x=1' } },
+    { url: '/v1/chat/completions/', target: { kind: 'endpoint', endpoint: 'chat', below: '/chat/completions' } },
+    { url: '/v1/Embeddings/?a=b', target: { kind: 'endpoint', endpoint: 'embeddings', below: '/embeddings?a=b' } },
+    { url: '/v1/%63hat/completions', target: { kind: 'endpoint', endpoint: 'chat', below: '/chat/completions' } },
+    { url: '/v1/Messages', target: { kind: 'endpoint', endpoint: 'messages', below: '/messages' } },
+    { url: '/v1/completions/', target: { kind: 'endpoint', endpoint: 'completions', below: '/completions' } },
+    { url: '/v1/Models', target: { kind: 'models' } },
+    { url: '/v1/models/', target: { kind: 'models' } },
+    { url: '/v1/Models/GPT-4o', target: { kind: 'model', id: 'GPT-4o', below: '/models/GPT-4o' } },
+    { url: '/v1/models/gpt-4o/', target: { kind: 'model', id: 'gpt-4o', below: '/models/gpt-4o/' } },
+    // A single "%" encoded once is a name.
+    { url: '/v1/files/100%25', target: { kind: 'passthrough', below: '/files/100%25' } },
+    { url: '/v1/files/caf%C3%A9', target: { kind: 'passthrough', below: '/files/caf%C3%A9' } },
   ]
   for (const c of cases) {
     it(`${c.url} → ${c.target.kind}`, () => {
@@ -70,6 +85,22 @@ describe('classifyTarget: refused targets', () => {
     '/v1/models/%E0%A4%A',
     '/v1/models/%zz',
     '/v1/models/../../admin',
+    // Double-encoded dots and separators, and deeper nesting.
+    '/v1/%252e%252e/admin',
+    '/v1/files/%252E%252E',
+    '/v1/files/%252fx',
+    '/v1/files/%255cx',
+    '/v1/files/%25252e%25252e/x',
+    // Overlong UTF-8 for "." and "/", and other bytes that are not UTF-8.
+    '/v1/%c0%ae%c0%ae/admin',
+    '/v1/files/%c0%af',
+    '/v1/files/%e0%80%ae',
+    '/v1/files/%ff',
+    // Malformed percent-encoding.
+    '/v1/files/%',
+    '/v1/files/%2',
+    '/v1/files/%g0',
+    '/v1/Chat/Completions/%',
   ]
   for (const url of refused) {
     it(`refuses ${JSON.stringify(url)} with invalid_path`, () => {
