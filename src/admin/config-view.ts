@@ -62,6 +62,7 @@ function describeRuntime(rt: Runtime) {
       request_timeout_ms: s.requestTimeoutMs,
     },
     log: { level: rt.log.level, access_log: rt.log.accessLog },
+    state: rt.state.kind === 'memory' ? 'memory' : { where: rt.state.where, key_prefix: rt.state.keyPrefix, timeout_ms: rt.state.commandTimeoutMs, password: rt.state.password === null ? null : masked },
     database: redactUrl(rt.database),
     admin: { keys: rt.adminKeys.map(() => masked), read_only_keys: rt.readOnlyKeys.map(() => masked) },
     auth: rt.auth,

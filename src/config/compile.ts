@@ -8,6 +8,7 @@ import { probeRequest } from '../health/probe-request.js'
 import { SecretIndex } from '../core/secrets/secret-index.js'
 import { dialects } from '../providers/dialects.js'
 import { endpoints, type Endpoint, type ProviderSettings } from '../providers/types.js'
+import { parseRedisUrl, type StateSettings } from '../state/settings.js'
 import type { UpstreamPools } from './pools.js'
 import type { Deployment, ModelRoute, ProbeSpec, Provider, ProviderKey, RouteSplit, Runtime, SplitGroup } from './runtime.js'
 import { wildcardPattern, type ModelConfigParsed, type ProviderConfigParsed, type SluiceConfigParsed } from './schema.js'
@@ -116,6 +117,7 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
       keepaliveMs: cfg.queue.keepalive,
     }),
     outputReserve: cfg.pacing.output_reserve,
+    state: compileState(cfg.state),
     database: cfg.database,
     adminKeys: Object.freeze([...cfg.admin.keys]),
     readOnlyKeys: Object.freeze([...cfg.admin.read_only_keys]),
@@ -297,4 +299,12 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
     secrets: Object.freeze(p.keys.map((k) => k.key)),
     passthroughPath: (below: string) => dialect.passthroughPath(below, settings),
   })
+}
+
+const memoryState: StateSettings = Object.freeze({ kind: 'memory' })
+
+function compileState(state: SluiceConfigParsed['state']): StateSettings {
+  if (state === 'memory') return memoryState
+  if (typeof state === 'string') return parseRedisUrl(state)
+  return parseRedisUrl(state.url, { password: state.password, keyPrefix: state.key_prefix, commandTimeoutMs: state.timeout })
 }

@@ -3,6 +3,9 @@
 // config, and the loader to a raw one that failed elsewhere, so both kinds of problem are
 // reported in the same run.
 
+/** The `database` setting when none is given (the schema's default, read here for a raw config too). */
+export const defaultDatabaseUrl = 'sqlite:./data/sluice.db'
+
 export interface ReferenceProblem {
   readonly path: (string | number)[]
   readonly message: string
@@ -76,10 +79,22 @@ export function referenceProblems(cfg: ConfigShape): ReferenceProblem[] {
   cfg.admin.read_only_keys.forEach((k, i) => {
     if (k !== undefined && adminKeys.has(k)) problems.push({ path: ['admin', 'read_only_keys', i], message: 'this key is also an admin key' })
   })
+  if (usesRedis(cfg.state) && typeof cfg.database === 'string' && cfg.database.startsWith('sqlite:')) {
+    problems.push({
+      path: ['state'],
+      message: `state on Redis needs a shared database: every instance must read the same consumers, virtual keys and learned limits, and a SQLite file (${cfg.database}) belongs to one process on one machine. Set database: postgres://…, or state: memory for one instance`,
+    })
+  }
   if (cfg.passthrough && !Object.hasOwn(cfg.providers, cfg.passthrough.provider)) {
     problems.push({ path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
   }
   return problems
+}
+
+/** `state: redis://…`, `rediss://…` or `{ url: … }`; anything malformed is the schema's to report. */
+function usesRedis(state: unknown): boolean {
+  if (typeof state === 'string') return /^rediss?:\/\//.test(state)
+  return isRecord(state) && typeof state.url === 'string'
 }
 
 /** `llama-*` → /^llama-.*$/: a star matches any run of characters, everything else itself. */
@@ -94,6 +109,8 @@ export interface ConfigShape {
   passthrough: { provider: string } | null
   cors: { origins: (string | undefined)[]; credentials: boolean }
   admin: { keys: (string | undefined)[]; read_only_keys: (string | undefined)[] }
+  state: unknown
+  database: unknown
 }
 
 /** The parts of a raw (unvalidated) config the cross-field rules read, with what is malformed left out. */
@@ -140,6 +157,8 @@ function referenceShape(raw: unknown): ConfigShape {
     passthrough: providersKnown && typeof passthrough.provider === 'string' ? { provider: passthrough.provider } : null,
     cors: { origins: strings(cors.origins), credentials: cors.credentials === true },
     admin: { keys: strings(admin.keys), read_only_keys: strings(admin.read_only_keys) },
+    state: root.state,
+    database: root.database === undefined ? defaultDatabaseUrl : root.database,
   }
 }
 

@@ -8,6 +8,7 @@ import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { Priority } from '../core/queue/index.js'
 import type { SecretIndex } from '../core/secrets/secret-index.js'
 import type { Dialect, Endpoint } from '../providers/types.js'
+import type { StateSettings } from '../state/settings.js'
 
 // What the request path reads: built once per config generation, frozen, swapped whole.
 
@@ -170,6 +171,8 @@ export interface Runtime {
   readonly queue: QueueSettings
   /** Output tokens charged at dispatch when a request sets no max_tokens. */
   readonly outputReserve: number
+  /** Where shared limits live (read at start only; a Redis password is never logged: use `where`). */
+  readonly state: StateSettings
   /** The database URL (read at start only; may hold a password, so never logged). */
   readonly database: string
   /** Admin API keys (`admin.keys`); empty = the admin API refuses everything. */

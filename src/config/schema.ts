@@ -2,7 +2,8 @@ import { z } from 'zod'
 import { budgetPeriods } from '../core/admit/budget.js'
 import { defaultStrategy, strategyNames } from '../core/balance/index.js'
 import { priorityNames } from '../core/queue/priority.js'
-import { referenceProblems } from './references.js'
+import { defaultKeyPrefix, keyPrefixPattern, parseRedisUrl } from '../state/settings.js'
+import { defaultDatabaseUrl, referenceProblems } from './references.js'
 import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js'
 
 // The one source of truth for sluice.yaml: validation, defaults, docs/config.md and the
@@ -291,9 +292,46 @@ export const CorsConfig = z
 const databaseUrl = z
   .string()
   .regex(/^(sqlite:(?!\/\/).+|postgres(ql)?:\/\/.+)$/, 'expected sqlite:<path> (sqlite:./data/sluice.db, sqlite:/var/lib/sluice.db), sqlite::memory: or postgres://user@host:port/database')
-  .default('sqlite:./data/sluice.db')
+  .default(defaultDatabaseUrl)
   .describe(
     'Where sluice keeps what must survive a restart: consumers and their virtual keys, the usage ledger, and learned concurrency limits with their history. sqlite:<path> (relative to the working directory; WAL mode), sqlite::memory:, or postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than public). Read at start only. Default sqlite:./data/sluice.db.',
+  )
+
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/.+/, 'expected redis://host:6379/0 (or rediss:// for TLS)')
+  .superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message })
+    }
+  })
+
+export const RedisStateConfig = z
+  .strictObject({
+    url: redisUrl.describe('redis://[user:password@]host:6379/0, or rediss://… for TLS.'),
+    password: z.string().min(1).nullable().default(null).describe('The Redis password (usually "${REDIS_PASSWORD}"); wins over one in the URL. Never logged.'),
+    key_prefix: z
+      .string()
+      .regex(keyPrefixPattern, 'use 1 to 64 letters, digits and : . _ - (no braces: they would change the hash slots)')
+      .default(defaultKeyPrefix)
+      .describe(`Prepended to every Redis key and channel, so several gateways can share one Redis. Default ${defaultKeyPrefix}.`),
+    // Not `duration`: 0 cannot mean "no timeout" here, as a request must never hang on Redis.
+    timeout: z
+      .union([z.number().int().positive(), z.string().regex(durationPattern, 'expected a duration such as 250ms or 1s')])
+      .default('250ms')
+      .transform(parseDuration)
+      .pipe(z.number().int().min(10, 'at least 10ms').max(10_000, 'at most 10s: a request must never wait long on Redis'))
+      .describe('Longest wait for one Redis call (milliseconds, or a string such as 250ms); past it the call fails and the instance falls back to its share of each limit. 10ms to 10s. Default 250ms.'),
+  })
+  .describe('Shared state on Redis, with its options.')
+
+const stateSetting = z
+  .union([z.literal('memory'), redisUrl, RedisStateConfig])
+  .default('memory')
+  .describe(
+    'Where limits live while sluice runs (pacers, permits, breakers, consumer rates, pins). memory (the default): in this process, for one instance. redis://host:6379/0 (or rediss://, or an object with url, password, key_prefix, timeout): shared by every instance that names the same Redis, so N instances keep one set of limits. Redis needs a shared database (postgres://…): instances must see the same consumers, keys and learned limits. Read at start only.',
   )
 
 export const LogConfig = z
@@ -313,6 +351,7 @@ export const SluiceConfig = z
     queue: QueueConfig.prefault({}),
     pacing: PacingConfig.prefault({}),
     retries: RetryConfig.prefault({}),
+    state: stateSetting,
     database: databaseUrl,
     admin: AdminConfig.prefault({}),
     auth: z.enum(['required', 'off']).nullable().default(null).describe(

@@ -83,7 +83,7 @@ describe('failover: traffic splits', () => {
     const keys = stack.sim.stats().keys
     expect(keys.canary?.ok).toBe(counts.canary)
     expect(keys.stable?.ok).toBe(counts.stable)
-  })
+  }, 90_000) // 10,000 requests through the whole gateway: ~10 s on a quiet machine, much more on a busy one
 
   it('A/B: X-Test-Group: experiment always gets the experiment', async () => {
     const results = await inParallel(50, 10, (i) => ask('trial', { 'x-test-group': 'experiment', 'x-session-id': `ab-session-${i}` }))

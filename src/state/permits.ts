@@ -1,0 +1,57 @@
+// Permit leases: a key's concurrency counted across every instance (issue 15, "concurrency").
+//
+// Where it stands: `PermitCounter` (src/core/limit/permits.ts) counts one process's permits and
+// hands out `Permit`s that end exactly once. With shared state the count lives in Redis as a
+// sorted set of leases (member = lease id, score = expiry on Redis's clock), so permits in use
+// across all instances never exceed the limit, and the leases of an instance that dies expire
+// by themselves `leaseTtlMs` after their last renewal.
+//
+// How the scheduler would use it: keep the synchronous eligibility check on a local mirror of
+// the count (`inUse` from the last grant or refusal, plus this instance's own acquires and
+// releases); when it picks a key, `acquire` (one round trip, beside the pacer's) and treat a
+// refusal as "every permit held" until a release wakes the key (ours at once; another
+// instance's through the invalidation channel or, at worst, the next renewal tick). The lease id
+// goes into a `Permit` whose release(outcome, at) feeds the law locally and calls `release` once
+// (fire and forget: a lost release only holds the slot until the lease expires). One timer per
+// instance calls `renew` every `renewEveryMs` with every lease still held (one pipeline).
+
+/** A lease lives this long after its last renewal: a crashed instance's permits come back by themselves. */
+export const leaseTtlMs = 30_000
+/** Renewal period: three renewals can be missed before a running request loses its lease. */
+export const renewEveryMs = 10_000
+
+export interface LeaseGrant {
+  readonly granted: boolean
+  /** The lease to release; null when refused. */
+  readonly leaseId: string | null
+  /** Leases held on the key after the call, every instance's (the granted one included). */
+  readonly inUse: number
+}
+
+export interface LeaseRef {
+  readonly keyId: string
+  readonly leaseId: string
+}
+
+export interface LeaseCount {
+  readonly total: number
+  /** Leases in use by instance id. */
+  readonly byInstance: Readonly<Record<string, number>>
+}
+
+export interface PermitLeases {
+  /** A lease on `keyId` if fewer than `limit` are held (expired ones do not count). */
+  acquire(keyId: string, limit: number, ttlMs?: number): Promise<LeaseGrant>
+  /** Ends a lease: true the first time, false when it was released already or had expired. */
+  release(keyId: string, leaseId: string): Promise<boolean>
+  /** Extends leases still held, all in one round trip; per lease, whether it was still held. */
+  renew(leases: readonly LeaseRef[], ttlMs?: number): Promise<readonly boolean[]>
+  /** Leases held on `keyId` now, in total and by instance. */
+  inUse(keyId: string): Promise<LeaseCount>
+}
+
+/** Lease ids are `<instance id>/<sequence>`: the instance a lease belongs to is read from it. */
+export function instanceOfLease(leaseId: string): string {
+  const slash = leaseId.lastIndexOf('/')
+  return slash < 0 ? leaseId : leaseId.slice(0, slash)
+}

@@ -1,0 +1,45 @@
+// Every Redis key and channel sluice uses, and only here. Each piece of state carries a hash tag
+// ({k:<keyId>}, {c:<consumerId>} …), so one upstream key's leases and breaker, or one consumer's
+// RPM, TPM and spend, sit in one cluster slot and a script touching several of them stays legal.
+
+export class RedisKeys {
+  readonly instances: string
+  readonly invalidation: string
+  readonly #byUpstreamKey = new Map<string, { readonly leases: string; readonly breaker: string }>()
+
+  constructor(readonly prefix: string) {
+    this.instances = `${prefix}{instances}`
+    this.invalidation = `${prefix}invalidate`
+  }
+
+  /** Memoised: upstream key ids are few (the config's), and these are read on every request. */
+  upstream(keyId: string): { readonly leases: string; readonly breaker: string } {
+    let keys = this.#byUpstreamKey.get(keyId)
+    if (keys === undefined) {
+      const tag = `${this.prefix}{k:${keyId}}`
+      keys = Object.freeze({ leases: `${tag}:leases`, breaker: `${tag}:breaker` })
+      this.#byUpstreamKey.set(keyId, keys)
+    }
+    return keys
+  }
+
+  leader(name: string): string {
+    return `${this.prefix}{leader:${name}}`
+  }
+
+  consumerRequests(consumerId: string): string {
+    return `${this.prefix}{c:${consumerId}}:rpm`
+  }
+
+  consumerTokens(consumerId: string): string {
+    return `${this.prefix}{c:${consumerId}}:tpm`
+  }
+
+  spend(consumerId: string, period: string): string {
+    return `${this.prefix}{c:${consumerId}}:spend:${period}`
+  }
+
+  pin(objectId: string): string {
+    return `${this.prefix}{pin:${objectId}}`
+  }
+}

@@ -1,0 +1,59 @@
+import { instanceOfLease, leaseTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
+import type { RedisConnection, ScriptCall } from './connection.js'
+import type { RedisKeys } from './keys.js'
+
+/** Permit leases on Redis: acquire and release are one round trip each, a renewal tick one pipeline. */
+export class RedisPermitLeases implements PermitLeases {
+  #seq = 0
+
+  constructor(
+    readonly conn: RedisConnection,
+    readonly keys: RedisKeys,
+    readonly instanceId: string,
+  ) {}
+
+  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
+    const leaseId = `${this.instanceId}/${++this.#seq}`
+    const [granted, inUse] = await this.conn.run<[number, number]>('acquire-lease', [this.keys.upstream(keyId).leases], [leaseId, limit, ttlMs])
+    return granted === 1 ? { granted: true, leaseId, inUse } : { granted: false, leaseId: null, inUse }
+  }
+
+  async release(keyId: string, leaseId: string): Promise<boolean> {
+    return (await this.conn.command<number>('ZREM', this.keys.upstream(keyId).leases, leaseId)) === 1
+  }
+
+  async renew(refs: readonly LeaseRef[], ttlMs = leaseTtlMs): Promise<readonly boolean[]> {
+    if (refs.length === 0) return []
+    // One script call per key (a script touches one key's slot), all in one pipeline.
+    const byKey = new Map<string, number[]>()
+    refs.forEach((r, i) => {
+      const list = byKey.get(r.keyId)
+      if (list === undefined) byKey.set(r.keyId, [i])
+      else list.push(i)
+    })
+    const calls: ScriptCall[] = []
+    for (const [keyId, indexes] of byKey) {
+      calls.push({ script: 'renew-leases', keys: [this.keys.upstream(keyId).leases], args: [ttlMs, ...indexes.map((i) => (refs[i] as LeaseRef).leaseId)] })
+    }
+    const replies = (await this.conn.pipeline(calls)) as number[][]
+    const out = new Array<boolean>(refs.length)
+    let k = 0
+    for (const indexes of byKey.values()) {
+      const reply = replies[k++] as number[]
+      indexes.forEach((refIndex, j) => {
+        out[refIndex] = reply[j] === 1
+      })
+    }
+    return out
+  }
+
+  async inUse(keyId: string): Promise<LeaseCount> {
+    const ids = await this.conn.run<string[]>('count-leases', [this.keys.upstream(keyId).leases], [])
+    const byInstance: Record<string, number> = {}
+    for (const id of ids) {
+      const owner = instanceOfLease(id)
+      byInstance[owner] = (byInstance[owner] ?? 0) + 1
+    }
+    return { total: ids.length, byInstance }
+  }
+}

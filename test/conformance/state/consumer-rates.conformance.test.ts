@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { ConsumerLimiter } from '../../../src/core/admit/consumer-limiter.js'
+import type { SharedAdmitDecision } from '../../../src/state/consumer-rates.js'
+import type { SharedState } from '../../../src/state/shared-state.js'
+import { backends, type StateCluster } from './backends.js'
+
+describe.each(backends)('consumer rates: $name', (backend) => {
+  let cluster: StateCluster
+  let a: SharedState
+  let b: SharedState
+  let c: SharedState
+
+  beforeEach(async () => {
+    cluster = await backend.cluster()
+    a = await cluster.instance('a')
+    b = await cluster.instance('b')
+    c = await cluster.instance('c')
+  })
+  afterEach(() => cluster.dispose())
+
+  it('RPM 5 over three instances: exactly five answered, then refused with the headers counting them all; one round trip each', async () => {
+    const rpm5 = { rpm: 5, tpm: null }
+    const answers: SharedAdmitDecision[] = []
+    for (let i = 0; i < 6; i++) {
+      const s = [a, b, c][i % 3]!
+      expect(await cluster.roundTrips(s, async () => answers.push(await s.consumerRates.admit('team', rpm5, 100)))).toBe(backend.trips(1))
+    }
+    expect(answers.map((d) => d.ok)).toEqual([true, true, true, true, true, false])
+    expect(answers.map((d) => d.requests?.remaining)).toEqual([4, 3, 2, 1, 0, 0])
+    expect(answers[5]).toEqual({ ok: false, refusedBy: 'requests', tooLarge: false, retryAfterMs: 12_000, requests: { limit: 5, remaining: 0, resetMs: 60_000 }, tokens: null })
+    cluster.advance(11_999)
+    expect((await a.consumerRates.admit('team', rpm5, 100)).ok).toBe(false)
+    cluster.advance(1)
+    expect(await b.consumerRates.admit('team', rpm5, 100)).toMatchObject({ ok: true, requests: { remaining: 0, resetMs: 60_000 } })
+    // Another consumer has its own bucket.
+    expect((await c.consumerRates.admit('other', rpm5, 100)).requests?.remaining).toBe(4)
+  })
+
+  it('RPM 7 lets a burst of exactly seven through (no floating-point drift)', async () => {
+    const results = []
+    for (let i = 0; i < 8; i++) results.push((await [a, b][i % 2]!.consumerRates.admit('c7', { rpm: 7, tpm: null }, 1)).ok)
+    expect(results).toEqual([true, true, true, true, true, true, true, false])
+  })
+
+  it('a request refused for tokens takes no request slot; one larger than the TPM is refused for good', async () => {
+    const limits = { rpm: 3, tpm: 1000 }
+    expect(await a.consumerRates.admit('t', limits, 900)).toMatchObject({ ok: true, requests: { remaining: 2 }, tokens: { limit: 1000, remaining: 100, resetMs: 54_000 } })
+    expect(await b.consumerRates.admit('t', limits, 200)).toEqual({
+      ok: false,
+      refusedBy: 'tokens',
+      tooLarge: false,
+      retryAfterMs: 6_000,
+      requests: { limit: 3, remaining: 2, resetMs: 20_000 },
+      tokens: { limit: 1000, remaining: 100, resetMs: 54_000 },
+    })
+    expect(await b.consumerRates.admit('t', limits, 1001)).toMatchObject({ ok: false, refusedBy: 'tokens', tooLarge: true, retryAfterMs: null })
+    expect((await c.consumerRates.admit('t', limits, 100)).requests?.remaining).toBe(1)
+  })
+
+  it('settles tokens from usage: unused ones come back (never past full), extra ones are debt', async () => {
+    const limits = { rpm: null, tpm: 1000 }
+    await a.consumerRates.admit('s', limits, 800)
+    let standing
+    expect(await cluster.roundTrips(b, async () => (standing = await b.consumerRates.settle('s', 1000, 800, 300)))).toBe(backend.trips(1))
+    expect(standing).toEqual({ limit: 1000, remaining: 700, resetMs: 18_000 })
+    expect(await b.consumerRates.settle('s', 1000, 500, 0)).toEqual({ limit: 1000, remaining: 1000, resetMs: 0 })
+    expect(await c.consumerRates.settle('s', 1000, 0, 1500)).toEqual({ limit: 1000, remaining: 0, resetMs: 90_000 })
+    expect(await a.consumerRates.admit('s', limits, 1)).toMatchObject({ ok: false, refusedBy: 'tokens', retryAfterMs: 30_060 })
+  })
+
+  it('a changed limit keeps what was used: raised, the rest is free at once; lowered, the consumer waits', async () => {
+    for (let i = 0; i < 5; i++) await a.consumerRates.admit('r', { rpm: 5, tpm: null }, 1)
+    expect(await b.consumerRates.admit('r', { rpm: 10, tpm: null }, 1)).toMatchObject({ ok: true, requests: { limit: 10, remaining: 4 } })
+    expect(await c.consumerRates.admit('r', { rpm: 2, tpm: null }, 1)).toMatchObject({ ok: false, retryAfterMs: 150_000 }) // six used, at 2 a minute, with room for one
+  })
+
+  it('matches the in-process limiter unit for unit over a long random run (memory: itself; Redis: the Lua port)', async () => {
+    const reference = new ConsumerLimiter({ rpm: 20, tpm: 5000 })
+    let now = 0
+    let seed = 42
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed % n
+    }
+    for (let step = 0; step < 300; step++) {
+      const op = random(10)
+      if (op < 3) {
+        const ms = random(4000)
+        cluster.advance(ms)
+        now += ms
+      } else if (op < 9) {
+        const estimate = random(900)
+        const want = reference.admit(now, estimate)
+        const wanted = { ok: want.ok, refusedBy: want.refusedBy, tooLarge: want.tooLarge, retryAfterMs: want.retryAfterMs }
+        const got = await [a, b, c][step % 3]!.consumerRates.admit('fuzz', { rpm: 20, tpm: 5000 }, estimate)
+        const r = reference.requests!.peek(now)
+        const t = reference.tokens!.peek(now)
+        expect({ step, ...got }).toEqual({
+          step,
+          ...wanted,
+          requests: { limit: 20, remaining: r.remaining, resetMs: r.resetMs },
+          tokens: { limit: 5000, remaining: t.remaining, resetMs: t.resetMs },
+        })
+      } else {
+        const charged = random(900)
+        const used = random(1200)
+        reference.settle(now, charged, used)
+        const t = reference.tokens!.peek(now)
+        expect({ step, ...(await a.consumerRates.settle('fuzz', 5000, charged, used)) }).toEqual({ step, limit: 5000, remaining: t.remaining, resetMs: t.resetMs })
+      }
+    }
+  })
+})

@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { leaseTtlMs, type LeaseGrant } from '../../../src/state/permits.js'
+import type { SharedState } from '../../../src/state/shared-state.js'
+import { backends, type StateCluster } from './backends.js'
+
+describe.each(backends)('permit leases: $name', (backend) => {
+  let cluster: StateCluster
+  let a: SharedState
+  let b: SharedState
+
+  beforeEach(async () => {
+    cluster = await backend.cluster()
+    a = await cluster.instance('a')
+    b = await cluster.instance('b')
+  })
+  afterEach(() => cluster.dispose())
+
+  it('grants up to the limit and refuses beyond it, one round trip each', async () => {
+    const grants: LeaseGrant[] = []
+    for (let i = 0; i < 3; i++) {
+      expect(await cluster.roundTrips(a, async () => grants.push(await a.permits.acquire('nv-1', 3)))).toBe(backend.trips(1))
+    }
+    expect(grants.map((g) => g.granted)).toEqual([true, true, true])
+    expect(grants.map((g) => g.inUse)).toEqual([1, 2, 3])
+    expect(new Set(grants.map((g) => g.leaseId)).size).toBe(3)
+    const refused = await a.permits.acquire('nv-1', 3)
+    expect(refused).toEqual({ granted: false, leaseId: null, inUse: 3 })
+    // Another key has its own count.
+    expect((await a.permits.acquire('nv-2', 1)).granted).toBe(true)
+  })
+
+  it('counts every instance against one limit, and says who holds what', async () => {
+    expect((await a.permits.acquire('k', 3)).granted).toBe(true)
+    expect((await a.permits.acquire('k', 3)).granted).toBe(true)
+    expect(await b.permits.acquire('k', 3)).toMatchObject({ granted: true, inUse: 3 })
+    expect(await b.permits.acquire('k', 3)).toMatchObject({ granted: false, inUse: 3 })
+    expect(await b.permits.inUse('k')).toEqual({ total: 3, byInstance: { a: 2, b: 1 } })
+  })
+
+  it('never grants more than the limit when instances race for it', async () => {
+    const c = await cluster.instance('c')
+    const all = await Promise.all(Array.from({ length: 30 }, (_, i) => [a, b, c][i % 3]!.permits.acquire('race', 5)))
+    expect(all.filter((g) => g.granted)).toHaveLength(5)
+    expect((await c.permits.inUse('race')).total).toBe(5)
+  })
+
+  it('releases exactly once, in one round trip, freeing the slot for any instance', async () => {
+    const g = await a.permits.acquire('k', 1)
+    expect((await b.permits.acquire('k', 1)).granted).toBe(false)
+    let first: boolean | undefined
+    expect(await cluster.roundTrips(a, async () => (first = await a.permits.release('k', g.leaseId!)))).toBe(backend.trips(1))
+    expect(first).toBe(true)
+    expect(await a.permits.release('k', g.leaseId!)).toBe(false)
+    expect((await b.permits.acquire('k', 1)).granted).toBe(true)
+    expect(await a.permits.release('k', 'a/never-granted')).toBe(false)
+  })
+
+  it('lets a lease expire 30 s after it was taken when nobody renews it (a crashed instance)', async () => {
+    for (let i = 0; i < 3; i++) await a.permits.acquire('k', 3)
+    expect((await b.permits.acquire('k', 3)).granted).toBe(false)
+    cluster.advance(leaseTtlMs - 1)
+    expect((await b.permits.acquire('k', 3)).granted).toBe(false)
+    cluster.advance(1)
+    // Acquire itself drops the expired leases (nothing else has looked since they expired).
+    expect(await b.permits.acquire('k', 3)).toMatchObject({ granted: true, inUse: 1 })
+    expect(await b.permits.inUse('k')).toEqual({ total: 1, byInstance: { b: 1 } })
+  })
+
+  it('renews many leases over several keys in one round trip; a lease not renewed expires, a lost one says so', async () => {
+    const k1 = [await a.permits.acquire('k1', 5), await a.permits.acquire('k1', 5)]
+    const k2 = await a.permits.acquire('k2', 5)
+    const forgotten = await a.permits.acquire('k2', 5)
+    const released = await a.permits.acquire('k3', 5)
+    await a.permits.release('k3', released.leaseId!)
+    cluster.advance(20_000)
+    const refs = [
+      { keyId: 'k1', leaseId: k1[0]!.leaseId! },
+      { keyId: 'k2', leaseId: k2.leaseId! },
+      { keyId: 'k1', leaseId: k1[1]!.leaseId! },
+      { keyId: 'k3', leaseId: released.leaseId! },
+    ]
+    let renewed: readonly boolean[] = []
+    expect(await cluster.roundTrips(a, async () => (renewed = await a.permits.renew(refs)))).toBe(backend.trips(1))
+    expect(renewed).toEqual([true, true, true, false])
+    cluster.advance(15_000) // 35 s after taking, 15 s after renewing
+    expect(await b.permits.inUse('k1')).toEqual({ total: 2, byInstance: { a: 2 } })
+    expect(await b.permits.inUse('k2')).toEqual({ total: 1, byInstance: { a: 1 } })
+    expect(await a.permits.renew([{ keyId: 'k2', leaseId: forgotten.leaseId! }])).toEqual([false])
+    expect(await a.permits.release('k2', forgotten.leaseId!)).toBe(false)
+    expect(await a.permits.renew([])).toEqual([])
+  })
+
+  it('a lowered limit refuses until enough leases end', async () => {
+    const held = [await a.permits.acquire('k', 3), await a.permits.acquire('k', 3), await a.permits.acquire('k', 3)]
+    expect(await b.permits.acquire('k', 2)).toMatchObject({ granted: false, inUse: 3 })
+    await a.permits.release('k', held[0]!.leaseId!)
+    expect((await b.permits.acquire('k', 2)).granted).toBe(false)
+    await a.permits.release('k', held[1]!.leaseId!)
+    expect(await b.permits.acquire('k', 2)).toMatchObject({ granted: true, inUse: 2 })
+  })
+})
