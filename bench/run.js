@@ -6,6 +6,7 @@
 //   npm run bench -- --profile           one closed-loop sluice run under --cpu-prof, summarised
 //   npm run bench -- pacing              the queue and pacer scenarios of issue 6 instead (bench/pacing.js)
 //   npm run bench -- concurrency         the learned per-key concurrency limit instead (bench/concurrency.js)
+//   npm run bench -- breaker             key health under noise and a real failure instead (bench/breaker-soak.js)
 //   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
 //   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //
@@ -32,6 +33,7 @@ const resultsDir = join(here, 'results')
 const profileMode = process.argv.includes('--profile')
 const pacingMode = process.argv.slice(2).includes('pacing')
 const concurrencyMode = process.argv.slice(2).includes('concurrency')
+const breakerMode = process.argv.slice(2).includes('breaker')
 const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
 
@@ -463,17 +465,20 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing`, `concurrency` and `dashboard` run the scenarios of bench/pacing.js, bench/concurrency.js and bench/dashboard.js
-// instead; each starts and stops its own servers. `scrub` measures in process, no servers.
+// `pacing`, `concurrency`, `breaker` and `dashboard` run the scenarios of bench/pacing.js,
+// bench/concurrency.js, bench/breaker-soak.js and bench/dashboard.js instead; each starts and
+// stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
   : concurrencyMode
     ? () => import('./concurrency.js').then((m) => m.runConcurrency())
-    : scrubMode
-      ? () => import('./scrub.js').then((m) => m.runScrub())
-      : dashboardMode
-        ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
-        : main
+    : breakerMode
+      ? () => import('./breaker-soak.js').then((m) => m.runBreakerSoak())
+      : scrubMode
+        ? () => import('./scrub.js').then((m) => m.runScrub())
+        : dashboardMode
+          ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
+          : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

@@ -49,6 +49,7 @@ export const codes = {
   pinned_key_unavailable: { status: 503, type: 'overloaded_error', message: 'Object %s was created with upstream key %s, which is out of service or no longer configured; only that key can serve it' },
   no_capacity: { status: 503, type: 'overloaded_error', message: 'No upstream key can serve %s now: every one is out of service' },
   shutting_down: { status: 503, type: 'overloaded_error', message: 'The gateway is shutting down; retry on another instance' },
+  auth_unavailable: { status: 503, type: 'server_error', message: 'Your API key or budget could not be checked: the database cannot be reached; retry shortly' },
   upstream_timeout: { status: 504, type: 'upstream_error', message: 'Upstream %s timed out after %dms (%s)' },
   internal_error: { status: 500, type: 'server_error', message: 'Internal gateway error (request %s)' },
 } as const satisfies Record<string, ErrorSpec>

@@ -28,6 +28,7 @@ import { listen } from './server/listen.js'
 import { StatusTracker } from './server/status.js'
 import { LearningWriter } from './store/learning-writer.js'
 import { openStore } from './store/open.js'
+import { DatabaseAvailability } from './store/availability.js'
 import { UsageWriter } from './store/usage-writer.js'
 import { LimiterRegistry } from './core/admit/index.js'
 import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/index.js'
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   readonly timers?: Timers
   /** Wall-clock epoch ms for what the concurrency limits record. */
   readonly epoch?: Clock
+  /** The virtual-key cache's TTL, stale-if-error bound, retry interval and clock (default performance.now); for tests. */
+  readonly authCache?: { readonly ttlMs?: number; readonly staleIfErrorMs?: number; readonly retryMs?: number; readonly now?: () => number }
 }
 
 export interface Gateway {
@@ -114,11 +117,25 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not store learned concurrency limits; will retry'),
   })
   closers.add('learned-limit writer', () => writer.close())
+  // Whether the database answers: readiness says degraded while it does not (README, "Consumers and virtual keys").
+  const database = new DatabaseAvailability({
+    probe: () => store.consumers.count(),
+    onLost: (err) => logger.warn({ err: (err as Error).message }, 'the database cannot be reached: known keys are served from the cache, usage records are buffered'),
+    onRecovered: () => {
+      logger.info('the database answers again')
+      void ledger.flush()
+    },
+  })
+  closers.add('database availability', () => database.close())
   const ledger = new UsageWriter(store.usage, {
     capacity: initial.usage.buffer,
     timers,
     onDrop: () => metrics.usageDropped.series().inc(),
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry'),
+    onError: (err) => {
+      database.failed(err)
+      logger.warn({ err: (err as Error).message }, 'could not write usage records; will retry')
+    },
+    onWritten: () => database.answered(),
   })
   closers.add('usage ledger', () => ledger.close())
   const pruneUsage = (): void => {
@@ -135,7 +152,8 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       },
       countConsumers: () => store.consumers.count(),
     },
-    () => performance.now(),
+    opts.authCache?.now ?? (() => performance.now()),
+    { ...opts.authCache, health: database },
   )
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
@@ -149,7 +167,15 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     return touchKeys()
   })
   const status = new StatusTracker()
-  const metrics = createMetrics({ defaultMetrics: opts.processMetrics, inFlight: () => status.inFlight, configGeneration: () => holder.current.generation })
+  status.degraded = () => (database.reachable ? null : 'database')
+  const metrics = createMetrics({
+    defaultMetrics: opts.processMetrics,
+    inFlight: () => status.inFlight,
+    configGeneration: () => holder.current.generation,
+    usageBuffer: () => ledger.pending,
+    usageBufferCapacity: () => ledger.capacity,
+    databaseUp: () => (database.reachable ? 1 : 0),
+  })
   const drain = new Drain(() => status.inFlight)
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
   closers.add('vLLM metrics scraper', () => scraper.close())

@@ -56,6 +56,7 @@ export function addDeploymentRoutes(router: Router, deps: DeploymentsDeps): void
           reopens_at: b.openUntil > now ? at(b.openUntil) : null,
           disabled_reason: b.disabledReason,
           times_opened: b.opens,
+          demoted_until: b.demoted(now) ? at(b.demotedUntil) : null,
         },
         in_flight: d.limit.inflight,
         concurrency_limit: d.limit.effective,

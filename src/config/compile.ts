@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { PriceTable } from '../core/admit/index.js'
 import { createStrategy, PeakEwma } from '../core/balance/index.js'
-import { BreakerRegistry, type BreakerSettings } from '../core/breaker/index.js'
+import { BreakerRegistry, breakerId, type BreakerSettings } from '../core/breaker/index.js'
 import { LimitRegistry, limitId } from '../core/limit/registry.js'
 import { PacerRegistry } from '../core/pacer/registry.js'
 import { probeRequest } from '../health/probe-request.js'
@@ -84,6 +84,8 @@ export function compile(cfg: SluiceConfigParsed, opts: CompileOptions): Runtime 
   pacers.retain(livePacers)
   limits.retain(liveLimits)
   breakers.retain(liveLimits)
+  // The ejection cap counts a model's keys: every key of every provider its targets name.
+  breakers.setGroups(Object.values(cfg.models).map((m) => m.targets.flatMap((t) => (cfg.providers[t.provider]?.keys ?? []).map((k) => breakerId(t.provider, k.id)))))
   for (const id of latencies.keys()) if (!liveDeployments.has(id)) latencies.delete(id)
 
   return Object.freeze({
@@ -223,6 +225,7 @@ function breakerSettings(p: ProviderConfigParsed): BreakerSettings {
     successThreshold: f.success_threshold,
     jitter: 0.1,
     probes: f.enabled && p.health_check !== null,
+    maxEjectionPercent: f.max_ejection_percent,
   }
 }
 

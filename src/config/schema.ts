@@ -125,15 +125,20 @@ export const FailoverConfig = z
     enabled: z.boolean().default(false).describe(
       'Active failover: probe keys that are out of service and restore them after success_threshold passes. Needs health_check.model (or health_check.path). Without it, the breakers still take failing keys out, and a key comes back through half-open trial requests. Default false.',
     ),
-    failure_threshold: z.number().int().min(1).default(3).describe('Consecutive failures (5xx, resets, timeouts) that take a key out. Default 3.'),
+    failure_threshold: z.number().int().min(1).default(5).describe(
+      'Consecutive failures (5xx, resets, timeouts, invalid answers) that take a key out while its window holds little traffic. With more traffic the run must also be as long as one a key failing at failure_rate would show by chance (about log(answers in the window) / log(1 / failure_rate)), so at volume the failure rate decides. Default 5.',
+    ),
     success_threshold: z.number().int().min(1).default(2).describe('Consecutive successful trials or probes that bring a key back. Default 2.'),
-    failure_rate: z.number().gt(0).max(1).default(0.5).describe('Also take a key out when at least this share of its recent answers failed … Default 0.5.'),
-    min_requests: z.number().int().min(1).default(5).describe('… over at least this many answers … Default 5.'),
-    window: duration('60s', '… in this window'),
+    failure_rate: z.number().gt(0).max(1).default(0.3).describe('Take a key out when at least this share of its answers in `window` failed … Default 0.3.'),
+    min_requests: z.number().int().min(1).default(20).describe('… once the window holds at least this many answers. Default 20.'),
+    window: duration('5s', '… The window of answers the failure rate and the traffic are counted over'),
+    max_ejection_percent: z.number().min(0).max(100).default(50).describe(
+      'The most of a model\'s keys (in percent, rounded down) that failures counted here may have out at once — at least one key when above 0, never the last one. A key that would go past it stays in service, demoted: it takes a request only when no other key of the model can, for one open_for, and goes out once a sibling is back. 401/403 and refused connections are not capped. 0: failures never take a key out, they only demote it. Default 50.',
+    ),
     open_for: duration('30s', 'How long a key stays out after it first fails; doubles each time it fails again right after coming back, with ±10 % jitter'),
     max_open_for: duration('300s', 'Longest a key stays out before a trial request is let through'),
   })
-  .describe('Passive health per key (a circuit breaker) and active failover. 429s and client errors (4xx) never count as failures; 401/403 take the key out at once.')
+  .describe('Passive health per key (outlier detection with a circuit breaker) and active failover. 429s and client errors (4xx) never count as failures; 401/403 and a refused connection take the key out at once.')
 
 export const ProviderConfig = z
   .strictObject({

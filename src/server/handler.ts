@@ -85,7 +85,8 @@ export function createHandler(deps: HandlerDeps): (req: IncomingMessage, res: Se
         const problems: string[] = []
         if (deps.isDraining()) problems.push('draining')
         if (!status.upstreamsReachable(runtime)) problems.push('no upstream was reachable when last tried')
-        const body = JSON.stringify({ status: problems.length === 0 ? 'ready' : 'not_ready', problems, config_generation: runtime.generation })
+        // Degraded is still ready: taking every instance out of the balancer for a shared database would refuse the keys the cache still serves.
+        const body = JSON.stringify({ status: problems.length === 0 ? 'ready' : 'not_ready', problems, degraded: status.degraded(), config_generation: runtime.generation })
         return sendJson(res, problems.length === 0 ? 200 : 503, body)
       }
       case 'status':

@@ -17,6 +17,8 @@ export class StatusTracker {
   inFlight = 0
   /** More to report (queues, pacers), merged into the snapshot. */
   extra: () => unknown = () => ({})
+  /** What readiness reports as degraded: still answering, but something it depends on is out ("database"); null when nothing is. */
+  degraded: () => string | null = () => null
 
   constructor(private readonly now: () => number = Date.now) {
     this.startedAt = now()

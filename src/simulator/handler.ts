@@ -87,8 +87,13 @@ async function serve(state: SimulatorState, parsers: ReturnType<typeof endpointP
     }
   }
   state.admit(ex)
-  const fault = step ?? (runtime.anyFault ? drawFault(runtime.faults, state.random()) : null)
+  const fault = step ?? keyFault(state, runtime, limits?.policy.errorRate ?? 0) ?? (runtime.anyFault ? drawFault(runtime.faults, state.random()) : null)
   await answer(state, runtime, ex, dialect, parsed, headers, fault, key)
+}
+
+/** A key's own error rate: one draw, only for keys that have one, so other keys' runs replay as before. */
+function keyFault(state: SimulatorState, runtime: SimulatorRuntime, rate: number): Fault | null {
+  return rate > 0 && state.random() < rate ? { kind: 'error', status: runtime.faults.errorStatus } : null
 }
 
 async function answer(

@@ -19,6 +19,8 @@ export interface KeyConfigInput {
   retry_after?: boolean
   revoked?: boolean
   quota_exhausted?: boolean
+  /** This key's own share of 5xx answers (status `faults.error_status`), drawn before the shared faults: one key failing while its siblings do not. */
+  error_rate?: number
 }
 
 export interface FaultRatesInput {

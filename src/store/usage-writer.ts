@@ -17,6 +17,8 @@ export interface UsageWriterOptions {
   readonly onDrop?: () => void
   /** A failed write; its records are kept and tried again. */
   readonly onError?: (err: unknown) => void
+  /** A batch was stored: the database answers. */
+  readonly onWritten?: () => void
   readonly timers?: Timers
   /** Epoch milliseconds, for prune(). */
   readonly clock?: () => number
@@ -40,6 +42,7 @@ export class UsageWriter {
   readonly #closeRetryDelayMs: number
   readonly #onDrop: () => void
   readonly #onError: (err: unknown) => void
+  readonly #onWritten: () => void
   readonly #timers: Timers
   readonly #clock: () => number
   #queue: UsageRecord[] = []
@@ -67,6 +70,7 @@ export class UsageWriter {
     this.#closeRetryDelayMs = opts.closeRetryDelayMs ?? 100
     this.#onDrop = opts.onDrop ?? (() => undefined)
     this.#onError = opts.onError ?? (() => undefined)
+    this.#onWritten = opts.onWritten ?? (() => undefined)
     this.#timers = opts.timers ?? systemTimers
     this.#clock = opts.clock ?? Date.now
   }
@@ -79,6 +83,11 @@ export class UsageWriter {
   /** Records stored. */
   get written(): number {
     return this.#written
+  }
+
+  /** Records held at most. */
+  get capacity(): number {
+    return this.#capacity
   }
 
   /** Records held, the batch being written included. */
@@ -170,6 +179,7 @@ export class UsageWriter {
         () => {
           this.#failures = 0
           this.#written += batch.length
+          this.#notify(this.#onWritten)
           return true
         },
         (err: unknown) => {
@@ -207,6 +217,14 @@ export class UsageWriter {
       this.#onError(err)
     } catch {
       // As in #drop: reporting is best effort.
+    }
+  }
+
+  #notify(fn: () => void): void {
+    try {
+      fn()
+    } catch {
+      // As in #drop.
     }
   }
 

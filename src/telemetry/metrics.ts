@@ -13,6 +13,11 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean
   readonly inFlight?: () => number
   readonly configGeneration?: () => number
+  /** Usage records waiting to be written, and how many the buffer holds at most. */
+  readonly usageBuffer?: () => number
+  readonly usageBufferCapacity?: () => number
+  /** 1 while the database answers, 0 while it cannot be reached. */
+  readonly databaseUp?: () => number
 }
 
 export function createMetrics(opts: MetricsOptions = {}) {
@@ -60,6 +65,13 @@ export function createMetrics(opts: MetricsOptions = {}) {
     ),
     breakerState: new GaugeSet('sluice_breaker_state', 'Each key\'s health: 1 for the current one of closed, open, half-open, disabled.', ['provider', 'key', 'state']),
     probes: new Counter('sluice_probes_total', 'Active health probes of keys out of service, by result (pass, fail, neutral).', ['provider', 'key', 'result']),
+    usageBuffer: new Gauge(
+      'sluice_usage_buffer_records',
+      'Usage records waiting to be written to the database (the batch being written included). Grows while the database cannot be reached; past sluice_usage_buffer_capacity_records, records are dropped.',
+      opts.usageBuffer ?? (() => 0),
+    ),
+    usageBufferCapacity: new Gauge('sluice_usage_buffer_capacity_records', 'Usage records the buffer holds at most (usage.buffer).', opts.usageBufferCapacity ?? (() => 0)),
+    databaseUp: new Gauge('sluice_database_up', '1 while the database answers, 0 while it cannot be reached (then /health/ready says degraded: "database").', opts.databaseUp ?? (() => 1)),
     usageDropped: new Counter('sluice_usage_records_dropped_total', 'Usage records dropped because the database fell behind and the buffer (usage.buffer) was full. Should stay 0.', []),
     spend: new Counter('sluice_spend_usd_total', 'USD charged to callers from the usage the upstream reported and `pricing`, by model route and consumer tier ("none" without one).', ['model', 'tier']),
     tokens: new Counter('sluice_tokens_total', 'Tokens the upstream reported, by model route and type (prompt, completion).', ['model', 'type']),

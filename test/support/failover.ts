@@ -299,6 +299,7 @@ export interface DeploymentRow {
     reopens_at: string | null
     disabled_reason: 'auth' | 'admin' | null
     times_opened: number
+    demoted_until: string | null
   }
   in_flight: number
   concurrency_limit: number

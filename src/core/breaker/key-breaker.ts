@@ -1,14 +1,25 @@
+import { mayEject, type GroupMember } from './ejection-cap.js'
 import { OutcomeWindow } from './outcome-window.js'
-import type { BreakerSettings, BreakerState, DisableReason, HealthFailure } from './types.js'
+import { hardFailures, type BreakerSettings, type BreakerState, type DisableReason, type HealthFailure } from './types.js'
 
 // One upstream key's circuit breaker (DESIGN.md §6 "Failover", research/algorithms.md §5.3).
 //
-//   closed ──(failureThreshold in a row, or failureRate of ≥ minRequests in windowMs)──► open
+//   closed ──(a run of failures, or failureRate of ≥ minRequests in windowMs; see below)──► open
+//   closed ──(a refused connection: hard evidence)──► open, at once
 //   open ──(openUntil passed; seen lazily)──► half-open ──(one trial at a time)──┐
 //     ▲                                           │ successThreshold successes   │
 //     └──────── a trial (or probe) fails ◄────────┘ in a row ──► closed ◄────────┘
 //   open / half-open / disabled 'auth' ──(successThreshold probe passes in a row)──► closed
 //   any ──disable()──► disabled ('admin': only enable() ends it)
+//
+// When a closed key trips (outlier detection as Envoy does it): failureRate of the window's
+// outcomes once it holds minRequests of them, or a run of consecutive failures at least
+// failureThreshold long and, with more volume, as long as the longest run a key failing at
+// failureRate would show by chance among the window's outcomes (log n / log(1/failureRate)):
+// at volume the rate decides, and a few unlucky answers in a row do not. A soft trip takes the
+// key out only within the ejection cap of every model it serves (ejection-cap.ts); refused, the
+// key is demoted instead for an open period — in service, used only when no sibling can take
+// the request — and a later trip takes it out once a sibling is back.
 //
 // Pure: time comes in as `now` (monotonic ms) and randomness as `rand`. The per-request calls
 // (state, wait, dispatched, succeeded, failed, released) allocate nothing.
@@ -41,6 +52,10 @@ export class KeyBreaker {
   #disabledAt = -Infinity
   #lastFailureKind: HealthFailure | null = null
   #lastFailureAt: number | null = null
+  /** Until when a trip refused by the ejection cap keeps it demoted (only meaningful while closed). */
+  #demotedUntil = -Infinity
+  /** The keys of each model this one serves, for the ejection cap. */
+  #groups: readonly (readonly GroupMember[])[] = []
 
   constructor(
     readonly id: string,
@@ -62,6 +77,26 @@ export class KeyBreaker {
   configure(settings: BreakerSettings): void {
     this.#settings = settings
     this.#window.resize(settings.windowMs)
+  }
+
+  /** The groups (one per model it serves) whose cap a soft ejection must respect; set by the registry on every compile. */
+  joinGroups(groups: readonly (readonly GroupMember[])[]): void {
+    this.#groups = groups
+  }
+
+  /** Out of service (open, half-open or disabled), as last seen: what the ejection cap counts. */
+  get out(): boolean {
+    return this.#state !== 'closed'
+  }
+
+  /** Closed but demoted by the ejection cap: in service, taken only when no other key can take the request. */
+  demoted(now: number): boolean {
+    return now < this.#demotedUntil
+  }
+
+  /** When a demotion by the ejection cap ends; -Infinity when it was never demoted or went out since. */
+  get demotedUntil(): number {
+    return this.#demotedUntil
   }
 
   state(now: number): BreakerState {
@@ -100,7 +135,7 @@ export class KeyBreaker {
       this.#window.record(now, false)
       // The rate is a property of the window, checked after every outcome: a success that
       // brings the window to minRequests can find it already past the rate.
-      if (this.#rateTripped(now)) this.#open(now)
+      if (this.#rateTripped(now)) this.#eject(now)
     } else if (this.#state === 'half-open' && trial) {
       this.#countSuccess()
     }
@@ -112,7 +147,8 @@ export class KeyBreaker {
     if (this.#state === 'closed') {
       this.#noteFailure(now, kind)
       this.#window.record(now, true)
-      if (this.#failures >= this.#settings.failureThreshold || this.#rateTripped(now)) this.#open(now)
+      if (hardFailures.has(kind)) this.#open(now)
+      else if (this.#rateTripped(now) || this.#failures >= consecutiveThreshold(this.#settings, this.#window.outcomes)) this.#eject(now)
     } else if (this.#state === 'half-open' && trial) {
       this.#noteFailure(now, kind)
       this.#open(now)
@@ -134,6 +170,7 @@ export class KeyBreaker {
   disable(now: number, reason: DisableReason): void {
     if (this.#state === 'disabled' && (reason === 'auth' || this.#disabledReason === 'admin')) return
     this.#state = 'disabled'
+    this.#demotedUntil = -Infinity
     this.#disabledReason = reason
     this.#disabledAt = now
     this.#openUntil = -Infinity
@@ -229,6 +266,14 @@ export class KeyBreaker {
     return this.#state === 'open' || this.#state === 'half-open' || (this.#state === 'disabled' && this.#disabledReason === 'auth')
   }
 
+  /** A soft trip: out if every model it serves can spare it, else demoted for an open period (renewed by each trip). */
+  #eject(now: number): void {
+    const s = this.#settings
+    if (mayEject(this, this.#groups, s.maxEjectionPercent)) return this.#open(now)
+    this.#demotedUntil = now + s.openMs * (1 - s.jitter + 2 * s.jitter * this.#rand())
+  }
+
+  /** Tallies the window (so `outcomes` is current) and checks its failure rate. */
   #rateTripped(now: number): boolean {
     const w = this.#window
     w.tally(now)
@@ -259,6 +304,7 @@ export class KeyBreaker {
     const factor = 1 - s.jitter + 2 * s.jitter * this.#rand()
     this.#state = 'open'
     this.#openUntil = now + base * factor
+    this.#demotedUntil = -Infinity
     this.#successes = 0
     this.#disabledReason = null
     this.#disabledAt = -Infinity
@@ -283,6 +329,17 @@ export class KeyBreaker {
     this.#successes = 0
     this.#disabledReason = null
     this.#disabledAt = -Infinity
+    this.#demotedUntil = -Infinity
     this.#window.clear()
   }
+}
+
+/**
+ * The run of consecutive failures that trips a key whose window holds `outcomes`:
+ * failureThreshold, or with volume the longest run a key failing at failureRate shows by chance
+ * among that many outcomes (the longest run of a p-coin in n tosses is about log n / log(1/p)).
+ */
+export function consecutiveThreshold(s: BreakerSettings, outcomes: number): number {
+  if (s.failureRate >= 1 || outcomes <= 1) return s.failureThreshold
+  return Math.max(s.failureThreshold, Math.ceil(Math.log(outcomes) / -Math.log(s.failureRate)))
 }

@@ -61,6 +61,23 @@ export class BreakerRegistry {
     }
   }
 
+  /**
+   * Replaces the groups of the ejection cap: each is the set of keys that serve one model (by
+   * breaker id; unknown ids are skipped, repeats count once). A key in no group has no cap.
+   */
+  setGroups(groups: Iterable<Iterable<string>>): void {
+    const byBreaker = new Map<KeyBreaker, KeyBreaker[][]>()
+    for (const ids of groups) {
+      const members = [...new Set(ids)].map((id) => this.#breakers.get(id)).filter((b): b is KeyBreaker => b !== undefined)
+      for (const b of members) {
+        let mine = byBreaker.get(b)
+        if (mine === undefined) byBreaker.set(b, (mine = []))
+        mine.push(members)
+      }
+    }
+    for (const b of this.#breakers.values()) b.joinGroups(byBreaker.get(b) ?? [])
+  }
+
   /** Adds a listener told of every breaker's transitions; returns an unsubscribe function. */
   listen(fn: Listener): () => void {
     this.#listeners = [...this.#listeners, fn]

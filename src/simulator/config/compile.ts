@@ -14,6 +14,8 @@ export interface KeyPolicy {
   readonly retryAfter: boolean
   readonly revoked: boolean
   readonly quotaExhausted: boolean
+  /** This key's own 5xx rate, on top of the shared faults. */
+  readonly errorRate: number
 }
 
 export interface FaultRates {
@@ -123,6 +125,7 @@ function compileKeys(keys: Record<string, KeyConfigInput | null>): ReadonlyMap<s
       retryAfter: k.retry_after ?? true,
       revoked: k.revoked ?? false,
       quotaExhausted: k.quota_exhausted ?? false,
+      errorRate: k.error_rate ?? 0,
     }))
   }
   return policies

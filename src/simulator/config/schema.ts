@@ -18,6 +18,7 @@ const keySchema: z.ZodType<KeyConfigInput> = z.strictObject({
   retry_after: z.boolean().optional(),
   revoked: z.boolean().optional(),
   quota_exhausted: z.boolean().optional(),
+  error_rate: probability.optional(),
 })
 
 export const simulatorConfigSchema: z.ZodType<SimulatorConfigInput> = z.strictObject({

@@ -43,7 +43,7 @@ export function admit(ports: AdmitPorts): Stage {
     const budget = limits.budget
     if (budget !== null && !budget.seeded) {
       const start = budget.periodStart(ports.epoch())
-      budget.seed(await ports.spentSince(consumer.id, start), start)
+      budget.seed(await ports.spentSince(consumer.id, start).catch(budgetUnknown), start)
     }
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
     const decision = limits.admit(now, ports.epoch(), tokens)
@@ -117,4 +117,9 @@ function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, no
   // Never sent: nothing used. Sent without a usage report: the estimate stands.
   const used = ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + completion
   limits.settle(now, epochNow, charged, used, requestCost(ctx))
+}
+
+/** A budget the ledger cannot be asked about cannot be enforced: refuse for now rather than spend blind (or answer 500). */
+function budgetUnknown(err: unknown): never {
+  throw new SluiceError('auth_unavailable', [], { retryAfter: 5, cause: err })
 }

@@ -1,6 +1,7 @@
 import type { ConsumerSettingsInput } from '../../core/admit/index.js'
 import type { Consumer } from '../../context.js'
 import { effectiveSettings } from '../../core/admit/index.js'
+import { SluiceError } from '../../errors.js'
 
 /** What a virtual key resolves to: its consumer and the facts that decide whether it may be used. */
 export interface KeyRecord {
@@ -23,9 +24,17 @@ export interface KeySource {
   countConsumers(): Promise<number>
 }
 
+/** Told whether the source answered, so readiness can say the database is out. */
+export interface SourceHealth {
+  answered(): void
+  failed(err: unknown): void
+}
+
 interface Cached {
   readonly record: KeyRecord | null
   readonly until: number
+  /** While the source fails: when to ask it again; until then the entry is served stale without waiting on it. */
+  retryAt: number
   /** The tiers the consumer's settings were computed with; a reload brings a new map. */
   tiers: ReadonlyMap<string, ConsumerSettingsInput> | null
   consumer: Consumer | null
@@ -39,7 +48,18 @@ export interface DirectoryOptions {
   readonly maxEntries?: number
   /** How long "no consumers yet" is trusted in auth: auto. */
   readonly emptyCheckMs?: number
+  /**
+   * How long past its TTL a key found earlier keeps working while the database cannot be
+   * reached (stale-if-error). A key revoked elsewhere meanwhile works that much longer.
+   */
+  readonly staleIfErrorMs?: number
+  /** While the database fails, how long a stale key is served before the database is asked again. */
+  readonly retryMs?: number
+  readonly health?: SourceHealth
 }
+
+/** Stale-if-error bound (README, "Consumers and virtual keys"). */
+export const defaultStaleIfErrorMs = 600_000
 
 /**
  * Virtual keys by hash, cached: the hot path reads a Map, the database is asked once per key
@@ -55,6 +75,9 @@ export class ConsumerDirectory {
   readonly #negativeTtlMs: number
   readonly #maxEntries: number
   readonly #emptyCheckMs: number
+  readonly #staleIfErrorMs: number
+  readonly #retryMs: number
+  readonly #health: SourceHealth | null
   /**
    * Bumped by every invalidate(). A lookup that started in an older generation may have read
    * the key before a revoke or disable was written, so its answer is asked again, never used.
@@ -73,13 +96,23 @@ export class ConsumerDirectory {
     this.#negativeTtlMs = opts.negativeTtlMs ?? 5_000
     this.#maxEntries = opts.maxEntries ?? 10_000
     this.#emptyCheckMs = opts.emptyCheckMs ?? 5_000
+    this.#staleIfErrorMs = opts.staleIfErrorMs ?? defaultStaleIfErrorMs
+    this.#retryMs = opts.retryMs ?? 5_000
+    this.#health = opts.health ?? null
   }
 
-  /** The consumer a key hash belongs to, or null when the key is unknown, revoked or expired, or its consumer disabled. */
+  /**
+   * The consumer a key hash belongs to, or null when the key is unknown, revoked or expired, or
+   * its consumer disabled. Throws auth_unavailable when the database cannot be reached and the
+   * key is not one it confirmed within the TTL plus staleIfErrorMs.
+   */
   async resolve(hash: string, tiers: ReadonlyMap<string, ConsumerSettingsInput>, epochNow: number): Promise<Consumer | null> {
     const now = this.now()
     let entry = this.#cache.get(hash)
-    if (entry === undefined || entry.until <= now) entry = await this.#lookUp(hash)
+    // Stale-if-error: a key the database confirmed keeps working for a while when it cannot be
+    // asked again. An unknown key is not served stale: it may have been created since.
+    const stale = entry !== undefined && entry.record !== null && now < entry.until + this.#staleIfErrorMs ? entry : undefined
+    if (entry === undefined || entry.until <= now) entry = await this.#refresh(hash, stale, now)
     const r = entry.record
     if (r === null || r.consumerDisabled || r.revokedAt !== null || (r.expiresAt !== null && r.expiresAt <= epochNow)) return null
     this.#used.add(r.keyId)
@@ -99,16 +132,24 @@ export class ConsumerDirectory {
     if (this.#consumersExist) return true
     const now = this.now()
     if (now - this.#emptyCheckedAt < this.#emptyCheckMs) return false
+    const known = this.#emptyCheckedAt > -Infinity
     this.#emptyCheck ??= this.source.countConsumers().then(
       (n) => {
+        this.#health?.answered()
         this.#emptyCheckedAt = this.now()
         this.#emptyCheck = null
         if (n > 0) this.#consumersExist = true
         return n > 0
       },
       (err: unknown) => {
+        this.#health?.failed(err)
         this.#emptyCheck = null
-        throw err
+        // The last answer ("none yet") stands while the database cannot give a new one.
+        if (known) {
+          this.#emptyCheckedAt = this.now()
+          return false
+        }
+        throw new SluiceError('auth_unavailable', [], { retryAfter: Math.ceil(this.#emptyCheckMs / 1000), cause: err })
       },
     )
     return this.#emptyCheck
@@ -134,16 +175,31 @@ export class ConsumerDirectory {
     this.#inflight.clear()
   }
 
-  async #lookUp(hash: string): Promise<Cached> {
+  /**
+   * A fresh entry from the database, asked again when an invalidate() came while it was asked;
+   * when the database cannot answer, `stale` while that may still serve, else auth_unavailable.
+   */
+  async #refresh(hash: string, stale: Cached | undefined, now: number): Promise<Cached> {
+    // The database failed moments ago: this request does not wait on it again.
+    if (stale !== undefined && now < stale.retryAt) return stale
+    // `stale` was read from the cache in this generation: an invalidate() since forbids serving it.
+    const staleGeneration = this.#generation
     for (;;) {
       const generation = this.#generation
-      const record = await this.#load(hash)
+      let record: KeyRecord | null
+      try {
+        record = await this.#load(hash)
+      } catch (err) {
+        if (stale === undefined || staleGeneration !== this.#generation) throw new SluiceError('auth_unavailable', [], { retryAfter: Math.ceil(this.#retryMs / 1000), cause: err })
+        stale.retryAt = this.now() + this.#retryMs
+        return stale
+      }
       // Ends once a lookup runs with no change in between; changes are admin actions, so few.
       if (generation !== this.#generation) continue
       // Requests that waited on the same lookup share the entry the first of them made.
       const made = this.#cache.get(hash)
       if (made !== undefined && made.record === record) return made
-      const entry = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), tiers: null, consumer: null }
+      const entry: Cached = { record, until: this.now() + (record === null ? this.#negativeTtlMs : this.#ttlMs), retryAt: -Infinity, tiers: null, consumer: null }
       this.#remember(hash, entry)
       return entry
     }
@@ -153,7 +209,16 @@ export class ConsumerDirectory {
     let pending = this.#inflight.get(hash)
     if (pending === undefined) {
       // Many requests with the same new key ask the database once.
-      const started = this.source.findByHash(hash).finally(() => {
+      const started = this.source.findByHash(hash).then(
+        (record) => {
+          this.#health?.answered()
+          return record
+        },
+        (err: unknown) => {
+          this.#health?.failed(err)
+          throw err
+        },
+      ).finally(() => {
         // An invalidate() may have replaced this lookup with a newer one, which stays.
         if (this.#inflight.get(hash) === started) this.#inflight.delete(hash)
       })

@@ -1,6 +1,7 @@
 import type { Deployment, QueueSettings } from '../../config/runtime.js'
 import { ClientGoneError, type RequestContext } from '../../context.js'
 import type { Candidate } from '../../core/balance/index.js'
+import { undemotedFirst } from '../../core/breaker/index.js'
 import type { Clock, Timers } from '../../core/clock.js'
 import { PoolQueue, priorityNames } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
@@ -237,6 +238,7 @@ export class Pool implements Pumpable {
       if (d.limit.wait(now) > 0 || d.pacer.wait(now, w.tokens, waiting) > 0) continue
       eligible[n++] = d
     }
+    n = undemotedFirst(eligible, n, now) // keys demoted by the ejection cap only when no other key can take it
     if (n > 0) {
       const pick = n === 1 ? 0 : w.strategy.pick(this.#candidates(w, n), w.affinity, this.rand)
       const d = eligible[pick < 0 ? 0 : pick] as Deployment

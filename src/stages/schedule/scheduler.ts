@@ -255,10 +255,10 @@ function healthFailure(status: number, failure: string | null): HealthFailure | 
   if (status >= 500 && status !== 529) return 'http_5xx'
   switch (failure) {
     case 'connect':
-    case 'connect_timeout':
       return 'connect'
     case 'reset':
       return 'reset'
+    case 'connect_timeout': // no answer is not proof that nothing listens: a soft failure, unlike a refusal
     case 'first_byte_timeout':
     case 'idle_timeout':
     case 'total_timeout':
@@ -280,6 +280,7 @@ function describeBreaker(b: KeyBreaker, now: number) {
     last_failure: b.lastFailureKind,
     reopens_in_ms: b.openUntil > now ? Math.round(b.openUntil - now) : null,
     disabled_reason: b.disabledReason,
+    demoted_for_ms: b.demoted(now) ? Math.round(b.demotedUntil - now) : null,
   }
 }
 

@@ -36,7 +36,8 @@ describe('failover: a revoked key and a flaky key behind one model', () => {
         admin: { keys: [adminKey] },
         providers: {
           // open_for is long: only a probe can bring a key back while the test runs, and one pass does.
-          fo: provider(simUrl, [{ id: 'good' }, { id: 'revoked' }, { id: 'flaky' }], withProbes(`${intervalMs}ms`, { success_threshold: 1, open_for: '30s', max_open_for: '60s' })),
+          // max_ejection_percent 100: the revoked key and the flaky one may be out together.
+          fo: provider(simUrl, [{ id: 'good' }, { id: 'revoked' }, { id: 'flaky' }], withProbes(`${intervalMs}ms`, { success_threshold: 1, open_for: '30s', max_open_for: '60s', max_ejection_percent: 100 })),
         },
         // round-robin: good, revoked, flaky, … — the revoked key gets the second request.
         models: { heal: { targets: [{ provider: 'fo', model: 'up-heal' }], strategy: 'round-robin' } },
@@ -94,8 +95,8 @@ describe('failover: a revoked key and a flaky key behind one model', () => {
   it('fully broken, the flaky key opens and stays out: probes fail, admin and metrics say open, traffic goes elsewhere', async () => {
     faults.plan = always(500)
     const mark = watch.mark
-    // Round-robin over good and flaky: a few requests give the flaky key its 3 failures in a row.
-    for (let i = 0; i < 12 && !watch.events.slice(mark).some((e) => e.id === 'fo~flaky' && e.state === 'open'); i++) await ask()
+    // Round-robin over good and flaky: a few requests give the flaky key its 5 failures in a row.
+    for (let i = 0; i < 20 && !watch.events.slice(mark).some((e) => e.id === 'fo~flaky' && e.state === 'open'); i++) await ask()
     expect(failures).toEqual([])
     await watch.next('fo~flaky', 'open', mark, 1_000)
 

@@ -41,6 +41,7 @@ describe('failover: probes respect their interval and the key\'s pacing', () => 
           [secretOf('fast')]: { id: 'fast', revoked: true },
           [secretOf('slow')]: { id: 'slow', revoked: true },
           [secretOf('busy')]: { id: 'busy' },
+          [secretOf('spare')]: { id: 'spare' },
         },
       },
       gateway: (simUrl) => ({
@@ -48,10 +49,15 @@ describe('failover: probes respect their interval and the key\'s pacing', () => 
         providers: {
           'p-fast': provider(simUrl, [{ id: 'fast' }], withProbes(`${intervalMs}ms`)),
           'p-slow': provider(simUrl, [{ id: 'slow', rpm }], withProbes(`${intervalMs}ms`)),
-          // Out after one failure, and back only after 100 passes: it stays out while probed.
-          'p-busy': provider(simUrl, [{ id: 'busy' }], withProbes(`${intervalMs}ms`, { failure_threshold: 1, success_threshold: 100, open_for: '30s' })),
+          // Out after one failure, and back only after 100 passes: it stays out while probed. A
+          // spare key beside it, never tried (no retries), lets the ejection cap take it out.
+          'p-busy': provider(simUrl, [{ id: 'busy' }, { id: 'spare' }], withProbes(`${intervalMs}ms`, { failure_threshold: 1, success_threshold: 100, open_for: '30s' })),
         },
-        models: Object.fromEntries(['fast', 'slow', 'busy'].map((m) => [m, { targets: [{ provider: `p-${m}`, model: `up-${m}` }] }])),
+        models: {
+          ...Object.fromEntries(['fast', 'slow'].map((m) => [m, { targets: [{ provider: `p-${m}`, model: `up-${m}` }] }])),
+          busy: { targets: [{ provider: 'p-busy', model: 'up-busy' }], strategy: 'round-robin' }, // the first request goes to busy
+        },
+        retries: { max: 0 },
       }),
     })
     watch = new BreakerWatch(stack.gw)

@@ -385,6 +385,19 @@ models:
     expect(JSON.parse(rt.probes[0]!.body!.toString())).toEqual({ model: 'tiny', messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 })
   })
 
+  it('the ejection cap counts each model\'s keys: the last key of llama-* is never out for soft failures', () => {
+    const breakers = new BreakerRegistry(() => 0.5)
+    const own = compile(parseConfigText(text, 'sluice.yaml', {}), { generation: 1, source: 's', pools, breakers, now: () => now })
+    const [k1, k2, l1] = own.models.get('chat')!.deployments.map((d) => d.breaker)
+    const fail = (b: typeof k1, n: number): void => { for (let i = 0; i < n; i++) b!.failed(0, 'http_5xx', false) }
+    fail(l1, 5)
+    expect([l1!.state(0), l1!.demoted(0)]).toEqual(['closed', true]) // alone behind llama-*
+    fail(k1, 4) // oa's failure_threshold
+    expect(k1!.state(0)).toBe('open') // chat: 1 of its 3 keys may be out
+    fail(k2, 4)
+    expect([k2!.state(0), k2!.demoted(0)]).toEqual(['closed', true])
+  })
+
   it('a reload keeps each key\'s breaker and latency estimate', () => {
     const breakers = new BreakerRegistry()
     const latencies = new Map<string, PeakEwma>()

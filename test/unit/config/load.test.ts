@@ -92,7 +92,7 @@ describe('parseConfigText: defaults', () => {
     expect(cfg.models['gpt-4o']).toEqual({ targets: [{ provider: 'openai', weight: 1 }], owned_by: 'sluice', strategy: 'p2c', fallbacks: [], aliases: [], split: null, ab_test: null })
     expect(p?.health_check).toBeNull()
     expect(p?.stream_usage).toBe(true)
-    expect(p?.failover).toEqual({ enabled: false, failure_threshold: 3, success_threshold: 2, failure_rate: 0.5, min_requests: 5, window: 60_000, open_for: 30_000, max_open_for: 300_000 })
+    expect(p?.failover).toEqual({ enabled: false, failure_threshold: 5, success_threshold: 2, failure_rate: 0.3, min_requests: 20, window: 5_000, max_ejection_percent: 50, open_for: 30_000, max_open_for: 300_000 })
     expect(cfg.retries).toEqual({ max: 2, budget: 0.2, min_budget: 3, panic_mode: false })
   })
 

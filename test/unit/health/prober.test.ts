@@ -569,7 +569,7 @@ describe('Prober with the real breakers', () => {
     const breaker = registry.obtain('p', 'a', { ...defaultBreakerSettings, probes: true, successThreshold: 2 })
     prober.setTargets([target(breaker)])
     expect(time.pending).toBe(0)
-    for (let i = 0; i < 3; i++) breaker.failed(time.now(), 'http_5xx', false)
+    for (let i = 0; i < defaultBreakerSettings.failureThreshold; i++) breaker.failed(time.now(), 'http_5xx', false)
     expect(breaker.state(time.now())).toBe('open')
     expect(time.dueTimes()).toEqual([31_000])
     upstream.reply = (_q, r) => json(r, 500, {})

@@ -191,6 +191,18 @@ describe('random faults', () => {
     expect(await statuses(20)).not.toEqual(first)
   })
 
+  it('a key\'s own error_rate fails that key alone, with the shared error_status', async () => {
+    const BAD = 'sk-fault-bad-key'
+    sim.configure({ seed: 3, faults: { error_status: 502 }, keys: { [BAD]: { id: 'bad', error_rate: 0.5 }, [KEY]: { id: 'good' } } })
+    const bad: number[] = []
+    for (let i = 0; i < 40; i++) bad.push((await send(sim, '/v1/chat/completions', { headers: bearer(BAD), body: chatBody() })).status)
+    expect(bad.filter((s) => s === 502).length).toBeGreaterThan(10)
+    expect(bad.filter((s) => s === 200).length).toBeGreaterThan(10)
+    expect(new Set(bad)).toEqual(new Set([200, 502]))
+    expect(await statuses(20)).toEqual(Array(20).fill(200))
+    sim.configure({ keys: { [BAD]: null, [KEY]: null } })
+  })
+
   it('reset_mid_stream_rate cuts after half the chunks', async () => {
     sim.configure({ faults: { reset_mid_stream_rate: 1 } })
     const r = await streamUntilError({ max_tokens: 10 })

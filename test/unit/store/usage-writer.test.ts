@@ -255,6 +255,19 @@ describe('UsageWriter', () => {
     expect(writer.written).toBe(56)
   })
 
+  it('says when a batch is stored, and how many records it holds out of how many it may', async () => {
+    let written = 0
+    const { timers, store, writer } = setup({ delayMs: 1_000, batchSize: 5, capacity: 20, onWritten: () => written++ })
+    expect(writer.capacity).toBe(20)
+    store.down = true
+    for (let i = 0; i < 12; i++) writer.record(rec(i))
+    await timers.advance(1_000)
+    expect([written, writer.pending]).toEqual([0, 12])
+    store.down = false
+    await writer.flush()
+    expect([written, writer.pending]).toEqual([3, 0])
+  })
+
   it('puts a failed batch back in front of what arrived during the write, even with the buffer full', async () => {
     const { timers, store, writer } = setup({ capacity: 10, batchSize: 5 })
     store.gated = true

@@ -18,6 +18,7 @@ const settingsArb: fc.Arbitrary<BreakerSettings> = fc.record({
   successThreshold: fc.integer({ min: 1, max: 4 }),
   jitter: fc.double({ min: 0, max: 0.5, noNaN: true }),
   probes: fc.boolean(),
+  maxEjectionPercent: fc.integer({ min: 0, max: 100 }),
 })
 
 type Op =

@@ -3,9 +3,12 @@ import { defaultBreakerSettings, KeyBreaker, type BreakerSettings, type BreakerS
 
 const sec = 1_000
 
-/** Defaults without jitter, so open periods are exact. */
+/**
+ * The mechanics are tested with small round numbers (3 in a row, 50 % of ≥ 5 in 60 s) and no
+ * jitter, so open periods are exact; the defaults have their own tests below.
+ */
 function settings(over: Partial<BreakerSettings> = {}): BreakerSettings {
-  return { ...defaultBreakerSettings, jitter: 0, ...over }
+  return { ...defaultBreakerSettings, failureThreshold: 3, failureRate: 0.5, minRequests: 5, windowMs: 60_000, jitter: 0, ...over }
 }
 
 /** A breaker, its transitions as seen by onChange (the state read at the instant of the call), and a clock. */

@@ -107,7 +107,7 @@ describe('classify429 on simulator 429s', () => {
     concurrent: { refused: 'concurrent', retryAfterMs: 1000, requests: { limit: 60, remaining: 50, resetMs: 10_000 }, tokens: { limit: 10_000, remaining: 9000, resetMs: 6000 } },
   }
   const policy = (headers: RateLimitHeaderMode): KeyPolicy => ({
-    key: 'sk-sim', id: 'k1', rpm: 60, tpm: 10_000, algorithm: 'token-bucket', maxConcurrent: 4, headers, retryAfter: true, revoked: false, quotaExhausted: false,
+    key: 'sk-sim', id: 'k1', rpm: 60, tpm: 10_000, algorithm: 'token-bucket', maxConcurrent: 4, headers, retryAfter: true, revoked: false, quotaExhausted: false, errorRate: 0,
   })
   const modes: RateLimitHeaderMode[] = ['openai', 'azure', 'anthropic', 'none']
   const kinds: RefusalKind[] = ['rpm', 'tpm', 'concurrent']

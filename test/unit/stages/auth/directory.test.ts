@@ -91,6 +91,135 @@ describe('ConsumerDirectory', () => {
   })
 })
 
+/** A source whose database can be taken down and brought back; every failed call is counted. */
+function outageSource(records: Record<string, KeyRecord>, consumers = 1) {
+  const state = { down: false, find: 0, count: 0, failures: 0 }
+  const refuse = (): never => {
+    state.failures++
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+  }
+  const src: KeySource = {
+    findByHash: async (hash) => {
+      state.find++
+      if (state.down) refuse()
+      return records[hash] ?? null
+    },
+    countConsumers: async () => {
+      state.count++
+      if (state.down) refuse()
+      return consumers
+    },
+  }
+  return { src, state }
+}
+
+describe('ConsumerDirectory while the database cannot be reached (stale-if-error)', () => {
+  const ttlMs = 30_000
+  const staleMs = 600_000
+
+  it('a key it found keeps working past its TTL, for at most 10 minutes more; then auth_unavailable with Retry-After', async () => {
+    let now = 0
+    const { src, state } = outageSource({ h1: record() })
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs })
+    expect((await dir.resolve('h1', tiers, 0))?.name).toBe('alice')
+    state.down = true
+    now = ttlMs + 1
+    expect((await dir.resolve('h1', tiers, 0))?.name).toBe('alice')
+    now = ttlMs + staleMs - 1
+    expect((await dir.resolve('h1', tiers, 0))?.name).toBe('alice')
+    now = ttlMs + staleMs
+    const err = await dir.resolve('h1', tiers, 0).then(() => null, (e: unknown) => e)
+    expect(err).toMatchObject({ code: 'auth_unavailable', status: 503, retryAfter: 5 })
+    expect((err as Error).cause).toMatchObject({ code: 'ECONNREFUSED' })
+  })
+
+  it('a key it never saw, or saw as unknown, cannot be checked: 503 auth_unavailable, never a 401 or a 500', async () => {
+    let now = 0
+    const { src, state } = outageSource({ h1: record() })
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs, negativeTtlMs: 5_000 })
+    expect(await dir.resolve('unknown', tiers, 0)).toBeNull()
+    state.down = true
+    await expect(dir.resolve('h1', tiers, 0)).rejects.toMatchObject({ code: 'auth_unavailable' })
+    now = 5_000
+    await expect(dir.resolve('unknown', tiers, 0)).rejects.toMatchObject({ code: 'auth_unavailable' })
+  })
+
+  it('a revoked key it knew stays refused', async () => {
+    let now = 0
+    const { src, state } = outageSource({ gone: record({ revokedAt: 1 }) })
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs })
+    expect(await dir.resolve('gone', tiers, 0)).toBeNull()
+    state.down = true
+    now = ttlMs + 1
+    expect(await dir.resolve('gone', tiers, 0)).toBeNull()
+  })
+
+  it('asks the database again at most every retryMs while it fails, one lookup for many requests; back up, the fresh answer wins', async () => {
+    let now = 0
+    const records = { h1: record() }
+    const { src, state } = outageSource(records)
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs, retryMs: 5_000 })
+    await dir.resolve('h1', tiers, 0)
+    state.down = true
+    now = ttlMs
+    await Promise.all(Array.from({ length: 20 }, () => dir.resolve('h1', tiers, 0)))
+    expect(state.failures).toBe(1)
+    now = ttlMs + 4_999
+    await dir.resolve('h1', tiers, 0)
+    expect(state.failures).toBe(1)
+    now = ttlMs + 5_000
+    await dir.resolve('h1', tiers, 0)
+    expect(state.failures).toBe(2)
+    // Revoked elsewhere during the outage: once the database answers, the revocation counts.
+    records.h1 = record({ revokedAt: 2 })
+    state.down = false
+    now = ttlMs + 10_000
+    expect(await dir.resolve('h1', tiers, 0)).toBeNull()
+  })
+
+  it('an invalidate() (a revoke here) while the database is down: the stale entry read before it is not served', async () => {
+    let now = 0
+    const { src, state } = outageSource({ h1: record() })
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs })
+    await dir.resolve('h1', tiers, 0)
+    state.down = true
+    now = ttlMs + 1
+    const pending = dir.resolve('h1', tiers, 0)
+    dir.invalidate()
+    await expect(pending).rejects.toMatchObject({ code: 'auth_unavailable' })
+    await expect(dir.resolve('h1', tiers, 0)).rejects.toMatchObject({ code: 'auth_unavailable' })
+  })
+
+  it('tells its health port whether the database answered', async () => {
+    let now = 0
+    const { src, state } = outageSource({ h1: record() })
+    const seen: string[] = []
+    const dir = new ConsumerDirectory(src, () => now, { ttlMs, health: { answered: () => seen.push('ok'), failed: () => seen.push('failed') } })
+    await dir.resolve('h1', tiers, 0)
+    state.down = true
+    now = ttlMs
+    await dir.resolve('h1', tiers, 0)
+    await dir.resolve('h2', tiers, 0).catch(() => undefined)
+    state.down = false
+    now = ttlMs + 5_000
+    await dir.resolve('h1', tiers, 0)
+    expect(seen).toEqual(['ok', 'failed', 'failed', 'ok'])
+  })
+
+  it('auth unset: "no consumers yet" stands while the database is down; never having asked, it cannot tell: auth_unavailable', async () => {
+    let now = 0
+    const { src, state } = outageSource({}, 0)
+    const dir = new ConsumerDirectory(src, () => now, { emptyCheckMs: 5_000 })
+    expect(await dir.consumersExist()).toBe(false)
+    state.down = true
+    now = 5_000
+    expect(await dir.consumersExist()).toBe(false)
+    expect(dir.consumersExist()).toBe(false) // and it does not ask again at once
+    const fresh = new ConsumerDirectory(src, () => now)
+    await expect(fresh.consumersExist()).rejects.toMatchObject({ code: 'auth_unavailable', status: 503 })
+  })
+})
+
 /** A key source whose lookups finish only when the test says so, answering from `records` as they are then. */
 function controlledSource(records: Map<string, KeyRecord>) {
   const pending: Array<{ hash: string; answer: () => void }> = []
