@@ -281,6 +281,8 @@ async function runScenario(plan) {
         t: Date.now() - wall0, state: p?.state ?? null, rate: p?.requests.rate_rpm ?? null, learned: p?.requests.learned_rpm ?? null,
         configured: p?.requests.configured_rpm ?? null, paused: p?.requests.paused_for_ms ?? 0, inflight: p?.in_flight ?? 0,
         r429: p ? Object.values(p.upstream_429).reduce((a, b) => a + b, 0) : 0, waiting: q.waiting, byPriority: q.by_priority,
+        // What the pacer knows of a fixed window (issue 14): next boundary in ms, or null.
+        window: p?.requests.fixed_window?.next_boundary_in_ms ?? null,
       })
     } catch (err) {
       samples.push({ t: Date.now() - wall0, error: String(err) })

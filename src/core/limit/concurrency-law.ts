@@ -7,13 +7,33 @@ const { min, max } = concurrencyDefaults
  * The control law of an adaptive concurrency limit, and nothing else: L and Ĉ, when it was last
  * cut and probed, and the history of its moves. Permits, counters and persistence live beside
  * it (permits.ts, concurrency-limit.ts). Time comes in as arguments (epoch ms).
+ *
+ * Three speeds of growth, TCP's in spirit: slow start (L × 1.5 per round of L answers) while
+ * nothing is known of the cap, so a cap of 200 is found in seconds rather than minutes; +1 per
+ * round up to Ĉ after a cut; and probes of Ĉ once the key has been quiet, sooner and larger than
+ * a first pass had them (two minutes, 10 %), backing off while the upstream keeps refusing them.
+ * Two probes in a row that the upstream took mean the cap has moved a lot: slow start again.
  */
 export class ConcurrencyLaw {
   #limit: number = concurrencyDefaults.initial
   #accepted: number | null = null
-  /** The last concurrency 429: growth waits 5 s after it, probes ten minutes. */
+  /** The last concurrency 429: growth waits 5 s after it, probes at least two minutes. */
   #lastCutAt: EpochMs | null = null
   #lastProbeAt: EpochMs | null = null
+  #slowStart = true
+  /**
+   * Counts cuts at a level the upstream had taken (capacity went down). A permit carries the era
+   * it was granted in: a success granted before such a cut says nothing about the cap after it.
+   */
+  #era = 0
+  /** The highest level at which a request granted in this era succeeded (0 = none yet). */
+  #goodLevel = 0
+  /** Ĉ before the probe in progress (null = none): a refusal above it means the probe failed. */
+  #probeFrom: number | null = null
+  /** The known level the last overshoot cut was measured against (null after a capacity cut). */
+  #overshootRef: number | null = null
+  #failedProbes = 0
+  #probesTaken = 0
   readonly #history: LimitAdjustment[] = []
 
   /** `changed` is told after every move worth persisting. */
@@ -25,6 +45,8 @@ export class ConcurrencyLaw {
     // Only the last 429's type is stored: when it was a concurrency 429, it was also the last cut.
     this.#lastCutAt = learned.last429Type === 'concurrent' ? learned.last429At : null
     this.#lastProbeAt = learned.lastProbeAt
+    this.#slowStart = this.#accepted === null
+    this.#resetEvidence()
     this.#history.length = 0
     this.#history.push(...learned.history.slice(-concurrencyDefaults.historySize))
   }
@@ -33,6 +55,8 @@ export class ConcurrencyLaw {
     this.#limit = concurrencyDefaults.initial
     this.#accepted = null
     this.#lastCutAt = this.#lastProbeAt = null
+    this.#slowStart = true
+    this.#resetEvidence()
     this.#history.length = 0
   }
 
@@ -41,7 +65,7 @@ export class ConcurrencyLaw {
     return this.#limit
   }
 
-  /** Ĉ: the highest level the upstream is believed to accept; null before the first concurrency 429. */
+  /** Ĉ: the highest level the upstream is believed to accept; null while unknown (slow start). */
   get accepted(): number | null {
     return this.#accepted
   }
@@ -50,51 +74,142 @@ export class ConcurrencyLaw {
     return this.#lastProbeAt
   }
 
+  /** Whether L is growing multiplicatively (nothing known of the cap). */
+  get slowStart(): boolean {
+    return this.#slowStart
+  }
+
+  /** The era a permit granted now belongs to (see succeeded). */
+  get era(): number {
+    return this.#era
+  }
+
   get history(): readonly LimitAdjustment[] {
     return this.#history
   }
 
   /**
    * A concurrency 429 at `inflight` (the refused request included): the upstream accepts at
-   * most one fewer. L only ever takes the lower of itself and 0.9 × Ĉ, so a burst of 429s at one
-   * level cuts it once, not once per 429. Ĉ, the ceiling L grows back to, is the latest refused
-   * level: a request that reached the upstream behind later ones (a slow new connection) is
-   * refused at a level lower than the real one, and keeping the lowest would pin the key below
-   * its cap until the next probe, ten minutes on; the latest is corrected by the next 429 if it
-   * is too high.
+   * most one fewer.
+   *
+   * Refused above the level the upstream is known to take (#knownLevel: slow start or a probe
+   * went one step too far): the cap is the level below, and L goes there, not to 0.9 × it, since
+   * the level below is known to work; the rest of the burst (requests sent before the first
+   * refusal came back, at higher levels) can only lower Ĉ, never raise it.
+   *
+   * Refused at a level it took before: capacity went down. L only ever takes the lower of
+   * itself and 0.9 × Ĉ, so a burst of 429s at one level cuts it once, not once per 429. Ĉ, the
+   * ceiling L grows back to, is the latest refused level: a request that reached the upstream
+   * behind later ones (a slow new connection) is refused at a level lower than the real one, and
+   * keeping the lowest would pin the key below its cap until the next probe; the latest is
+   * corrected by the next 429 if it is too high.
    */
   cut(now: EpochMs, inflight: number): void {
+    const ceiling = Math.max(min, inflight - 1)
+    this.#slowStart = false
+    this.#probesTaken = 0
+    const reference = this.#knownLevel(now)
+    if (reference !== null && inflight > reference) {
+      const echo = this.#overshootRef !== null && this.#inHold(now)
+      this.#overshootRef = reference
+      this.#accepted = echo && this.#accepted !== null ? Math.min(this.#accepted, ceiling) : ceiling
+      if (this.#probeFrom !== null) this.#failedProbes++
+      this.#probeFrom = null
+      this.#lastCutAt = now
+      const next = clamp(Math.min(this.#limit, this.#accepted))
+      if (next !== this.#limit) this.#set(now, next, 'overshoot_429', inflight)
+      else this.changed()
+      return
+    }
     this.#lastCutAt = now
-    this.#accepted = Math.max(min, inflight - 1)
-    const next = clamp(Math.min(this.#limit, concurrencyDefaults.backoff * this.#accepted))
+    this.#accepted = ceiling
+    this.#era++
+    this.#goodLevel = 0
+    this.#overshootRef = null
+    this.#probeFrom = null
+    this.#failedProbes = 0
+    const next = clamp(Math.min(this.#limit, concurrencyDefaults.backoff * ceiling))
     if (next !== this.#limit) this.#set(now, next, 'concurrent_429', inflight)
   }
 
   /**
-   * The upstream accepted a request and its answer ended; `inflight` is how many were in flight
-   * at that moment, this one included. Grows L only when the limit is what held traffic back.
+   * The level the upstream is known to take, a refusal above which is an overshoot rather than a
+   * capacity drop (null: none known): Ĉ as it was before a probe; in slow start, the highest
+   * level that succeeded in this era; within the hold after an overshoot cut, the same level as
+   * that cut (the rest of its burst). Levels are the gateway's: a request granted while an answer
+   * is still on its way back counts one more than the upstream sees, so a success at the level
+   * a probe is then refused at must not make that refusal look like a capacity drop.
    */
-  succeeded(now: EpochMs, inflight: number): void {
+  #knownLevel(now: EpochMs): number | null {
+    if (this.#overshootRef !== null && this.#inHold(now)) return this.#overshootRef
+    if (this.#accepted === null) return this.#goodLevel > 0 ? this.#goodLevel : null
+    return this.#probeFrom
+  }
+
+  #inHold(now: EpochMs): boolean {
+    return this.#lastCutAt !== null && now - this.#lastCutAt < concurrencyDefaults.growthHoldMs
+  }
+
+  /**
+   * The upstream accepted a request and its answer ended; `inflight` is how many were in flight
+   * at that moment, this one included; `level` how many were when it was granted, and `era` the
+   * era it was granted in. Grows L only when the limit is what held traffic back.
+   */
+  succeeded(now: EpochMs, inflight: number, level = inflight, era = this.#era): void {
+    if (era === this.#era && level > this.#goodLevel) this.#goodLevel = level
     // Only concurrency 429s say anything about this limit: a rate 429 must not stop it growing.
     const since429 = this.#lastCutAt === null ? Infinity : now - this.#lastCutAt
     if (since429 < concurrencyDefaults.growthHoldMs) return
     if (inflight < concurrencyDefaults.saturation * Math.floor(this.#limit)) return
+    if (this.#slowStart) {
+      const next = Math.min(max, this.#limit + concurrencyDefaults.slowStartGain)
+      if (next > this.#limit) this.#set(now, next, 'slow_start', inflight)
+      return
+    }
     const accepted = this.#accepted
-    if (
-      accepted !== null
-      && this.#limit >= accepted
-      && since429 >= concurrencyDefaults.probeQuietMs
-      && (this.#lastProbeAt === null || now - this.#lastProbeAt >= concurrencyDefaults.probeEveryMs)
-    ) {
+    if (accepted !== null && this.#limit >= accepted && this.#probeFrom !== null) this.#probeTaken(now, inflight)
+    if (this.#slowStart) return
+    if (accepted !== null && this.#limit >= accepted && since429 >= this.#probeQuietMs() && this.#probeDue(now)) {
       const raised = Math.min(max, accepted + Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted)))
       this.#lastProbeAt = now
       if (raised !== accepted) {
         this.#accepted = raised
+        this.#probeFrom = accepted
         this.#record(now, accepted, raised, 'probe_increase', inflight)
       }
     }
     const next = Math.min(this.#accepted ?? max, this.#limit + 1 / this.#limit)
     if (next > this.#limit) this.#set(now, next, 'high_utilization', inflight)
+  }
+
+  /** L reached a probed Ĉ with no refusal: the upstream took the step. */
+  #probeTaken(now: EpochMs, inflight: number): void {
+    this.#probeFrom = null
+    this.#failedProbes = 0
+    this.#probesTaken++
+    if (this.#probesTaken < concurrencyDefaults.slowStartAfterProbes) return
+    // The cap has grown by more than two steps: find it at slow-start speed rather than a step a minute.
+    this.#probesTaken = 0
+    this.#slowStart = true
+    const from = this.#accepted ?? Math.floor(this.#limit)
+    this.#accepted = null
+    this.#record(now, from, from, 'slow_start', inflight)
+  }
+
+  /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten. */
+  #probeQuietMs(): number {
+    return Math.min(concurrencyDefaults.probeQuietMaxMs, concurrencyDefaults.probeQuietMs * 2 ** this.#failedProbes)
+  }
+
+  #probeDue(now: EpochMs): boolean {
+    return this.#lastProbeAt === null || now - this.#lastProbeAt >= concurrencyDefaults.probeEveryMs
+  }
+
+  #resetEvidence(): void {
+    this.#era++
+    this.#goodLevel = 0
+    this.#probeFrom = this.#overshootRef = null
+    this.#failedProbes = this.#probesTaken = 0
   }
 
   #set(now: EpochMs, next: number, reason: string, inflight: number): void {

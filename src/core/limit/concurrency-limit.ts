@@ -38,7 +38,7 @@ export class ConcurrencyLimit {
   readonly #onPermitEnd: PermitListener = (permit, outcome, at) => {
     if (outcome !== 'success') return
     this.noteAccepted(at, permit.level)
-    this.succeeded(at, this.#permits.inflight)
+    this.succeeded(at, this.#permits.inflight, permit.level, permit.era)
   }
 
   readonly id: string
@@ -117,6 +117,11 @@ export class ConcurrencyLimit {
     return this.#law.lastProbeAt
   }
 
+  /** Whether the adaptive limit is still in slow start (growing × 1.5 per round of answers). */
+  get slowStart(): boolean {
+    return this.#law.slowStart
+  }
+
   /** The limit in force: the fixed value, or floor(L). */
   get effective(): number {
     return this.#fixed ?? Math.floor(this.#law.limit)
@@ -148,7 +153,7 @@ export class ConcurrencyLimit {
    * adaptive limit (and tells 429 typing which levels the upstream took).
    */
   acquire(): Permit {
-    return this.#permits.acquire(this.#onPermitEnd)
+    return this.#permits.acquire(this.#onPermitEnd, this.#law.era)
   }
 
   /**
@@ -163,10 +168,11 @@ export class ConcurrencyLimit {
 
   /**
    * The upstream accepted a request and its answer ended; `inflight` is how many were in flight
-   * at that moment, this one included. Moves only an adaptive limit.
+   * at that moment, this one included; `level` and `era` are its permit's (ConcurrencyLaw.succeeded).
+   * Moves only an adaptive limit.
    */
-  succeeded(now: EpochMs, inflight: number): void {
-    if (this.#fixed === null) this.#law.succeeded(now, inflight)
+  succeeded(now: EpochMs, inflight: number, level?: number, era?: number): void {
+    if (this.#fixed === null) this.#law.succeeded(now, inflight, level, era)
   }
 
   /** A request sent while `level` were in flight (itself included) succeeded. */

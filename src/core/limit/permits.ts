@@ -13,6 +13,11 @@ export interface Permit {
   /** Permits held on the key right after this one was granted, itself included. */
   readonly level: number
   /**
+   * The limit's era when it was granted (see ConcurrencyLaw.era). Absent on permits whose holder
+   * keeps none (a shared store's leases): their successes count in the era they end in.
+   */
+  readonly era?: number
+  /**
    * Ends the permit and frees its slot, at `at` (epoch ms, for what the law records): true the
    * first time; a second call changes nothing and returns false.
    */
@@ -38,9 +43,9 @@ export class PermitCounter {
   #refusedReleases = 0
 
   /** Grants a permit; `onEnd` hears its outcome once, just before its slot is freed. */
-  acquire(onEnd: PermitListener | null = null): Permit {
+  acquire(onEnd: PermitListener | null = null, era = 0): Permit {
     this.inflight++
-    return new HeldPermit(this, this.inflight, onEnd)
+    return new HeldPermit(this, this.inflight, era, onEnd)
   }
 
   /**
@@ -79,6 +84,7 @@ class HeldPermit implements Permit {
   constructor(
     readonly counter: PermitCounter,
     readonly level: number,
+    readonly era: number,
     readonly onEnd: PermitListener | null,
   ) {}
 

@@ -1,3 +1,4 @@
+import { FixedWindowDetector, windowMs } from './fixed-window.js'
 import { SlidingCount } from './sliding-count.js'
 
 // The pacing law of DESIGN.md §6 and research/algorithms.md §1.3, for one dimension of one
@@ -15,12 +16,40 @@ export const backoffMaxMs = 60_000
 /** After this long without a 429, with demand waiting, L̂ is probed 5 % upward (once per period). */
 export const probeAfterMs = 600_000
 export const probeGain = 1.05
+/**
+ * An estimate taken while demand, not the pacer, set the rate (nothing was waiting for this key:
+ * a 429 at low demand) says what the key was asked for, not what it can take. It is probed
+ * sooner and by more: after two quiet minutes, every minute, × 1.2, until a refusal while
+ * demand waits measures the limit (research/algorithms.md §1.3; the return times are the table
+ * in test/unit/core/pacer/adaptive-rate.test.ts, "a faster return").
+ */
+export const fastProbeAfterMs = 120_000
+export const fastProbeEveryMs = 60_000
+export const fastProbeGain = 1.2
+/** Demand waited for this key within this long before a 429: the pacer, not demand, set the rate. */
+const demandRecentMs = 5_000
 /** How late a slot may be taken and still count as taken on time (timer lateness). */
 const lateSlackMs = 20
 /** Fewer successes than this in the last 60 s say nothing about the limit. */
 const minSamplesForEstimate = 3
 /** Headers that show at most this share of the budget left pause the key until their reset. */
 const nearlySpent = 0.02
+/** Refusals that lasted this long before one was taken again may have waited for a window's boundary. */
+const reopenAfterMs = 3_000
+/** A pause to a boundary ends this much after it: the upstream's clock is not ours. */
+const boundaryMarginMs = 100
+/** A refused request sent within this long after the boundary a pause waited for disproves the window. */
+const boundaryProofMs = 2_000
+const historySize = 10
+
+/** One move of L̂ or of what is known about the window, for /status. */
+export interface PacerAdjustment {
+  /** The pacer's clock (monotonic ms). */
+  readonly at: number
+  readonly reason: 'refusal_estimate' | 'window_estimate' | 'window_detected' | 'window_forgotten' | 'probe_increase' | 'low_demand_probe_increase'
+  /** L̂ after the move, per minute (Infinity when unknown). */
+  readonly estimate: number
+}
 
 export type PacerState = 'steady' | 'paused' | 'retreating' | 'recovering'
 
@@ -53,7 +82,26 @@ export class AdaptiveRate {
   last429At = -Infinity
   #lastStepAt = -Infinity
   #lastProbeAt = -Infinity
+  /** Whether L̂ was measured with demand waiting (or stated by headers); see fastProbeGain. */
+  #estimateMeasured = true
+  #lastWaitingAt = -Infinity
   readonly #delivered = new SlidingCount()
+  /** Whether this dimension's upstream counts in fixed windows, and where their boundaries are. */
+  readonly window = new FixedWindowDetector()
+  /** The latest dispatch refused in the current episode, and whether Retry-After (not backoff) set its pause. */
+  #lastRefusedDispatch = -Infinity
+  #episodeToldWhen = false
+  /** Units taken in the known window that starts at #takenWindowStart: at most the target per window. */
+  #takenInWindow = 0
+  #takenWindowStart = -Infinity
+  /** Units accepted of requests sent in the known window that starts at #countedWindowStart. */
+  #acceptedInWindow = 0
+  #countedWindowStart = -Infinity
+  /** The boundary the last pause waited for. */
+  #pausedToBoundary = -Infinity
+  /** This episode's estimate came from a whole window: pause to that window's end, not by backoff. */
+  #pauseToWindowEnd = false
+  readonly #history: PacerAdjustment[] = []
 
   constructor(ceiling: number | null) {
     this.ceiling = ceiling ?? Infinity
@@ -71,8 +119,23 @@ export class AdaptiveRate {
 
   /** Milliseconds until `cost` units may go (0 = now). `waiting` says demand is queued behind it. */
   wait(now: number, waiting: boolean): number {
-    if (waiting) this.#probe(now)
-    return Math.max(0, this.pauseUntil - now, this.#tat - now)
+    if (waiting) {
+      this.#lastWaitingAt = now
+      this.#probe(now)
+    }
+    return Math.max(0, this.pauseUntil - now, this.#tat - now, this.#windowSpentFor(now))
+  }
+
+  /** With a known window: the target is a budget per window, and once it is spent the next unit waits for the boundary. */
+  #windowSpentFor(now: number): number {
+    if (this.#takenInWindow < this.target) return 0
+    const start = this.window.windowStart(now)
+    return start === null || start !== this.#takenWindowStart ? 0 : start + windowMs - now
+  }
+
+  /** The last moves of L̂ and of the window, oldest first. */
+  get history(): readonly PacerAdjustment[] {
+    return this.#history
   }
 
   take(now: number, cost: number): void {
@@ -85,6 +148,14 @@ export class AdaptiveRate {
     const interval = rate === Infinity ? 0 : 60_000 / rate
     const start = late > 0 && late <= Math.min(lateSlackMs, interval / 2) ? this.#tat : Math.max(this.#tat, now)
     this.#tat = rate === Infinity ? start : start + cost * interval
+    const windowStart = this.window.windowStart(now)
+    if (windowStart !== null) {
+      if (windowStart !== this.#takenWindowStart) {
+        this.#takenWindowStart = windowStart
+        this.#takenInWindow = 0
+      }
+      this.#takenInWindow += cost
+    }
   }
 
   /**
@@ -100,9 +171,13 @@ export class AdaptiveRate {
   /** A response that was not a 429: the upstream accepted `amount` units into its window. */
   accepted(now: number, dispatchedAt: number, amount: number): void {
     this.#delivered.add(now, amount)
+    this.#countInWindow(dispatchedAt, amount)
     // Only a request sent after the episode began proves it is over; answers to requests sent
     // before it are echoes of the same overload.
     if (dispatchedAt >= this.#episodeStartedAt) {
+      if (this.#inEpisode && !this.#episodeToldWhen && dispatchedAt - this.#episodeStartedAt >= reopenAfterMs) {
+        if (this.window.noteReopened(this.#lastRefusedDispatch, dispatchedAt)) this.#record(now, 'window_detected')
+      }
       this.#inEpisode = false
       this.#backoffMs = backoffMinMs
     }
@@ -113,7 +188,9 @@ export class AdaptiveRate {
     if (w.limit !== null && w.limit > 0) {
       this.#headerLimit = w.limit
       this.estimate = w.limit
+      this.#estimateMeasured = true
     }
+    if (w.resetInMs !== null && w.resetInMs > 0 && this.window.noteResetInstant(now, now + w.resetInMs)) this.#record(now, 'window_detected')
     const limit = w.limit ?? this.#headerLimit
     const floor = Math.max(1, nearlySpent * limit)
     if (w.remaining !== null && w.resetInMs !== null && limit !== Infinity && w.remaining <= floor) {
@@ -139,27 +216,64 @@ export class AdaptiveRate {
       started = true
       this.#inEpisode = true
       this.#episodeStartedAt = now
+      this.#lastRefusedDispatch = dispatchedAt
+      this.#episodeToldWhen = retryAfterMs !== null
+      this.#pauseToWindowEnd = false
       this.#recover(now)
       const enforced = Math.min(this.#rate, this.target)
       const delivered = this.#delivered.sum(now)
       const floor = this.#floor()
-      // Only a refusal known to be this limit says what the key delivers is all it can take;
-      // an untyped one (a glitch, a limit elsewhere) at low demand would set L̂ to that demand.
-      if (reestimate && delivered >= minSamplesForEstimate) {
-        // Refused while delivering at least the estimate: the estimate itself is too high.
-        this.estimate = Math.max(floor, delivered < this.estimate ? delivered : 0.9 * this.estimate)
+      const windowStart = this.window.windowStart(dispatchedAt) ?? this.window.tentativeWindowStart(dispatchedAt)
+      const wholeWindow = windowStart !== null && windowStart === this.#countedWindowStart ? this.#acceptedInWindow : 0
+      if (reestimate && wholeWindow >= minSamplesForEstimate) {
+        // A known window: what it took since its boundary is the limit, never a span that
+        // straddles a boundary (up to 2 L). Its budget and the pause to the next boundary hold
+        // the rate, so there is nothing to halve.
+        this.estimate = Math.max(floor, wholeWindow < this.estimate ? wholeWindow : 0.9 * this.estimate)
+        this.#estimateMeasured = true
+        this.#rate = this.target
+        this.#pauseToWindowEnd = true
+        this.#record(now, 'window_estimate')
+      } else {
+        // Only a refusal known to be this limit says what the key delivers is all it can take;
+        // an untyped one (a glitch, a limit elsewhere) at low demand would set L̂ to that demand.
+        if (reestimate && delivered >= minSamplesForEstimate) {
+          // Refused while delivering at least the estimate: the estimate itself is too high.
+          this.estimate = Math.max(floor, delivered < this.estimate ? delivered : 0.9 * this.estimate)
+          this.#estimateMeasured = now - this.#lastWaitingAt <= demandRecentMs
+          this.#record(now, 'refusal_estimate')
+        }
+        // Unpaced until now: halve from the limit just learned instead.
+        const base = enforced === Infinity ? this.target : enforced
+        if (base !== Infinity) this.#rate = Math.max(floor, 0.5 * base)
       }
-      // Unpaced until now: halve from the limit just learned instead.
-      const base = enforced === Infinity ? this.target : enforced
-      if (base !== Infinity) this.#rate = Math.max(floor, 0.5 * base)
+    } else if (dispatchedAt > this.#lastRefusedDispatch) {
+      this.#lastRefusedDispatch = dispatchedAt
+    }
+    if (dispatchedAt >= this.#pausedToBoundary && dispatchedAt - this.#pausedToBoundary < boundaryProofMs && this.window.known !== null) {
+      // Sent just after the boundary a pause waited for, and refused all the same: no window resets there.
+      this.window.forget()
+      this.#pausedToBoundary = -Infinity
+      this.#record(now, 'window_forgotten')
     }
     // Echoes of the same overload (requests sent before the episode began) share its pause;
     // only a refusal of something sent since then says the pause was too short.
     const echo = !started && dispatchedAt < this.#episodeStartedAt
+    // The window this refusal's estimate came from ends at a boundary, known or seen once.
+    const boundary = !reestimate ? null : this.window.boundaryAfter(now) ?? (this.#pauseToWindowEnd ? this.window.tentativeResetAfter(now) : null)
     if (retryAfterMs !== null) {
       this.pauseUntil = Math.max(this.pauseUntil, now + retryAfterMs)
+      if (this.window.noteResetInstant(now, now + retryAfterMs)) this.#record(now, 'window_detected')
+    } else if (boundary !== null) {
+      // A known window refuses until its boundary and takes a whole budget after it: one pause, no probes.
+      this.pauseUntil = Math.max(this.pauseUntil, boundary + boundaryMarginMs)
+      this.#pausedToBoundary = boundary
     } else if (!echo) {
-      this.pauseUntil = Math.max(this.pauseUntil, now + this.#backoffMs)
+      // Doubling, but never past the instant a window seen once before would reset.
+      const reset = this.window.tentativeResetAfter(now)
+      const backoffEnd = now + this.#backoffMs
+      const until = reset === null ? backoffEnd : Math.min(backoffEnd, Math.max(now + backoffMinMs, reset + boundaryMarginMs))
+      this.pauseUntil = Math.max(this.pauseUntil, until)
       this.#backoffMs = Math.min(backoffMaxMs, 2 * this.#backoffMs)
     }
     this.last429At = now
@@ -199,11 +313,36 @@ export class AdaptiveRate {
   }
 
   #probe(now: number): void {
-    if (this.estimate === Infinity || now - this.last429At < probeAfterMs || now - this.#lastProbeAt < probeAfterMs) return
+    const fast = !this.#estimateMeasured
+    const quiet = fast ? fastProbeAfterMs : probeAfterMs
+    const every = fast ? fastProbeEveryMs : probeAfterMs
+    if (this.estimate === Infinity || now - this.last429At < quiet || now - this.#lastProbeAt < every) return
     const cap = Math.min(this.ceiling, this.#headerLimit)
     if (this.estimate >= cap) return
     this.#lastProbeAt = now
-    this.estimate = Math.min(cap, probeGain * this.estimate)
+    this.estimate = Math.min(cap, (fast ? fastProbeGain : probeGain) * this.estimate)
+    this.#record(now, fast ? 'low_demand_probe_increase' : 'probe_increase')
+  }
+
+  /** Counts what the upstream took of requests sent in the known window they were sent in. */
+  #countInWindow(dispatchedAt: number, amount: number): void {
+    const start = this.window.windowStart(dispatchedAt) ?? this.window.tentativeWindowStart(dispatchedAt)
+    if (start === null || start < this.#countedWindowStart) return
+    if (start > this.#countedWindowStart) {
+      this.#countedWindowStart = start
+      this.#acceptedInWindow = 0
+    }
+    this.#acceptedInWindow += amount
+  }
+
+  #record(at: number, reason: PacerAdjustment['reason']): void {
+    this.#history.push({ at, reason, estimate: this.estimate })
+    if (this.#history.length > historySize) this.#history.shift()
+  }
+
+  /** Whether L̂ is probed the fast way (it was taken at low demand; see fastProbeGain). */
+  get estimateFromLowDemand(): boolean {
+    return !this.#estimateMeasured
   }
 
   #floor(): number {

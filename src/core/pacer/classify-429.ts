@@ -29,7 +29,13 @@ export interface RateLimitEvidence {
   readonly acceptedInflight?: number
   /** The key's measured request rate is ≥ 0.9 × its pacing target. */
   readonly nearRateTarget: boolean
+  /** UNKNOWN 429s on this key in the 60 s before this one. */
+  readonly recentUnknown429s?: number
 }
+
+/** This many UNKNOWN 429s within 60 s, this one included, away from the rate target: CONCURRENT. */
+export const unknownBurstToConcurrent = 3
+export const unknownBurstWindowMs = 60_000
 
 /** Billing, not rate: waiting never helps, so these must never be retried. */
 const QUOTA_CODES: ReadonlySet<string> = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active'])
@@ -89,7 +95,12 @@ export function classify429(e: RateLimitEvidence): RateLimitKind {
 
   // No rate headers (NVIDIA NIM, DeepSeek, stripped by a reseller): infer from our own state.
   if (e.nearRateTarget) return 'rpm'
-  if (e.concurrencyLimit !== null && e.inflight >= 2 && e.inflight >= e.concurrencyLimit - 1 && e.inflight > (e.acceptedInflight ?? 0)) return 'concurrent'
+  const aboveTaken = e.inflight >= 2 && e.inflight > (e.acceptedInflight ?? 0)
+  if (aboveTaken && e.concurrencyLimit !== null && e.inflight >= e.concurrencyLimit - 1) return 'concurrent'
+  // Refusals that keep coming below the rate target, at levels the upstream has not taken lately,
+  // are most likely a cap on requests at once that L is still far above (a fresh key learning
+  // from 8 against a cap of 3): research/algorithms.md §2.4, rule 7.
+  if (aboveTaken && (e.recentUnknown429s ?? 0) >= unknownBurstToConcurrent - 1) return 'concurrent'
   return 'unknown'
 }
 

@@ -1,6 +1,6 @@
 import type { RateLimitSnapshot } from '../headers/rate-limits.js'
 import { AdaptiveRate, type PacerState } from './adaptive-rate.js'
-import type { RateLimitKind } from './classify-429.js'
+import { unknownBurstToConcurrent, unknownBurstWindowMs, type RateLimitKind } from './classify-429.js'
 
 /** A key that answered `insufficient_quota` stays out of service this long, then gets one more try. */
 export const quotaOutageMs = 3_600_000
@@ -41,6 +41,8 @@ export class KeyPacer {
   /** Out of service (quota exhausted) until this instant. */
   disabledUntil = -Infinity
   #firstAcceptedAt = -Infinity
+  /** When the latest UNKNOWN 429s came, newest last (as many as the typing rule needs, less one). */
+  readonly #unknownAt: number[] = []
 
   constructor(
     /** Stable id for metrics and /status: provider/key, or provider/key/model. */
@@ -89,6 +91,10 @@ export class KeyPacer {
     this.refusals[kind]++
     this.lastRefusalAt = now
     this.lastRefusalKind = kind
+    if (kind === 'unknown') {
+      this.#unknownAt.push(now)
+      if (this.#unknownAt.length >= unknownBurstToConcurrent) this.#unknownAt.shift()
+    }
     const retryAfter = snapshot?.retryAfterMs ?? null
     switch (kind) {
       case 'quota':
@@ -118,6 +124,13 @@ export class KeyPacer {
     this.requests.accepted(now, outcome.dispatchedAt, 1)
     this.tokens.accepted(now, outcome.dispatchedAt, outcome.tokensUsed ?? outcome.tokensCharged)
     if (now >= this.disabledUntil) this.disabledUntil = -Infinity
+  }
+
+  /** UNKNOWN 429s on this key within the last 60 s (for the typing rule in classify429). */
+  recentUnknown429s(now: number): number {
+    let n = 0
+    for (const at of this.#unknownAt) if (now - at < unknownBurstWindowMs) n++
+    return n
   }
 
   /** Whether the key has lately been sending at ≥ 90 % of its pacing target (a 429 then means the rate limit). */

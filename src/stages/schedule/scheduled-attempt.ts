@@ -89,6 +89,7 @@ export class ScheduledAttempt extends Attempt {
       concurrencyLimit: limit.effective,
       acceptedInflight: limit.acceptedRecently(epoch.now()),
       nearRateTarget: pacer.nearRateTarget(now),
+      recentUnknown429s: pacer.recentUnknown429s(now),
     })
     this.refusal = kind
     pacer.refused(now, this.dispatchedAt, kind, this.snapshot)

@@ -3,6 +3,7 @@ import type { BreakerRegistry, HealthFailure, KeyBreaker } from '../../core/brea
 import { systemClock, systemTimers, type Clock, type Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import { LimitRegistry } from '../../core/limit/registry.js'
+import type { AdaptiveRate } from '../../core/pacer/adaptive-rate.js'
 import type { KeyPacer } from '../../core/pacer/key-pacer.js'
 import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
@@ -297,16 +298,29 @@ function describePacer(p: KeyPacer, now: number) {
       configured_rpm: finite(p.requests.ceiling),
       learned_rpm: finite(p.requests.estimate),
       paused_for_ms: Math.max(0, Math.round(p.requests.pauseUntil - now)),
+      ...describeLearning(p.requests, now),
     },
     tokens: {
       rate_tpm: finite(p.tokens.rate(now)),
       configured_tpm: finite(p.tokens.ceiling),
       learned_tpm: finite(p.tokens.estimate),
       paused_for_ms: Math.max(0, Math.round(p.tokens.pauseUntil - now)),
+      ...describeLearning(p.tokens, now),
     },
     out_of_service_for_ms: Math.max(0, Math.round(p.disabledUntil - now)),
     upstream_429: { ...p.refusals },
     last_429_type: p.lastRefusalKind,
+  }
+}
+
+/** What a pacer dimension knows of its upstream's window and how L̂ last moved (issue 14). */
+function describeLearning(r: AdaptiveRate, now: number) {
+  const boundary = r.window.boundaryAfter(now)
+  const known = r.window.known
+  return {
+    fixed_window: known === null || boundary === null ? null : { next_boundary_in_ms: Math.round(boundary - now), uncertainty_ms: Math.round(known.uncertaintyMs) },
+    estimate_from_low_demand: r.estimateFromLowDemand,
+    recent_adjustments: r.history.map((h) => ({ ago_ms: Math.round(now - h.at), reason: h.reason, learned: Number.isFinite(h.estimate) ? Math.round(h.estimate * 100) / 100 : null })),
   }
 }
 

@@ -29,6 +29,66 @@ describe('ConcurrencyLaw', () => {
     expect(law.limit).toBe(10)
   })
 
+  it('slow start: × 1.5 per round of L saturated answers until the first concurrency 429', () => {
+    const law = new ConcurrencyLaw(() => undefined)
+    // One round = floor(L) answers, each at full saturation.
+    const rounds: number[] = []
+    let now = t0
+    for (let r = 0; r < 5; r++) {
+      const n = Math.floor(law.limit)
+      for (let i = 0; i < n; i++) law.succeeded((now += 10), Math.floor(law.limit))
+      rounds.push(law.limit)
+    }
+    expect(rounds).toEqual([12, 18, 27, 40.5, 60.5])
+    expect(law.history.every((h) => h.reason === 'slow_start')).toBe(true)
+    expect(law.slowStart).toBe(true)
+  })
+
+  it('a refusal above every level taken since the last cut is an overshoot: L and Ĉ go to the level below, not 0.9 × it', () => {
+    const table: { readonly goodLevel: number; readonly refused: readonly number[]; readonly accepted: number; readonly limit: number; readonly reason: string }[] = [
+      // slow start past a cap of 100: the burst's later, higher refusals teach nothing more
+      { goodLevel: 91, refused: [103, 101, 105], accepted: 100, limit: 100, reason: 'overshoot_429' },
+      // a cap of 95 below the first refusal that came back
+      { goodLevel: 91, refused: [101, 96], accepted: 95, limit: 95, reason: 'overshoot_429' },
+      // refused at a level taken before: capacity went down, the usual cut to 0.9 × Ĉ
+      { goodLevel: 100, refused: [90], accepted: 89, limit: 80.1, reason: 'concurrent_429' },
+      // nothing succeeded yet (the first burst of a fresh key): the usual cut
+      { goodLevel: 0, refused: [7, 5], accepted: 4, limit: 3.6, reason: 'concurrent_429' },
+    ]
+    for (const row of table) {
+      const law = new ConcurrencyLaw(() => undefined)
+      law.restore({ learnedLimit: 120, acceptedLevel: null, concurrent429Count: 0, rpm429Count: 0, tpm429Count: 0, last429At: null, last429Type: null, lastProbeAt: null, history: [] })
+      if (row.goodLevel > 0) law.succeeded(t0, 1, row.goodLevel)
+      for (const [i, level] of row.refused.entries()) law.cut(t0 + 100 + i, level)
+      expect([law.accepted, law.limit, law.history.at(-1)?.reason], JSON.stringify(row)).toEqual([row.accepted, expect.closeTo(row.limit, 6), row.reason])
+      expect(law.slowStart).toBe(false)
+    }
+  })
+
+  it('a success granted before a cut at a taken level does not make a later refusal look like an overshoot', () => {
+    const law = new ConcurrencyLaw(() => undefined)
+    law.restore({ learnedLimit: 40, acceptedLevel: 40, concurrent429Count: 0, rpm429Count: 0, tpm429Count: 0, last429At: null, last429Type: null, lastProbeAt: null, history: [] })
+    const before = law.era
+    law.succeeded(t0, 40, 40, before)
+    law.cut(t0 + 10, 40) // the cap dropped: Ĉ 39, L 35.1
+    law.succeeded(t0 + 20, 35, 38, before) // granted before the drop
+    law.cut(t0 + 30, 35)
+    expect(law.accepted).toBe(34)
+    expect(law.limit).toBeCloseTo(30.6)
+  })
+
+  it('a probe refused at a level the gateway had seen succeed (an answer still on its way back) costs one step, not 10 %', () => {
+    const law = new ConcurrencyLaw(() => undefined)
+    law.restore({ learnedLimit: 40, acceptedLevel: 40, concurrent429Count: 0, rpm429Count: 0, tpm429Count: 0, last429At: null, last429Type: null, lastProbeAt: null, history: [] })
+    law.succeeded(t0, 40) // quiet since ever: the probe raises Ĉ to 44
+    expect(law.accepted).toBe(44)
+    for (let i = 1; i <= 50 && law.limit < 41; i++) law.succeeded(t0 + i * 10, Math.floor(law.limit), 41)
+    expect(Math.floor(law.limit)).toBe(41)
+    law.cut(t0 + 1_000, 41)
+    law.cut(t0 + 1_050, 42) // the rest of its burst
+    expect([law.accepted, law.limit, law.history.at(-1)?.reason]).toEqual([40, 40, 'overshoot_429'])
+  })
+
   it('reset forgets everything it learned', () => {
     const law = new ConcurrencyLaw(() => undefined)
     law.cut(t0, 3)

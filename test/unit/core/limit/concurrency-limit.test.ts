@@ -170,8 +170,8 @@ describe('ConcurrencyLimit: learning from concurrency 429s', () => {
 })
 
 describe('ConcurrencyLimit: growth', () => {
-  it('grows by 1/L per saturated success: from 8 to 9 after nine (each step is 1/L of the L it starts from)', () => {
-    const l = adaptive()
+  it('once Ĉ is known, grows by 1/L per saturated success: from 8 to 9 after nine (each step is 1/L of the L it starts from)', () => {
+    const l = adaptive(8, 20)
     let successes = 0
     while (l.effective === 8) {
       l.succeeded(t0 + successes * sec, 8)
@@ -183,7 +183,7 @@ describe('ConcurrencyLimit: growth', () => {
   })
 
   it('does not grow while below 80 % of the limit in flight', () => {
-    const l = adaptive(10)
+    const l = adaptive(10, 20)
     for (let i = 0; i < 100; i++) l.succeeded(t0 + i * sec, 7)
     expect(l.learnedExact).toBe(10)
     l.succeeded(t0 + 101 * sec, 8)
@@ -220,34 +220,64 @@ describe('ConcurrencyLimit: growth', () => {
     expect(b.learnedExact).toBe(9)
   })
 
-  it('is capped at Ĉ until ten quiet minutes pass', () => {
+  it('is capped at Ĉ until two quiet minutes pass', () => {
     const l = adaptive(20)
     l.refused(t0, 'concurrent', 11)
-    saturatedSuccesses(l, t0 + 5 * sec, t0 + 9 * min, 100)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min, 100)
     expect(l.learnedExact).toBe(10)
     expect(l.acceptedLevel).toBe(10)
   })
 
-  it('after ten quiet minutes probes Ĉ up by max(1, 5 %) at most once a minute', () => {
+  it('after two quiet minutes probes Ĉ up by max(1, 10 %) at most once a minute; two probes taken in a row start slow start again', () => {
     const l = adaptive(20)
     l.refused(t0, 'concurrent', 11)
-    saturatedSuccesses(l, t0 + 5 * sec, t0 + 10 * min, 100)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min, 100)
     expect(l.acceptedLevel).toBe(10)
-    // The first saturated success at 10 min raises Ĉ to 11; then nothing more for a minute.
-    saturatedSuccesses(l, t0 + 10 * min, t0 + 11 * min, 100)
+    // The first saturated success at 2 min raises Ĉ to 11; then nothing more for a minute.
+    saturatedSuccesses(l, t0 + 2 * min, t0 + 3 * min, 100)
     expect(l.acceptedLevel).toBe(11)
     expect(l.effective).toBe(11)
-    saturatedSuccesses(l, t0 + 11 * min, t0 + 12 * min, 100)
-    expect(l.acceptedLevel).toBe(12)
+    expect(l.slowStart).toBe(false)
+    // The second probe (11 → 12) is taken too: the cap has moved, so L grows × 1.5 a round again.
+    let now = t0 + 3 * min
+    for (; !l.slowStart && now < t0 + 4 * min; now += 100) l.succeeded(now, l.effective)
+    expect(now).toBeLessThan(t0 + 3 * min + 5 * sec)
+    expect(l.acceptedLevel).toBe(null)
     const probes = l.history.filter((h) => h.reason === 'probe_increase')
     expect(probes.map((p) => [p.old_limit, p.new_limit])).toEqual([[10, 11], [11, 12]])
+    expect(l.history.at(-1)?.reason).toBe('slow_start')
+    saturatedSuccesses(l, now, now + 5 * sec, 10)
+    expect(l.history.at(-1)).toMatchObject({ new_limit: 200, reason: 'slow_start' })
+    expect(l.effective).toBe(200)
   })
 
-  it('probes by 5 % once Ĉ is 40 or more', () => {
+  it('probes by 10 % once Ĉ is 20 or more', () => {
     const l = adaptive(60, 60)
     l.refused(t0, 'concurrent', 61) // Ĉ = 60, L = 54
-    saturatedSuccesses(l, t0 + 5 * sec, t0 + 10 * min + 1, 50)
-    expect(l.acceptedLevel).toBe(63)
+    saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min + 1, 50)
+    expect(l.acceptedLevel).toBe(66)
+  })
+
+  it('a probe the upstream refuses costs one step, not 10 %; the quiet time before the next doubles, up to ten minutes', () => {
+    const l = adaptive(40, 40)
+    l.refused(t0, 'concurrent', 41) // capacity 40 (nothing had succeeded above it yet): a plain cut
+    let now = saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min, 100)
+    expect(l.effective).toBe(40)
+    const probeTimes: number[] = []
+    const end = t0 + 40 * min
+    while (now < end) {
+      const before = l.acceptedLevel
+      l.succeeded(now, l.effective)
+      if (l.acceptedLevel !== before && l.acceptedLevel! > 40) probeTimes.push(now)
+      // The upstream takes 40 and refuses the 41st.
+      if (l.effective > 40) l.refused(now, 'concurrent', 41)
+      expect(l.effective).toBeGreaterThanOrEqual(40)
+      expect(l.effective).toBeLessThanOrEqual(41)
+      now += 500
+    }
+    const gaps = probeTimes.slice(1).map((t, i) => Math.round((t - probeTimes[i]!) / min))
+    expect(gaps).toEqual([4, 8, 10, 10])
+    expect(l.history.filter((h) => h.reason === 'overshoot_429').length).toBe(5)
   })
 
   it('never grows above 200', () => {
@@ -268,9 +298,11 @@ describe('ConcurrencyLimit: growth', () => {
     expect(l.effective).toBe(18)
     now = saturatedSuccesses(l, now + 5 * sec, now + 60 * sec, 50)
     expect(l.effective).toBe(20)
-    // The cap is back at 40 and nothing is refused any more: probes walk Ĉ up once a minute.
-    now = saturatedSuccesses(l, now, now + 30 * min, 50)
+    // The cap is back at 40 and nothing is refused any more: two probes a minute apart, then slow start.
+    const back = now
+    now = saturatedSuccesses(l, now, now + 5 * min, 50)
     expect(l.effective).toBeGreaterThanOrEqual(38)
+    expect(now - back).toBeLessThanOrEqual(10 * min)
   })
 })
 

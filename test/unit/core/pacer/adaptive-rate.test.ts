@@ -497,6 +497,7 @@ describe('AdaptiveRate: probing L̂ upward', () => {
   function learned(ceiling: number | null = 600): AdaptiveRate {
     const r = new AdaptiveRate(ceiling)
     deliver(r, T0, 300)
+    r.wait(T0, true) // demand waiting: the refusal measured the limit (see 'a faster return')
     r.refused(T0, T0 - 10, 1_000)
     expect(r.estimate).toBe(300)
     return r
@@ -541,6 +542,7 @@ describe('AdaptiveRate: probing L̂ upward', () => {
     const r = new AdaptiveRate(600)
     r.observed(T0 - 60_000, { limit: 320, remaining: 300, resetInMs: 1_000 })
     deliver(r, T0, 300)
+    r.wait(T0, true)
     r.refused(T0, T0 - 10, 1_000)
     expect(r.estimate).toBe(300)
     r.wait(T0 + 600_000, true)
@@ -657,5 +659,71 @@ describe('AdaptiveRate: timer lateness', () => {
     r.take(T0, 1)
     r.take(T0 + 5_000, 1)
     expect(r.wait(T0 + 5_000, false)).toBeCloseTo(spacing(58.2), 9)
+  })
+})
+
+describe('AdaptiveRate: a faster return after an estimate taken at low demand', () => {
+  /**
+   * A key in front of a 60 s sliding-log upstream allowing `limit` a minute, 200 ms per answer.
+   * For two minutes demand is `lowDemand` a minute with nothing waiting; one typed RPM 429 then
+   * teaches L̂ ≈ that demand. `returnAfterMs` later, demand exceeds the limit (always waiting).
+   * Returns when L̂ is back within 3 % of the limit (ms after demand returned) and the upstream
+   * 429s from then on, over 20 simulated minutes.
+   */
+  function lowDemandThenBusy(limit: number, lowDemand: number, returnAfterMs: number): { backMs: number | null; refusals: number; estimate: number } {
+    const r = new AdaptiveRate(null)
+    const log: number[] = []
+    const latency = 200
+    const countIn = (t: number): number => log.filter((x) => x > t - 60_000).length
+    let now = T0
+    for (; now < T0 + 120_000; now += 60_000 / lowDemand) {
+      r.wait(now, false)
+      r.take(now, 1)
+      log.push(now)
+      r.accepted(now + latency, now, 1)
+    }
+    r.refused(now, now - latency, null)
+    expect(r.estimateFromLowDemand).toBe(true)
+    const busyFrom = now + returnAfterMs
+    now = busyFrom
+    let refusals = 0
+    let backMs: number | null = null
+    while (now < busyFrom + 20 * 60_000) {
+      const w = r.wait(now, true)
+      if (w > 0) {
+        now += w
+        continue
+      }
+      r.take(now, 1)
+      if (countIn(now) < limit) {
+        log.push(now)
+        r.accepted(now + latency, now, 1)
+      } else {
+        refusals++
+        r.refused(now + latency, now, null)
+      }
+      if (backMs === null && r.estimate >= 0.97 * limit) backMs = now - busyFrom
+      now += 1
+    }
+    return { backMs, refusals, estimate: r.estimate }
+  }
+
+  // The old schedule (× 1.05 every 10 quiet minutes) needs 15 probes, 2.5 hours, from half the
+  // limit; × 1.1 a minute after two quiet minutes (the issue's example) 8 probes, 9 minutes from
+  // half, 14 from a third. × 1.2 a minute: 4 probes from half, 7 from 0.3, each 429-free until the
+  // one that passes the limit, which re-measures L̂ from the full window it was refused at.
+  test.each([
+    { lowDemand: 100, returnAfterMs: 0, maxBackMin: 6 },
+    { lowDemand: 100, returnAfterMs: 300_000, maxBackMin: 4 },
+    { lowDemand: 60, returnAfterMs: 0, maxBackMin: 9 },
+    { lowDemand: 160, returnAfterMs: 0, maxBackMin: 4 },
+  ])('true limit 200, L̂ learned at $lowDemand/min, demand back $returnAfterMs ms later: within $maxBackMin min', ({ lowDemand, returnAfterMs, maxBackMin }) => {
+    const { backMs, refusals, estimate } = lowDemandThenBusy(200, lowDemand, returnAfterMs)
+    expect(backMs).not.toBeNull()
+    expect(backMs!).toBeLessThanOrEqual(maxBackMin * 60_000)
+    // One episode where the probe passes the limit; the re-measured estimate is the limit.
+    expect(refusals).toBeLessThanOrEqual(6)
+    expect(estimate).toBeGreaterThanOrEqual(0.97 * 200)
+    expect(estimate).toBeLessThanOrEqual(1.1 * 200)
   })
 })

@@ -77,6 +77,11 @@ describe('classify429', () => {
     { name: 'no headers, well below the concurrency limit', e: { inflight: 2, concurrencyLimit: 8 }, kind: 'unknown' },
     { name: 'no headers, limit 2 but alone in flight', e: { inflight: 1, concurrencyLimit: 2 }, kind: 'unknown' },
     { name: 'no headers, no known limit', e: { inflight: 6 }, kind: 'unknown' },
+    { name: 'no headers, well below the limit, the third UNKNOWN within 60 s', e: { inflight: 4, concurrencyLimit: 8, recentUnknown429s: 2 }, kind: 'concurrent' },
+    { name: 'no headers, well below the limit, the second UNKNOWN within 60 s', e: { inflight: 4, concurrencyLimit: 8, recentUnknown429s: 1 }, kind: 'unknown' },
+    { name: 'no headers, the third UNKNOWN, but at a level the key recently took at once', e: { inflight: 4, concurrencyLimit: 8, acceptedInflight: 4, recentUnknown429s: 2 }, kind: 'unknown' },
+    { name: 'no headers, the third UNKNOWN, alone in flight', e: { inflight: 1, recentUnknown429s: 5 }, kind: 'unknown' },
+    { name: 'no headers, the third UNKNOWN, near the rate target', e: { inflight: 4, nearRateTarget: true, recentUnknown429s: 2 }, kind: 'rpm' },
     { name: 'only retry-after counts as no headers', e: { snapshot: snap({ retryAfterMs: 1000 }), nearRateTarget: true }, kind: 'rpm' },
     { name: 'limits without remaining count as no headers', e: { snapshot: snap({ requests: win(null, 60) }), inflight: 4 }, kind: 'unknown' },
     // bodies that are not what we expect

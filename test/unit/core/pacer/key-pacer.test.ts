@@ -65,6 +65,7 @@ describe('KeyPacer: wait', () => {
         p.requests.accepted(T0 - 59_000 + i * 100, T0 - 60_000, 1)
         p.tokens.accepted(T0 - 59_000 + i * 100, T0 - 60_000, 1_000)
       }
+      p.wait(T0, 1, true) // refused with demand waiting: the estimates are measured, probed the slow way
       p.refused(T0, T0 - 1, 'rpm', null)
       p.refused(T0, T0 - 1, 'tpm', null)
       expect([p.requests.estimate, p.tokens.estimate]).toEqual([300, 300_000])
@@ -140,6 +141,15 @@ describe('KeyPacer: quota', () => {
 })
 
 describe('KeyPacer: 429 types', () => {
+  test('counts the UNKNOWN 429s of the last 60 s, for the typing rule that turns the third into CONCURRENT', () => {
+    const p = pacer({ rpm: null, tpm: null })
+    const at = [0, 20_000, 50_000, 70_000]
+    for (const t of at) p.refused(T0 + t, T0 + t - 1, 'unknown', null)
+    p.refused(T0 + 71_000, T0 + 70_999, 'rpm', null)
+    const table: [number, number][] = [[70_000, 2], [109_999, 2], [110_000, 1], [129_999, 1], [130_000, 0]]
+    for (const [t, n] of table) expect(p.recentUnknown429s(T0 + t), `at ${t}`).toBe(n)
+  })
+
   test("'concurrent' only counts", () => {
     const p = pacer({ rpm: 60, tpm: 60_000 })
     expect(p.refused(T0, T0 - 1, 'concurrent', snap({ retryAfterMs: 3_000 }))).toBe(false)
