@@ -136,7 +136,8 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     }
     const { token, session } = sessions.open(identity.digest)
     deps.logger.info({ requestId, adminKey: identity.keyId, role: identity.role }, 'dashboard login')
-    const maxAge = Math.max(1, Math.floor((session.expiresAt - epoch()) / 1000))
+    // Rounded, not floored: the session was opened a moment ago, and 7199.998 s is the 2 h asked for.
+    const maxAge = Math.max(1, Math.round((session.expiresAt - epoch()) / 1000))
     const body = JSON.stringify({ role: identity.role, admin_key_id: identity.keyId, expires_at: new Date(session.expiresAt).toISOString(), csrf_token: session.csrfToken })
     sendJson(res, 200, body, {
       ...securityHeaders,
