@@ -108,6 +108,11 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
+  if (initial.state.kind !== 'memory') {
+    // The shared-state adapters exist (src/state/) but the request path does not use them yet:
+    // a setting that silently did nothing would let N instances each take every limit in full.
+    logger.warn({ state: initial.state.where }, 'state: Redis is not used by this version yet; every limit is kept per instance')
+  }
   const timers = opts.timers ?? systemTimers
   const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
   closers.add('database', () => store.close())
