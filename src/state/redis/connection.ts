@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
-import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { Redis, ReplyError, type ChainableCommander, type RedisOptions } from 'ioredis'
 import { StateScriptError, StateUnavailableError } from '../errors.js'
 import type { StateHealth } from '../health.js'
 import type { RedisStateSettings } from '../settings.js'
@@ -65,9 +65,10 @@ export class RedisConnection implements StateHealth {
     for (const file of readdirSync(luaDir)) {
       const m = scriptFile.exec(file)
       if (!m) continue
-      const [, name, nkeys] = m as unknown as [string, string, string]
-      this.redis.defineCommand(name, { numberOfKeys: Number(nkeys), lua: readFileSync(new URL(file, luaDir), 'utf8') })
-      this.#scripts.set(name, { nkeys: Number(nkeys) })
+      const name = m[1] as string
+      const nkeys = Number(m[2])
+      this.redis.defineCommand(name, { numberOfKeys: nkeys, lua: readFileSync(new URL(file, luaDir), 'utf8') })
+      this.#scripts.set(name, { nkeys })
     }
   }
 
@@ -111,7 +112,7 @@ export class RedisConnection implements StateHealth {
   async pipeline(calls: readonly ScriptCall[]): Promise<unknown[]> {
     if (calls.length === 0) return []
     const pipe = this.redis.pipeline()
-    for (const c of calls) this.#script(pipe as unknown as Redis, c.script, c.keys)(...c.keys, this.testClock.nowMs, ...c.args)
+    for (const c of calls) this.#script(pipe, c.script, c.keys)(...c.keys, this.testClock.nowMs, ...c.args)
     this.roundTrips++
     let replies: [Error | null, unknown][] | null
     try {
@@ -156,10 +157,11 @@ export class RedisConnection implements StateHealth {
     this.#setUp(false, null)
   }
 
-  #script(target: Redis, script: string, keys: readonly string[]): ScriptFn {
+  #script(target: Redis | ChainableCommander, script: string, keys: readonly string[]): ScriptFn {
     const spec = this.#scripts.get(script)
     if (spec === undefined) throw new StateScriptError(script, 'no such script in src/state/redis/lua')
     if (spec.nkeys !== keys.length) throw new StateScriptError(script, `takes ${spec.nkeys} keys, got ${keys.length}`)
+    // defineCommand adds each script as a method at run time, so ioredis's types cannot name it.
     return ((target as unknown as Record<string, ScriptFn>)[script] as ScriptFn).bind(target)
   }
 
