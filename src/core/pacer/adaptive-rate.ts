@@ -47,7 +47,7 @@ const boundaryProofMs = 2_000
  * error about the upstream's, not evidence of a window.
  */
 const agedOutSlack = 2
-const agedOutSlackShare = 0.02
+const agedOutSlackShare = 0.01
 const historySize = 10
 
 /** One move of L̂ or of what is known about the window, for /status. */
