@@ -34,6 +34,8 @@ export class ConcurrencyLaw {
   #overshootRef: number | null = null
   #failedProbes = 0
   #probesTaken = 0
+  /** When a probe was last given up untested: the next one waits the quiet time from then. */
+  #untestedAt: EpochMs | null = null
   readonly #history: LimitAdjustment[] = []
 
   /** `changed` is told after every move worth persisting. */
@@ -160,16 +162,24 @@ export class ConcurrencyLaw {
     // Only concurrency 429s say anything about this limit: a rate 429 must not stop it growing.
     const since429 = this.#lastCutAt === null ? Infinity : now - this.#lastCutAt
     if (since429 < concurrencyDefaults.growthHoldMs) return
+    const accepted = this.#accepted
+    if (!this.#slowStart && accepted !== null && this.#probeFrom !== null) {
+      // Only a request granted at the probed level, and answered, shows the upstream takes it;
+      // any success may show that none was for a minute (demand below the level).
+      if (this.#limit >= accepted && level >= accepted) {
+        this.#probeTaken(now, inflight)
+        if (this.#slowStart) return
+      } else if (this.#lastProbeAt !== null && now - this.#lastProbeAt >= concurrencyDefaults.probeEveryMs) this.#probeUntested(now, inflight)
+    }
     if (inflight < concurrencyDefaults.saturation * Math.floor(this.#limit)) return
     if (this.#slowStart) {
       const next = Math.min(max, this.#limit + concurrencyDefaults.slowStartGain)
       if (next > this.#limit) this.#set(now, next, 'slow_start', inflight)
       return
     }
-    const accepted = this.#accepted
-    if (accepted !== null && this.#limit >= accepted && this.#probeFrom !== null) this.#probeTaken(now, inflight)
-    if (this.#slowStart) return
-    if (accepted !== null && this.#limit >= accepted && since429 >= this.#probeQuietMs() && this.#probeDue(now)) {
+    const quiet = Math.min(since429, this.#untestedAt === null ? Infinity : now - this.#untestedAt)
+    if (this.#probeFrom === null && this.#accepted !== null && this.#limit >= this.#accepted && quiet >= this.#probeQuietMs() && this.#probeDue(now)) {
+      const accepted = this.#accepted
       const raised = Math.min(max, accepted + Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted)))
       this.#lastProbeAt = now
       if (raised !== accepted) {
@@ -196,6 +206,22 @@ export class ConcurrencyLaw {
     this.#record(now, from, from, 'slow_start', inflight)
   }
 
+  /**
+   * A minute after a probe no request has been granted at its level (demand stayed at the old
+   * Ĉ; L may still have grown there, since a success counts as saturated at 0.8 × floor(L)):
+   * the probe says nothing, and leaving it would show L above a cap nothing tested, for as long
+   * as demand stays low. Ĉ and L go back, and the next probe waits as after a refused one.
+   */
+  #probeUntested(now: EpochMs, inflight: number): void {
+    const from = this.#probeFrom as number
+    this.#probeFrom = null
+    this.#failedProbes++
+    this.#untestedAt = now
+    this.#accepted = from
+    if (this.#limit > from) this.#set(now, from, 'probe_untested', inflight)
+    else this.changed()
+  }
+
   /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten. */
   #probeQuietMs(): number {
     return Math.min(concurrencyDefaults.probeQuietMaxMs, concurrencyDefaults.probeQuietMs * 2 ** this.#failedProbes)
@@ -210,6 +236,7 @@ export class ConcurrencyLaw {
     this.#goodLevel = 0
     this.#probeFrom = this.#overshootRef = null
     this.#failedProbes = this.#probesTaken = 0
+    this.#untestedAt = null
   }
 
   #set(now: EpochMs, next: number, reason: string, inflight: number): void {
