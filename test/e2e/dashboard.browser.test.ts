@@ -9,7 +9,7 @@ import type { SluiceConfigInput } from '../../src/config/schema.js'
 import { startGateway, type Gateway } from '../../src/main.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 import { createLogger } from '../../src/telemetry/logger.js'
-import { eventually, provokeConcurrency429s } from '../integration/admin/support.js'
+import { eventually } from '../integration/admin/support.js'
 import { send } from '../support/data-plane.js'
 import { LogCapture } from '../support/harness.js'
 import { chat } from '../support/schedule.js'
@@ -25,6 +25,12 @@ const secret = (p: string): string => `sk-canary-${p}-94e1b7c0d2a6f358`
 const providers = ['paced', 'capped', 'flaky', 'cheap'] as const
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 const shots = new URL('../../test-results/dashboard/', import.meta.url)
+/** The capped key's upstream concurrency cap, which the gateway is not told and must learn. */
+const cap = 3
+/** Ticks the page must keep showing the learned limit on the cap, under traffic, to count as settled. */
+const settleTicks = 5
+/** Ticks (about a second each) the limit has to settle in, traffic running. */
+const maxTicks = 40
 
 function config(simUrl: string): SluiceConfigInput {
   const provider = (p: string, key: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'openai' as const, base_url: `${simUrl}/v1`, keys: [{ id: 'k', key: secret(p), ...key }], ...extra })
@@ -63,7 +69,7 @@ describe('dashboard in Chromium', () => {
       config: {
         keys: {
           [secret('paced')]: { id: 'paced' },
-          [secret('capped')]: { id: 'capped.k', max_concurrent: 2 },
+          [secret('capped')]: { id: 'capped.k', max_concurrent: cap },
           [secret('flaky')]: { id: 'flaky', revoked: true },
           [secret('cheap')]: { id: 'cheap' },
         },
@@ -109,6 +115,22 @@ describe('dashboard in Chromium', () => {
   const deployment = async (keyId: string) =>
     (await api<{ data: { key_id: string; health: { state: string }; probes: { sent: number; last_status: number | null } | null }[] }>('/api/admin/deployments')).data.find((d) => d.key_id === keyId)
   const tab = (name: string) => page.getByRole('tab', { name }).click()
+  /** `workers` clients, each sending its next request as soon as its last is answered, until stop() (at most `max` in all). */
+  const drive = (model: string, workers: number, max: number) => {
+    let stopped = false
+    let sent = 0
+    const statuses: number[] = []
+    const loops = Array.from({ length: workers }, async () => {
+      while (!stopped && sent < max) statuses.push((await chat(gw.url, { model, id: `${model}-drive-${String(sent++).padStart(4, '0')}` })).status)
+    })
+    return {
+      stop: async (): Promise<number[]> => {
+        stopped = true
+        await Promise.all(loops)
+        return statuses
+      },
+    }
+  }
 
   it('logs in with an admin key only; the session cookie is HttpOnly, SameSite=Strict and expires; it survives a reload', async () => {
     const res = await page.goto(`${gw.url}/dashboard`)
@@ -148,17 +170,39 @@ describe('dashboard in Chromium', () => {
     await page.locator('[data-model="paced"] [data-field="waiting"]').filter({ hasText: /^0$/ }).waitFor({ timeout: 10_000 })
   })
 
-  it('shows the learned concurrency limit of a capped key settle on the cap', async () => {
-    await provokeConcurrency429s(gw.url, sim, 'capped', 12, 300)
-    const stats = await api<{ effective_limit: number; concurrent_429_count: number }>('/api/admin/adaptive/keys/capped~k/stats')
-    expect(stats.concurrent_429_count).toBeGreaterThan(0)
-    expect(stats.effective_limit).toBeLessThanOrEqual(2)
+  it('drives a concurrency-capped key and watches the learned limit settle on the cap', async () => {
+    // Answers that take a while, so clients kept busy hold the upstream's cap and more.
+    sim.configure({ latency: { ttft_ms: 60 } })
     await tab('Keys')
     const card = page.locator('[data-key="capped~k"]')
-    await card.getByText(`/ ${stats.effective_limit}`, { exact: false }).first().waitFor()
-    await card.getByText(/adaptive, learned/).waitFor()
-    expect(await card.innerText()).toMatch(/concurrent \d+/)
-  })
+    const limitShown = async (): Promise<number> => Number(await card.locator('[data-field="limit"]').innerText())
+    const traffic = drive('capped', 3 * cap, 4_000)
+    let statuses: number[] = []
+    try {
+      // The limit starts above the cap (nothing is known), meets concurrency 429s and comes down,
+      // and may climb past the cap again before it knows it. Settled: the page shows it on the cap,
+      // tick after tick, while the traffic goes on. A bounded wait: a limit that stays above or
+      // below fails, with what the page showed.
+      const shown: number[] = []
+      const settled = () => shown.length >= settleTicks && shown.slice(-settleTicks).every((n) => n === cap)
+      while (!settled() && shown.length < maxTicks) {
+        const at = await page.locator('main.content').getAttribute('data-at')
+        await page.locator(`main.content:not([data-at="${at}"])`).waitFor({ timeout: 5_000 })
+        shown.push(await limitShown())
+      }
+      expect(settled(), `the limit the page showed, tick by tick: ${shown.join(' ')}`).toBe(true)
+      await card.getByText(/concurrent \d+/).waitFor()
+      expect(await card.locator('[data-field="learned"]').innerText()).toBe(String(cap))
+    } finally {
+      statuses = await traffic.stop()
+      sim.configure({ latency: { ttft_ms: 0 } })
+    }
+    // The gateway sends each concurrency 429 again: no client saw one.
+    expect(statuses.filter((s) => s !== 200)).toEqual([])
+    const stats = await api<{ effective_limit: number; concurrent_429_count: number }>('/api/admin/adaptive/keys/capped~k/stats')
+    expect(stats.concurrent_429_count).toBeGreaterThan(0)
+    expect(stats.effective_limit).toBe(cap)
+  }, 60_000)
 
   it('shows a failing key out with its reason; enable and probe from the page, and the admin API agrees', async () => {
     const failed = await chat(gw.url, { model: 'flaky', id: 'flaky-000' })

@@ -197,7 +197,7 @@ function Console(props: { session: Session; onLogout: () => void }) {
     <nav class="tabs" role="tablist">
       ${tabs.map((t) => html`<button role="tab" aria-selected=${tab === t.id} class=${tab === t.id ? 'tab on' : 'tab'} onClick=${() => choose(t.id)}>${t.label}</button>`)}
     </nav>
-    <main class="content">
+    <main class="content" data-at=${tick?.at}>
       ${tick === null
         ? html`<p class="center muted">Waiting for the first update…</p>`
         : tab === 'overview'
@@ -367,8 +367,8 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
     <div class="meters">
       <${Meter} label="rate" value=${rate} max=${Number.isFinite(ceiling) ? ceiling : null} unit="rpm"
         note=${`configured ${configured === null ? 'none' : num(configured)} · learned ${learned === null ? '—' : num(learned)}`} />
-      <${Meter} label="in flight" value=${k.inFlight} max=${k.limit} unit=""
-        note=${k.adaptive ? (k.adaptive.is_adaptive ? `adaptive, learned ${num(k.adaptive.learned_max_concurrent)}` : `fixed at ${k.adaptive.max_concurrent}`) : ''} />
+      <${Meter} label="in flight" value=${k.inFlight} max=${k.limit} unit="" field="limit"
+        note=${k.adaptive ? (k.adaptive.is_adaptive ? html`adaptive, learned <span data-field="learned">${num(k.adaptive.learned_max_concurrent)}</span>` : `fixed at ${k.adaptive.max_concurrent}`) : ''} />
     </div>
     <dl class="kv">
       <dt>sent</dt><dd><span data-field="rps">${num(k.rps)}</span> req/s</dd>
@@ -393,10 +393,11 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
   </article>`
 }
 
-function Meter(props: { label: string; value: number | null; max: number | null; unit: string; note: string }) {
+/** `field` names the limit for tests that read it off the page (data-field). */
+function Meter(props: { label: string; value: number | null; max: number | null; unit: string; note: unknown; field?: string }) {
   const pct = props.value !== null && props.max !== null && props.max > 0 ? Math.min(100, (props.value / props.max) * 100) : 0
   return html`<div class="meter">
-    <div class="mhead"><span>${props.label}</span><span><b>${num(props.value)}</b> / ${props.max === null ? '∞' : num(props.max)} ${props.unit}</span></div>
+    <div class="mhead"><span>${props.label}</span><span><b>${num(props.value)}</b> / <span data-field=${props.field}>${props.max === null ? '∞' : num(props.max)}</span> ${props.unit}</span></div>
     <div class="bar"><span class=${`fill ${pct > 90 ? 'hot' : ''}`} style=${{ width: `${pct}%` }}></span></div>
     <div class="muted small">${props.note}</div>
   </div>`
