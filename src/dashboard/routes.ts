@@ -14,8 +14,10 @@ import type { SessionStore } from './session.js'
 const base = '/api/admin'
 /** Consumers and their spend come from the database: read every this many ticks, not every one. */
 const consumersEveryTicks = 5
-/** One usage query per consumer: beyond this many, the page shows the first ones by name. */
+/** Consumers in the stream: beyond this many, the page shows the first ones by name. */
 const consumersShown = 100
+/** The consumers panel's history: this many UTC days, today included. */
+const usageDays = 14
 
 export interface DashboardRoutesDeps {
   readonly log: RequestLog
@@ -78,7 +80,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
       keys[d.key_id] = { requests, errors: live?.errors ?? 0, rps: rate(requests, previous.keys.get(d.key_id)) }
     }
     previous = { at, models: modelCounts, keys: keyCounts }
-    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersWithSpend(read, at)
+    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersWithUsage(read)
     const log = deps.log.since(lastSeq)
     lastSeq = deps.log.lastSeq
     const latest = deps.history.latest()
@@ -121,16 +123,15 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
   return hub
 }
 
-async function consumersWithSpend(read: (path: string, query?: string) => Promise<Record<string, unknown>>, at: number): Promise<unknown> {
+/**
+ * The consumers (the first ones by name) with their usage per UTC day and their budgets: two
+ * reads of the admin API, whatever the number of consumers.
+ */
+async function consumersWithUsage(read: (path: string, query?: string) => Promise<Record<string, unknown>>): Promise<unknown> {
   const list = (((await read(`${base}/consumers`)).data ?? []) as { id: string }[]).slice(0, consumersShown)
-  const day = new Date(at)
-  const dayStart = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate())
-  const out: unknown[] = []
-  for (const c of list) {
-    const usage = await read(`${base}/usage`, `consumer=${encodeURIComponent(c.id)}&from=${dayStart}&limit=1`)
-    out.push({ ...c, today: usage.totals })
-  }
-  return out
+  const daily = await read(`${base}/usage/daily`, `days=${usageDays}`)
+  const usage = new Map(((daily.data ?? []) as { consumer_id: string | null }[]).map((u) => [u.consumer_id, u]))
+  return { days: daily.days, list: list.map((c) => ({ ...c, usage: usage.get(c.id) ?? null })) }
 }
 
 function logFilter(r: AdminRequest): LogFilter {

@@ -13,6 +13,7 @@ import { eventually } from '../integration/admin/support.js'
 import { send } from '../support/data-plane.js'
 import { LogCapture } from '../support/harness.js'
 import { chat } from '../support/schedule.js'
+import { usd } from '../../src/dashboard/ui/format.js'
 
 // The dashboard in a real Chromium (Debian's, driven by playwright-core; nothing is downloaded),
 // against an in-process gateway and the simulator on 127.0.0.1. One browser for the file, one
@@ -29,6 +30,7 @@ const shots = new URL('../../test-results/dashboard/', import.meta.url)
 const cap = 3
 /** Ticks the page must keep showing the learned limit on the cap, under traffic, to count as settled. */
 const settleTicks = 5
+const day = 86_400_000
 /** Ticks (about a second each) the limit has to settle in, traffic running. */
 const maxTicks = 40
 
@@ -259,6 +261,47 @@ describe('dashboard in Chromium', () => {
     await tab('Consumers')
     await row.locator('[data-field="spend"]').filter({ hasText: /\$(?!0\.00\b)\d/ }).waitFor({ timeout: 15_000 })
     await row.locator('[data-field="requests"]').filter({ hasText: /^1$/ }).waitFor()
+  })
+
+  it('shows each consumer\'s requests, tokens and spend per UTC day, from the usage ledger, against its budget', async () => {
+    // Days a test cannot wait through, written to the ledger as the gateway would have.
+    const consumer = (await api<{ data: { id: string; name: string }[] }>('/api/admin/consumers')).data.find((c) => c.name === 'team-ui')
+    const now = Date.now() + skewMs
+    const today = Math.floor(now / day) * day
+    const past = [
+      { at: today - day + 3_600_000, costUsd: 0.25, promptTokens: 1_000, completionTokens: 500 },
+      { at: today - day + 7_200_000, costUsd: 0.125, promptTokens: 1_000, completionTokens: 500 },
+      { at: today - 5 * day + 60_000, costUsd: 0.5, promptTokens: 4_000, completionTokens: 0 },
+      // Older than the panel's 14 days: in no bar, but in a budget whose period reaches back to it.
+      { at: today - 20 * day, costUsd: 0.0625, promptTokens: 10, completionTokens: 10 },
+    ]
+    await gw.store.usage.appendBatch(past.map((p, i) => ({
+      ...p, requestId: `past-${i}`, consumerId: consumer?.id ?? null, keyPrefix: null, sessionId: null, model: 'cheap', deployment: 'cheap/k/up-cheap',
+      status: 200, outcome: 'success', queueMs: 0, latencyMs: 10, partial: false, priority: 'normal',
+    })))
+    const ledger = await api<{ records: { at: string; cost_usd: number }[] }>(`/api/admin/usage?consumer=team-ui&limit=100`)
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1)
+    const spentThisMonth = ledger.records.filter((r) => Date.parse(r.at) >= monthStart).reduce((sum, r) => sum + r.cost_usd, 0)
+    const spentToday = ledger.records.filter((r) => Date.parse(r.at) >= today).reduce((sum, r) => sum + r.cost_usd, 0)
+
+    await tab('Consumers')
+    const row = page.locator('tr[data-consumer="team-ui"]')
+    const yesterday = new Date(today - day).toISOString().slice(0, 10)
+    await row.locator(`[data-field="days"] tr[data-day="${yesterday}"]`).waitFor({ state: 'attached', timeout: 15_000 })
+    expect(await row.locator('[data-field="days"] .spark span').count()).toBe(14)
+    await row.locator('[data-field="days"] summary').click()
+    const days = row.locator('[data-field="days"] tbody tr')
+    await days.first().waitFor()
+    // Newest first; only days with requests; today's from the real request through the gateway.
+    const shown = (await days.allInnerTexts()).map((t) => t.split('\t').map((c) => c.trim()))
+    expect(shown).toEqual([
+      [new Date(today).toISOString().slice(0, 10), '1', expect.stringMatching(/^\d+$/), usd(spentToday)],
+      [yesterday, '2', '3000', usd(0.375)],
+      [new Date(today - 5 * day).toISOString().slice(0, 10), '1', '4000', usd(0.5)],
+    ])
+    // The tier's budget is $1 a month (budget_period's default): what the month spent, older days included.
+    expect(await row.locator('[data-field="budget"]').innerText()).toBe(`${usd(spentThisMonth)} of ${usd(1)} this month`)
+    await page.screenshot({ path: new URL('consumers-days-1280.png', shots).pathname, fullPage: true })
   })
 
   it('the other actions go through the admin API: fix and free a limit, reset learning, revoke a key, disable a consumer, reload', async () => {
