@@ -62,6 +62,9 @@ describe('dashboard in Chromium', () => {
   const logs = new LogCapture()
   /** Every body the admin page received from the gateway, for the canary scan. */
   const bodies: string[] = []
+  /** Every URL the admin page asked for, and what its console said about the Content-Security-Policy. */
+  const requested: string[] = []
+  const cspViolations: string[] = []
 
   beforeAll(async () => {
     // The page as `npm run build` makes it.
@@ -96,6 +99,10 @@ describe('dashboard in Chromium', () => {
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true })
     admin = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' })
     page = await admin.newPage()
+    page.on('request', (r) => requested.push(r.url()))
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text())
+    })
     page.on('response', (r) => {
       if (!r.url().startsWith(gw.url) || r.url().endsWith('/api/admin/events')) return
       r.text().then((t) => bodies.push(t), () => undefined)
@@ -368,6 +375,7 @@ describe('dashboard in Chromium', () => {
       await p.fill('#admin-key', readKey)
       await p.click('button[type=submit]')
       await p.getByText('read-only').waitFor()
+      expect(await p.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(246, 247, 249)')
       for (const name of ['Overview', 'Keys', 'Consumers']) {
         await p.getByRole('tab', { name }).click()
         await p.locator('.content').waitFor()
@@ -423,6 +431,14 @@ describe('dashboard in Chromium', () => {
         expect(text.includes(adminKey), `${what} holds the admin key`).toBe(false)
       }
     }
+  })
+
+  it('works offline: everything the page loaded came from the gateway, and nothing broke its Content-Security-Policy', async () => {
+    expect(requested.length).toBeGreaterThan(10)
+    expect(requested.filter((u) => !u.startsWith(`${gw.url}/`) && !u.startsWith('data:'))).toEqual([])
+    expect(cspViolations).toEqual([])
+    // Dark, as this browser's system setting asks (the read-only page is light).
+    expect(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(15, 17, 21)')
   })
 
   it('closes the event stream when the browser leaves, and nobody watching costs no ticks', async () => {
