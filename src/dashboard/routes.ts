@@ -2,6 +2,7 @@ import type { AdminIdentity } from '../admin/auth.js'
 import type { AdminRequest, AdminResponse, Router } from '../admin/router.js'
 import type { Timers } from '../core/clock.js'
 import { SluiceError } from '../errors.js'
+import { ConsumersView } from './consumers-view.js'
 import { EventHub } from './events.js'
 import type { History } from './history.js'
 import type { LogFilter, RequestLog } from './request-log.js'
@@ -54,6 +55,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
   let lastSampleAt = 0
   let ticks = 0
   let consumers: unknown = null
+  const consumersView = new ConsumersView(read, consumersShown, usageDays)
   let previous = { at: 0, models: new Map<string, number>(), keys: new Map<string, number>() }
 
   const tick = async (): Promise<unknown> => {
@@ -80,7 +82,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
       keys[d.key_id] = { requests, errors: live?.errors ?? 0, rps: rate(requests, previous.keys.get(d.key_id)) }
     }
     previous = { at, models: modelCounts, keys: keyCounts }
-    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersWithUsage(read)
+    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersView.refresh()
     const log = deps.log.since(lastSeq)
     lastSeq = deps.log.lastSeq
     const latest = deps.history.latest()
@@ -121,17 +123,6 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
     return { status: 200, body: null, stream: (res) => hub.subscribe(res, () => session === null || deps.sessions.alive(session)) }
   })
   return hub
-}
-
-/**
- * The consumers (the first ones by name) with their usage per UTC day and their budgets: two
- * reads of the admin API, whatever the number of consumers.
- */
-async function consumersWithUsage(read: (path: string, query?: string) => Promise<Record<string, unknown>>): Promise<unknown> {
-  const list = (((await read(`${base}/consumers`)).data ?? []) as { id: string }[]).slice(0, consumersShown)
-  const daily = await read(`${base}/usage/daily`, `days=${usageDays}`)
-  const usage = new Map(((daily.data ?? []) as { consumer_id: string | null }[]).map((u) => [u.consumer_id, u]))
-  return { days: daily.days, list: list.map((c) => ({ ...c, usage: usage.get(c.id) ?? null })) }
 }
 
 function logFilter(r: AdminRequest): LogFilter {

@@ -271,38 +271,41 @@ describe('dashboard in Chromium', () => {
   })
 
   it('shows each consumer\'s requests, tokens and spend per UTC day, from the usage ledger, against its budget', async () => {
-    // Days a test cannot wait through, written to the ledger as the gateway would have.
-    const consumer = (await api<{ data: { id: string; name: string }[] }>('/api/admin/consumers')).data.find((c) => c.name === 'team-ui')
+    // A consumer with a past: days a test cannot wait through, written to the ledger as the
+    // gateway would have, then the consumer (the store's own call: the API picks ids itself).
+    const id = 'con_dashboard_days'
     const now = Date.now() + skewMs
     const today = Math.floor(now / day) * day
     const past = [
+      { at: Math.max(today, now - 1_000), costUsd: 0.0625, promptTokens: 100, completionTokens: 20 },
       { at: today - day + 3_600_000, costUsd: 0.25, promptTokens: 1_000, completionTokens: 500 },
       { at: today - day + 7_200_000, costUsd: 0.125, promptTokens: 1_000, completionTokens: 500 },
       { at: today - 5 * day + 60_000, costUsd: 0.5, promptTokens: 4_000, completionTokens: 0 },
       // Older than the panel's 14 days: in no bar, but in a budget whose period reaches back to it.
-      { at: today - 20 * day, costUsd: 0.0625, promptTokens: 10, completionTokens: 10 },
+      { at: today - 20 * day, costUsd: 0.03125, promptTokens: 10, completionTokens: 10 },
     ]
     await gw.store.usage.appendBatch(past.map((p, i) => ({
-      ...p, requestId: `past-${i}`, consumerId: consumer?.id ?? null, keyPrefix: null, sessionId: null, model: 'cheap', deployment: 'cheap/k/up-cheap',
+      ...p, requestId: `past-${i}`, consumerId: id, keyPrefix: null, sessionId: null, model: 'cheap', deployment: 'cheap/k/up-cheap',
       status: 200, outcome: 'success', queueMs: 0, latencyMs: 10, partial: false, priority: 'normal',
     })))
-    const ledger = await api<{ records: { at: string; cost_usd: number }[] }>(`/api/admin/usage?consumer=team-ui&limit=100`)
+    await gw.store.consumers.create({ id, name: 'team-days', tier: 'metered', overrides: null, disabled: false, createdAt: now, updatedAt: now })
     const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1)
-    const spentThisMonth = ledger.records.filter((r) => Date.parse(r.at) >= monthStart).reduce((sum, r) => sum + r.cost_usd, 0)
-    const spentToday = ledger.records.filter((r) => Date.parse(r.at) >= today).reduce((sum, r) => sum + r.cost_usd, 0)
+    const spentThisMonth = past.filter((r) => r.at >= monthStart).reduce((sum, r) => sum + r.costUsd, 0)
 
     await tab('Consumers')
-    const row = page.locator('tr[data-consumer="team-ui"]')
+    const row = page.locator('tr[data-consumer="team-days"]')
     const yesterday = new Date(today - day).toISOString().slice(0, 10)
     await row.locator(`[data-field="days"] tr[data-day="${yesterday}"]`).waitFor({ state: 'attached', timeout: 15_000 })
+    expect(await row.locator('[data-field="requests"]').innerText()).toBe('1')
+    expect(await row.locator('[data-field="spend"]').innerText()).toBe(usd(0.0625))
     expect(await row.locator('[data-field="days"] .spark span').count()).toBe(14)
     await row.locator('[data-field="days"] summary').click()
     const days = row.locator('[data-field="days"] tbody tr')
     await days.first().waitFor()
-    // Newest first; only days with requests; today's from the real request through the gateway.
+    // Newest first, only days with requests.
     const shown = (await days.allInnerTexts()).map((t) => t.split('\t').map((c) => c.trim()))
     expect(shown).toEqual([
-      [new Date(today).toISOString().slice(0, 10), '1', expect.stringMatching(/^\d+$/), usd(spentToday)],
+      [new Date(today).toISOString().slice(0, 10), '1', '120', usd(0.0625)],
       [yesterday, '2', '3000', usd(0.375)],
       [new Date(today - 5 * day).toISOString().slice(0, 10), '1', '4000', usd(0.5)],
     ])
