@@ -551,7 +551,7 @@ function Days(props: { days: string[]; usage: ConsumerUsage | null }) {
         : html`<span class="none" title=${`${day}: no requests`}></span>`
     })}</div>
     <details>
-      <summary class="small muted">${num(props.usage?.totals.requests)} requests · ${usd(props.usage?.totals.cost_usd)}</summary>
+      <summary class="small muted">${num(props.usage?.totals.requests)} ${props.usage?.totals.requests === 1 ? 'request' : 'requests'} · ${usd(props.usage?.totals.cost_usd)}</summary>
       <table class="table days-table">
         <thead><tr><th>Day</th><th class="n">Requests</th><th class="n">Tokens</th><th class="n">Spend</th></tr></thead>
         <tbody>${[...byDay.values()].reverse().map((d) => html`<tr data-day=${d.day}><td>${d.day}</td><td class="n">${num(d.requests)}</td><td class="n">${num(tokens(d))}</td><td class="n">${usd(d.cost_usd)}</td></tr>`)}</tbody>
