@@ -36,6 +36,8 @@ export class ConcurrencyLaw {
   #probesTaken = 0
   /** When a probe was last given up untested: the next one waits the quiet time from then. */
   #untestedAt: EpochMs | null = null
+  /** Slow start ended in an overshoot: the level above it is checked soon (exitCheckMs). */
+  #checkExit = false
   readonly #history: LimitAdjustment[] = []
 
   /** `changed` is told after every move worth persisting. */
@@ -108,11 +110,14 @@ export class ConcurrencyLaw {
    */
   cut(now: EpochMs, inflight: number): void {
     const ceiling = Math.max(min, inflight - 1)
+    const endsSlowStart = this.#slowStart
     this.#slowStart = false
     this.#probesTaken = 0
     const reference = this.#knownLevel(now)
     if (reference !== null && inflight > reference) {
       const echo = this.#overshootRef !== null && this.#inHold(now)
+      if (endsSlowStart) this.#checkExit = true
+      else if (!echo) this.#checkExit = false
       this.#overshootRef = reference
       this.#accepted = echo && this.#accepted !== null ? Math.min(this.#accepted, ceiling) : ceiling
       if (this.#probeFrom !== null) this.#failedProbes++
@@ -125,6 +130,7 @@ export class ConcurrencyLaw {
     }
     this.#lastCutAt = now
     this.#accepted = ceiling
+    this.#checkExit = false
     this.#era++
     this.#goodLevel = 0
     this.#overshootRef = null
@@ -180,8 +186,10 @@ export class ConcurrencyLaw {
     const quiet = Math.min(since429, this.#untestedAt === null ? Infinity : now - this.#untestedAt)
     if (this.#probeFrom === null && this.#accepted !== null && this.#limit >= this.#accepted && quiet >= this.#probeQuietMs() && this.#probeDue(now)) {
       const accepted = this.#accepted
-      const raised = Math.min(max, accepted + Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted)))
+      const step = this.#checkExit ? 1 : Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted))
+      const raised = Math.min(max, accepted + step)
       this.#lastProbeAt = now
+      this.#checkExit = false
       if (raised !== accepted) {
         this.#accepted = raised
         this.#probeFrom = accepted
@@ -222,8 +230,9 @@ export class ConcurrencyLaw {
     else this.changed()
   }
 
-  /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten. */
+  /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten; soon after slow start's end. */
   #probeQuietMs(): number {
+    if (this.#checkExit) return concurrencyDefaults.exitCheckMs
     return Math.min(concurrencyDefaults.probeQuietMaxMs, concurrencyDefaults.probeQuietMs * 2 ** this.#failedProbes)
   }
 
@@ -237,6 +246,7 @@ export class ConcurrencyLaw {
     this.#probeFrom = this.#overshootRef = null
     this.#failedProbes = this.#probesTaken = 0
     this.#untestedAt = null
+    this.#checkExit = false
   }
 
   #set(now: EpochMs, next: number, reason: string, inflight: number): void {
