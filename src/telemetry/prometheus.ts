@@ -107,14 +107,20 @@ export class Histogram extends Labelled<HistogramSeries> {
 
 /** A value read when scraped. */
 export class Gauge implements Family {
+  protected readonly type: string = 'gauge'
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => number,
   ) {}
   render(): string {
-    return `${header(this.name, this.help, 'gauge')}${this.name} ${this.read()}\n`
+    return `${header(this.name, this.help, this.type)}${this.name} ${this.read()}\n`
   }
+}
+
+/** A count kept elsewhere (it only grows), read when scraped. */
+export class CounterReading extends Gauge {
+  protected override readonly type: string = 'counter'
 }
 
 /** Labelled values read when scraped, from state that lives elsewhere (queues, pacers). */
