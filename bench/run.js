@@ -22,10 +22,11 @@
 // false), BENCH_QUIET_WAIT (seconds to wait for other work on the machine to
 // stop before each run, default 10), BENCH_RETRIES (re-runs of a run that other work
 // disturbed, default 2), BENCH_BUDGET (seconds of wall time that waits and re-runs may stretch
-// the whole bench to, default 150).
+// the whole bench to, default 600).
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -289,13 +290,11 @@ function countUsageRecords(file) {
   return out.status === 0 && Number.isInteger(n) ? n : null
 }
 
-function countLines(file) {
-  return new Promise((resolve, reject) => {
-    let n = 0
-    createReadStream(file).on('data', (c) => {
-      for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) n++
-    }).on('end', () => resolve(n)).on('error', reject)
-  })
+/** Access-log lines in a log file: the lines whose msg is "request" (start and stop lines are not). */
+async function countAccessLines(file) {
+  let n = 0
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.includes('"msg":"request"')) n++
+  return n
 }
 
 // Waits and re-runs spend the slack between the planned run time and BENCH_BUDGET, so that a
@@ -343,6 +342,9 @@ async function measureOnce(scenario, kind, sim) {
   const target = await startTarget(kind, sim.url)
   try {
     const pre = await preflight(target.url, kind, target.auth)
+    // Idle is after the usage ledger's first batch (written 1 s after the preflight), so that
+    // everything a running sluice has — its writer thread included — is counted.
+    if (target.pid !== null) await new Promise((r) => setTimeout(r, 1500))
     const idleRssMb = target.pid === null ? null : residentMb(target.pid)
     const pids = [target.pid === null ? null : `sut=${target.pid}`, `sim=${sim.pid}`].filter(Boolean).join(',')
     const common = ['--url', target.url, '--warmup', String(settings.warmupS), '--duration', String(settings.durationS), '--cpu-pids', pids, '--clk-tck', String(clkTck), '--auth', target.auth]
@@ -355,12 +357,16 @@ async function measureOnce(scenario, kind, sim) {
         : ['--mode', 'open', '--rate', String(spec.rate())]
     const load = await runLoadProcess([...common, ...shape])
     const result = { scenario, target: kind, preflightModel: pre.model, idleRssMb, ...load }
-    if (target.eldFile && existsSync(target.eldFile)) result.eventLoop = JSON.parse(readFileSync(target.eldFile, 'utf8'))
+    // The probe writes at the window's start and at its end: only the second write is the window's.
+    if (target.eldFile && existsSync(target.eldFile)) {
+      const figures = JSON.parse(readFileSync(target.eldFile, 'utf8'))
+      if (figures.seq === 2) result.eventLoop = figures
+    }
     if (target.proc) {
       const exit = await stop(target.proc, kind)
       result.exit = exit
       if (target.accessLog) {
-        result.accessLogLines = await countLines(target.accessLog)
+        result.accessLogLines = await countAccessLines(target.accessLog)
         result.accessLogBytes = statSync(target.accessLog).size
         rmSync(target.accessLog)
       }
@@ -412,8 +418,10 @@ function checks(runs) {
     if (r.errors.total > 0) problems.push(`${r.errors.total} errors ${JSON.stringify(r.errors.byKind)}`)
     if (r.rate !== null && Math.abs(r.rps - r.rate) > r.rate * 0.02) problems.push(`achieved ${r.rps}/s, not ${r.rate}/s`)
     if (r.machine.otherCores > CONTENDED_CORES) warnings.push(`other processes used ${r.machine.otherCores} cores during the window`)
-    if (r.accessLogLines !== undefined && r.target !== 'sluice-nolog' && r.accessLogLines < r.completed) problems.push(`access log has ${r.accessLogLines} lines for ${r.completed} requests`)
-    if (r.usageRecords !== undefined && (r.usageRecords === null || r.usageRecords < r.completed)) problems.push(`usage ledger has ${r.usageRecords} records for ${r.completed} requests`)
+    // Every answered request (warm-up and the preflight included) has exactly one line and one record.
+    const served = r.answered + 1
+    if (r.accessLogLines !== undefined && r.target !== 'sluice-nolog' && r.accessLogLines !== served) problems.push(`access log has ${r.accessLogLines} request lines for ${served} answered requests`)
+    if (r.usageRecords !== undefined && r.usageRecords !== served) problems.push(`usage ledger has ${r.usageRecords} records for ${served} answered requests`)
     out.push({ name: `valid ${r.scenario}/${r.target}`, pass: problems.length === 0, warn: warnings.length > 0, text: [...problems, ...warnings].join('; ') || '0 errors, undisturbed' })
   }
   const pct = (x) => `${(x * 100).toFixed(1)}%`

@@ -36,7 +36,7 @@ import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/in
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
-import { createLogger, droppedLogLines, flushLoggerSync } from './telemetry/logger.js'
+import { createLogger, droppedLogLines, flushLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
@@ -335,6 +335,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       setDrained(clean)
       await closers.closeAll((name, err) => logger.warn({ err: (err as Error).message, part: name }, 'could not close cleanly'))
       logger.info({ clean }, 'stopped')
+      // Written out asynchronously first, so that the synchronous flush before exit has nothing
+      // left to reorder behind a write still in the thread pool.
+      await flushLogger(logger)
       flushLoggerSync(logger)
       return clean
     })()

@@ -4,11 +4,19 @@ import type { Agent as UndiciAgent, Pool as UndiciPool } from 'undici'
 // Only undici's dispatchers, from their own modules: its index also loads fetch, WebSocket,
 // the caches and their WebAssembly, which sluice never uses on its request path, at ~9 MB of
 // resident memory in every process. undici 7 publishes no `exports` map, so these paths are
-// part of what it ships; test/unit/config/dispatchers.test.ts checks they are the same classes
-// as the index's.
+// part of what it ships; should a later release close them, the index is loaded instead.
+// test/unit/config/dispatchers.test.ts checks they are the same classes as the index's.
 const require = createRequire(import.meta.url)
 
-export const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool
+function dispatcher<T>(path: string, name: 'Pool' | 'Agent'): T {
+  try {
+    return require(path) as T
+  } catch {
+    return (require('undici') as Record<string, T>)[name] as T
+  }
+}
+
+export const Pool = dispatcher<typeof UndiciPool>('undici/lib/dispatcher/pool.js', 'Pool')
 export type Pool = UndiciPool
-export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent
+export const Agent = dispatcher<typeof UndiciAgent>('undici/lib/dispatcher/agent.js', 'Agent')
 export type Agent = UndiciAgent
