@@ -1,8 +1,12 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
-import { defaultSettings, type ConsumerLimits, type LimiterRegistry } from '../../core/admit/index.js'
+import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
 import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
+import type { ConsumerRates, RateStanding, SharedAdmitDecision } from '../../state/consumer-rates.js'
+import { StateUnavailableError } from '../../state/errors.js'
+import type { StateHealth } from '../../state/health.js'
+import type { SpendCounters } from '../../state/spend.js'
 import { requestCost } from '../../telemetry/cost.js'
 
 export interface AdmitPorts {
@@ -13,6 +17,20 @@ export interface AdmitPorts {
   readonly epoch: () => number
   /** USD a consumer has spent since an epoch ms, from the usage ledger: seeds a budget. */
   readonly spentSince: (consumerId: string, since: number) => Promise<number>
+  /** `state:` on Redis: the limits counted across every instance. Absent or null: this process counts alone (`state: memory`). */
+  readonly shared?: SharedConsumerLimits | null
+}
+
+/** The consumer limits several instances count together (src/state), and what to do when they cannot. */
+export interface SharedConsumerLimits {
+  readonly rates: ConsumerRates
+  readonly spend: SpendCounters
+  /** While down, each instance keeps to its share of every rate limit (instanceShare). */
+  readonly health: StateHealth
+  /** Live instances when last seen, at least 1: what a limit is divided by while shared state is down. */
+  instances(): number
+  /** A shared call failed and this request fell back to the share (or lost its settlement). */
+  failed(err: unknown): void
 }
 
 /**
@@ -20,19 +38,27 @@ export interface AdmitPorts {
  * its priority cap, its RPM and TPM (429 rate_limit_exceeded) and its budget (429
  * budget_exceeded). Every answer carries OpenAI's x-ratelimit-* headers for the caller's real
  * standing. Tokens are charged from an estimate here and settled from usage at the end.
+ *
+ * With shared state the budget, RPM and TPM are one script on Redis (one round trip before the
+ * upstream call, one pipelined settlement after, not awaited), so the headers count every
+ * instance's requests. When Redis cannot answer, the request is admitted against this
+ * instance's share of the limits instead, with the in-process limiters — never waiting on Redis
+ * beyond the state timeout.
  */
 export function admit(ports: AdmitPorts): Stage {
   const { clock } = ports
+  const shared = ports.shared ?? null
   // Not async: a caller without limits passes through without a promise of its own.
   return function admitStage(ctx, next) {
     const consumer = ctx.consumer
     if (consumer === null || consumer.settings === defaultSettings) return next()
-    return limited(ctx, next, consumer)
+    if (shared === null) return limited(ctx, next, consumer, consumer.settings)
+    if (shared.health.up) return limitedTogether(ctx, next, consumer, shared)
+    return limited(ctx, next, consumer, instanceShare(consumer.settings, shared.instances()))
   }
 
-  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer): Promise<void> {
-    const settings = consumer.settings
-    const now = clock.now()
+  /** The consumer's limits in this process, and its models and priority checked (403 when the model is not allowed). */
+  function prepare(ctx: RequestContext, consumer: Consumer, settings: EffectiveSettings, now: number): ConsumerLimits {
     const limits = ports.limits.obtain(consumer.id, settings, now)
     ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
     const model = ctx.model ?? (ctx.endpoint === 'passthrough' && !allowsEverything(settings.models) ? passthroughModel(ctx) : null)
@@ -40,6 +66,13 @@ export function admit(ports: AdmitPorts): Stage {
     if (model !== null && !limits.models.allows(model) && !(ctx.route !== null && limits.models.allows(ctx.route.name))) {
       throw new SluiceError('model_not_allowed', [model, consumer.tier === null ? '' : ` (${consumer.tier})`], { param: 'model' })
     }
+    return limits
+  }
+
+  /** Counted in this process: every limit with `state: memory`, this instance's share while shared state is down. */
+  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, settings: EffectiveSettings): Promise<void> {
+    const now = clock.now()
+    const limits = prepare(ctx, consumer, settings, now)
     const budget = limits.budget
     if (budget !== null && !budget.seeded) {
       const start = budget.periodStart(ports.epoch())
@@ -48,11 +81,48 @@ export function admit(ports: AdmitPorts): Stage {
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
     const decision = limits.admit(now, ports.epoch(), tokens)
     setHeaders(ctx, limits.limiter.headers(now))
-    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.tooLarge, decision.retryAfterMs)
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
     try {
       await next()
     } finally {
       settle(ctx, limits, tokens, clock.now(), ports.epoch())
+    }
+  }
+
+  /** Counted across the instances: one round trip to admit, one to settle. */
+  async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
+    const settings = consumer.settings
+    const limits = prepare(ctx, consumer, settings, clock.now())
+    const budget = limits.budget
+    const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
+    let decision: SharedAdmitDecision
+    try {
+      // Once per consumer and process: the ledger's sum, which the first instance to seed writes for all.
+      if (budget !== null && !budget.seeded) {
+        const start = budget.periodStart(ports.epoch())
+        const spentUsd = await ports.spentSince(consumer.id, start).catch(budgetUnknown)
+        await shared.spend.seed(consumer.id, budget.period, start, usdToPico(spentUsd))
+        budget.seed(spentUsd, start)
+      }
+      const sharedBudget = budget === null ? null : { period: budget.period, limitPico: usdToPico(budget.limitUsd) }
+      decision = await shared.rates.admit(consumer.id, { rpm: settings.rpm, tpm: settings.tpm, budget: sharedBudget }, tokens)
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err
+      shared.failed(err)
+      return limited(ctx, next, consumer, instanceShare(settings, shared.instances()))
+    }
+    // The local tracker follows the shared spend, so a fall-back to the share starts from it.
+    if (budget !== null && decision.spentPico !== null) budget.seed(decision.spentPico / 1e12, ports.epoch())
+    setSharedHeaders(ctx, decision)
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.refusedBy === 'budget' ? 'budget_exceeded' : 'rate_limit_exceeded', decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
+    try {
+      await next()
+    } finally {
+      const cost = requestCost(ctx)
+      if (budget !== null && cost > 0) budget.charge(ports.epoch(), cost)
+      const settlement = { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: budget === null ? null : { period: budget.period, pico: usdToPico(cost) } }
+      // After the answer: nobody waits for it, and a lost one only leaves the estimate charged.
+      shared.rates.settle(consumer.id, settlement).catch((err: unknown) => shared.failed(err))
     }
   }
 }
@@ -97,7 +167,20 @@ function setHeaders(ctx: RequestContext, pairs: readonly string[]): void {
   for (let i = 0; i + 1 < pairs.length; i += 2) res.setHeader(pairs[i] as string, pairs[i + 1] as string)
 }
 
-function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceeded' | 'budget_exceeded' | null, tooLarge: boolean, retryAfterMs: number | null): SluiceError {
+function setSharedHeaders(ctx: RequestContext, d: SharedAdmitDecision): void {
+  const res = ctx.res
+  if (res.headersSent) return
+  if (d.requests !== null) setStanding(ctx, rateLimitHeaderNames.requests, d.requests)
+  if (d.tokens !== null) setStanding(ctx, rateLimitHeaderNames.tokens, d.tokens)
+}
+
+function setStanding(ctx: RequestContext, names: readonly [string, string, string], s: RateStanding): void {
+  ctx.res.setHeader(names[0], String(s.limit))
+  ctx.res.setHeader(names[1], String(s.remaining))
+  ctx.res.setHeader(names[2], formatResetDuration(s.resetMs))
+}
+
+function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceeded' | 'budget_exceeded' | null, refusedBy: string | null, tooLarge: boolean, retryAfterMs: number | null): SluiceError {
   const opts = retryAfterMs === null ? {} : { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) }
   if (code === 'budget_exceeded') {
     const b = limits.budget
@@ -105,18 +188,20 @@ function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceede
     return new SluiceError('budget_exceeded', [name, `its ${what} is spent`], opts)
   }
   if (tooLarge) return new SluiceError('rate_limit_exceeded', [name, "the request's token estimate (prompt + max_tokens) alone exceeds its tokens per minute; lower max_tokens"], opts)
-  const dimension = limits.decision.refusedBy === 'tokens' ? 'tokens' : 'requests'
+  const dimension = refusedBy === 'tokens' ? 'tokens' : 'requests'
   return new SluiceError('rate_limit_exceeded', [name, `its tier allows no more ${dimension} per minute now`], opts)
 }
 
 /** Tokens charged at admission are settled from what the upstream reported, and the cost is charged to the budget. */
 function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): void {
+  limits.settle(now, epochNow, charged, usedTokens(ctx, charged), requestCost(ctx))
+}
+
+/** Never sent: nothing used. Sent without a usage report: the estimate stands. */
+function usedTokens(ctx: RequestContext, charged: number): number {
   const usage = ctx.usage
   const prompt = usage?.promptTokens ?? null
-  const completion = usage?.completionTokens ?? 0
-  // Never sent: nothing used. Sent without a usage report: the estimate stands.
-  const used = ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + completion
-  limits.settle(now, epochNow, charged, used, requestCost(ctx))
+  return ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + (usage?.completionTokens ?? 0)
 }
 
 /** A budget the ledger cannot be asked about cannot be enforced: refuse for now rather than spend blind (or answer 500). */

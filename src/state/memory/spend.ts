@@ -14,7 +14,11 @@ export class MemorySpendCounters implements SpendCounters {
   }
 
   async read(consumerId: string, period: BudgetPeriod): Promise<SpendStanding> {
-    const now = this.backing.now()
+    return this.standing(consumerId, period, this.backing.now())
+  }
+
+  /** read(), synchronously: what consumer-rates checks a budget against. */
+  standing(consumerId: string, period: BudgetPeriod, now: number): SpendStanding {
     return standing(this.#current(consumerId, period, now), period, now)
   }
 
