@@ -39,6 +39,9 @@ import { createLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
+import { ConfigError } from './config/load.js'
+import { sqliteBesideRedis } from './config/references.js'
+import { openSharedState, type SharedState, type StateSettings } from './state/index.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -74,6 +77,8 @@ export interface Gateway {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly store: Store
+  /** The shared-state ports `state:` opened (in memory for one instance). */
+  readonly shared: SharedState
   /** The admin API's route table (method, path, role), e.g. for tests that check every route's authorization. */
   readonly adminRoutes: readonly Route[]
   runtime(): Runtime
@@ -108,13 +113,11 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
-  if (initial.state.kind !== 'memory') {
-    // The shared-state adapters exist (src/state/) but the request path does not use them yet:
-    // a setting that silently did nothing would let N instances each take every limit in full.
-    logger.warn({ state: initial.state.where }, 'state: Redis is not used by this version yet; every limit is kept per instance')
-  }
   const timers = opts.timers ?? systemTimers
-  const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
+  const databaseUrl = opts.database ?? initial.database
+  const shared = await openState(initial.state, databaseUrl, logger)
+  closers.add('shared state', () => shared.close())
+  const store = await openStore(databaseUrl, { onWarning: (message) => logger.warn(message) })
   closers.add('database', () => store.close())
   limits.restore(await store.keyLearning.loadAll())
   const writer = new LearningWriter(limits, store.keyLearning, {
@@ -189,6 +192,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     pacers,
     limits,
     breakers,
+    shared,
     metrics,
     clock: opts.clock,
     timers,
@@ -206,6 +210,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     clock: scheduler.clock,
     timers,
     breakers,
+    shared,
     onResult: (target, result) => {
       const b = breakers.get(target.id)
       if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
@@ -252,6 +257,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     epoch: () => scheduler.epoch.now(),
     probe: (id) => prober.probeNow(id),
     probeStats: () => prober.stats(),
+    shared,
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
   addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
@@ -280,6 +286,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
     scheduler,
     pins: new PinTable(),
+    shared,
   })
   const handler = createHandler({
     runtime: () => holder.current,
@@ -346,12 +353,28 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     logger,
     metrics,
     store,
+    shared,
     adminRoutes: router.routes,
     runtime: () => holder.current,
     reload,
     events,
     shutdown,
   }
+}
+
+/**
+ * The shared-state ports for `state:`. The config compiler already refuses Redis beside a
+ * SQLite `database`; the check here covers a database given apart from the file (--database,
+ * tests), which the compiler never saw.
+ */
+async function openState(settings: StateSettings, databaseUrl: string, logger: Logger): Promise<SharedState> {
+  if (settings.kind === 'redis') {
+    if (databaseUrl.startsWith('sqlite:')) {
+      throw new ConfigError('state', [{ path: 'state', line: null, message: sqliteBesideRedis(databaseUrl) }])
+    }
+    logger.info({ state: settings.where, prefix: settings.keyPrefix }, 'state: limits, leases, breakers and pins are shared through Redis')
+  }
+  return openSharedState(settings)
 }
 
 function once(fn: () => void): () => void {

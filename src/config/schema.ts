@@ -344,7 +344,7 @@ const stateSetting = z
   .union([z.literal('memory'), redisUrl, RedisStateConfig])
   .default('memory')
   .describe(
-    'Where limits live while sluice runs (pacers, permits, breakers, consumer rates, pins). memory (the default): in this process, for one instance. redis://host:6379/0 (or rediss://, or an object with url, password, key_prefix, timeout): checked and accepted, but not used by this version yet: every instance still keeps its own limits, and sluice says so in a warning at start (shared limits on Redis are being built). Redis needs a shared database (postgres://…): instances must see the same consumers, keys and learned limits. Read at start only.',
+    'Where limits live while sluice runs (pacers, permits, breakers, consumer rates, pins). memory (the default): in this process, for one instance. redis://host:6379/0 (or rediss://, or an object with url, password, key_prefix, timeout): instances then share their permits of upstream keys (as leases), breakers, probe leader and pins through it. Redis needs a shared database (postgres://…): instances must see the same consumers, keys and learned limits. Read at start only.',
   )
 
 export const LogConfig = z
