@@ -11,6 +11,7 @@ import { addDeploymentRoutes } from './admin/deployments.js'
 import { addConsumerRoutes } from './admin/consumers.js'
 import { addUsageRoutes } from './admin/usage.js'
 import { addConfigRoutes } from './admin/config-view.js'
+import { addClusterRoutes } from './admin/cluster.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
@@ -41,7 +42,10 @@ import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { ConfigError } from './config/load.js'
 import { sqliteBesideRedis } from './config/references.js'
-import { openSharedState, type SharedState, type StateSettings } from './state/index.js'
+import { instanceTtlMs, openSharedState, type SharedState, type StateSettings } from './state/index.js'
+import { Cluster } from './state/cluster.js'
+import { InvalidationRelay } from './state/invalidation-relay.js'
+import type { ConsumerCache } from './admin/consumers.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -163,6 +167,37 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     opts.authCache?.now ?? (() => performance.now()),
     { ...opts.authCache, health: database },
   )
+  // ── several instances (issue 15): the registry of live instances, the degraded mode while
+  // Redis is away, and admin changes to consumers and keys applied on every instance ──
+  const cluster = new Cluster(shared, {
+    timers,
+    onDegraded: () => logger.warn({ state: initial.state.kind === 'redis' ? initial.state.where : 'memory' }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
+    onRecovered: (downForMs) => {
+      logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
+      // Changes published while this instance was away never reached it.
+      directory.invalidate()
+    },
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
+  })
+  let consumerCache: ConsumerCache = directory
+  if (shared.kind === 'redis') {
+    await cluster.start()
+    closers.add('instance registry', () => cluster.stop())
+    const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
+      apply: () => directory.invalidate(),
+      onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
+    })
+    await relay.start()
+    closers.add('invalidation relay', () => relay.stop())
+    consumerCache = {
+      invalidate: (change) => {
+        directory.invalidate()
+        relay.publish(change)
+      },
+      consumerCreated: () => directory.consumerCreated(),
+    }
+  }
+  // ── end several instances ──
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
   const touchKeys = (): Promise<void> => {
@@ -175,7 +210,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     return touchKeys()
   })
   const status = new StatusTracker()
-  status.degraded = () => (database.reachable ? null : 'database')
+  status.degraded = () => (database.reachable ? (cluster.up ? null : 'state') : cluster.up ? 'database' : 'database,state')
   const metrics = createMetrics({
     defaultMetrics: opts.processMetrics,
     inFlight: () => status.inFlight,
@@ -183,6 +218,8 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     usageBuffer: () => ledger.pending,
     usageBufferCapacity: () => ledger.capacity,
     databaseUp: () => (database.reachable ? 1 : 0),
+    stateUp: () => (cluster.up ? 1 : 0),
+    stateInstances: () => cluster.liveInstances,
   })
   const drain = new Drain(() => status.inFlight)
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })
@@ -205,7 +242,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
   })
   closers.add('scheduler', () => scheduler.close())
-  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: cluster.snapshot() })
   const prober = new Prober({
     clock: scheduler.clock,
     timers,
@@ -260,7 +297,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     shared,
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
-  addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addConsumerRoutes(router, { store, cache: consumerCache, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addClusterRoutes(router, {
+    snapshot: () => cluster.snapshot(),
+    live: () => shared.instances.live(instanceTtlMs),
+    keys: () => [...limits.all()].map((l) => ({ id: l.id, provider: l.provider, key: l.key, limit: l.effective })),
+    permitsInUse: shared.kind === 'redis' ? (keyId) => shared.permits.inUse(keyId) : null,
+  })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
   // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
@@ -278,7 +321,14 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     logger,
     ledger: (record) => ledger.record(record),
     auth: { directory, epoch: () => scheduler.epoch.now() },
-    admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
+    admit: {
+      limits: consumerLimits,
+      clock: scheduler.clock,
+      epoch: () => scheduler.epoch.now(),
+      spentSince: (id, since) => store.usage.spentSince(id, since),
+      // Memory: the in-process limiters alone, as fast as before shared state existed.
+      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.fellBack() } : null,
+    },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {
       status.record(ctx)
