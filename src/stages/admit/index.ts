@@ -52,9 +52,11 @@ export function admit(ports: AdmitPorts): Stage {
   return function admitStage(ctx, next) {
     const consumer = ctx.consumer
     if (consumer === null || consumer.settings === defaultSettings) return next()
-    if (shared === null) return limited(ctx, next, consumer, consumer.settings)
+    const settings = consumer.settings
+    // Nothing to count together (a consumer without a tier, or a tier of models only): no round trip.
+    if (shared === null || (settings.rpm === null && settings.tpm === null && settings.budgetUsd === null)) return limited(ctx, next, consumer, settings)
     if (shared.health.up) return limitedTogether(ctx, next, consumer, shared)
-    return limited(ctx, next, consumer, instanceShare(consumer.settings, shared.instances()))
+    return limited(ctx, next, consumer, instanceShare(settings, shared.instances()))
   }
 
   /** The consumer's limits in this process, and its models and priority checked (403 when the model is not allowed). */

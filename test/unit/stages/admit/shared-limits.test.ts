@@ -86,6 +86,15 @@ describe('admit with shared state', () => {
     expect(failures).toEqual([gone])
   })
 
+  it('a consumer with nothing to count (no tier, or a tier of models only) never calls shared state', async () => {
+    const calls: string[] = []
+    const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never }
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {} } })
+    expect((await call(stage, effectiveSettings(null, null))).error).toBeNull()
+    expect((await call(stage, effectiveSettings({ models: ['m'] }, null))).error).toBeNull()
+    expect(calls).toEqual([])
+  })
+
   it('a budget is seeded once from the ledger, checked across instances and charged from usage', async () => {
     const { stages, backing } = instances(2)
     const budgeted = effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null)

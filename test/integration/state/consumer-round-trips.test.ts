@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startGateway, type Gateway } from '../../../src/main.js'
+import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
+import type { RedisSharedState } from '../../../src/state/redis/index.js'
+import { createLogger } from '../../../src/telemetry/logger.js'
+import { chatBody, makeCaller, postgresDatabase, type Caller, type TestDatabase } from '../../support/consumers.js'
+import { LogCapture } from '../../support/harness.js'
+import { PrivateRedis } from '../../support/private-redis.js'
+
+// What a consumer's limits cost on Redis, and what happens when Redis hangs. A gateway in this
+// process on a private redis-server (this test freezes it) and a Postgres schema of its own.
+// Round trips are counted by the connection: a request from a consumer with an RPM, a TPM and a
+// budget makes exactly two more than one from a consumer without limits — the admit script
+// before the upstream call, the settlement pipeline after it.
+
+const stateTimeoutMs = 200
+
+describe('consumer limits on Redis', () => {
+  let redis: PrivateRedis
+  let db: TestDatabase
+  let sim: Simulator
+  let gw: Gateway
+  const logs = new LogCapture()
+  let limited: Caller
+  let free: Caller
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start()
+    db = await postgresDatabase('trips')
+    sim = await startSimulator({ config: {} })
+    gw = await startGateway({
+      config: {
+        value: {
+          database: db.url,
+          state: { url: redis.url, key_prefix: `trips-${randomBytes(4).toString('hex')}:`, timeout: `${stateTimeoutMs}ms` },
+          auth: 'required',
+          tiers: { limited: { rpm: 100, tpm: 100_000, budget_usd: 10, budget_period: 'month' } },
+          pricing: { 'sim-model': { input: 1, output: 2 } },
+          providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1' }] } },
+          models: { 'test-model': { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+        },
+        label: 'test',
+      },
+      logger: createLogger({ level: 'info', destination: logs }),
+      port: 0,
+      processMetrics: false,
+      database: db.url,
+      watch: false,
+    })
+    limited = await makeCaller(gw, 'limited', 'limited')
+    free = await makeCaller(gw, 'free', null)
+  }, 30_000)
+
+  afterAll(async () => {
+    await gw?.shutdown()
+    await sim?.close()
+    await redis?.destroy()
+    await db?.drop()
+  })
+
+  const connection = () => (gw.shared as RedisSharedState).connection
+
+  async function chat(caller: Caller): Promise<{ status: number; headers: Headers; ms: number }> {
+    const done = logs.accessLog().length + 1
+    const started = performance.now()
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...caller.headers, 'content-type': 'application/json' }, body: JSON.stringify(chatBody('test-model', 'hello', { max_tokens: 16 })), signal: AbortSignal.timeout(10_000) })
+    await res.text()
+    const ms = performance.now() - started
+    // The settlement is sent when the admit stage finishes, before the access-log line.
+    await logs.waitForAccessLog((records) => records.length >= done)
+    return { status: res.status, headers: res.headers, ms }
+  }
+
+  async function tripsOf(caller: Caller): Promise<number> {
+    const before = connection().roundTrips
+    expect((await chat(caller)).status).toBe(200)
+    return connection().roundTrips - before
+  }
+
+  it('two round trips for a limited consumer: one admit before the upstream call, one settlement after', async () => {
+    // Warm: scripts loaded, the budget seeded from the ledger (once per consumer and process).
+    await tripsOf(limited)
+    await tripsOf(free)
+    const baseline = await tripsOf(free)
+    const withLimits = await tripsOf(limited)
+    expect(withLimits - baseline).toBe(2)
+    // The budget is counted in Redis: spend of this month, from the usage the simulator reported.
+    const spend = await gw.shared.spend.read(limited.consumer.id, 'month')
+    expect(spend.spentPico).toBeGreaterThan(0)
+  })
+
+  it('Redis hanging: no request waits longer than the state timeout allows; degraded is reported and ends by itself', async () => {
+    redis.freeze()
+    try {
+      const first = await chat(limited)
+      expect(first.status).toBe(200)
+      expect(first.ms).toBeLessThan(stateTimeoutMs + 1_000)
+      // This instance is alone: its share is the whole limit.
+      expect(first.headers.get('x-ratelimit-limit-requests')).toBe('100')
+      const ready = await (await fetch(`${gw.url}/health/ready`)).json() as { degraded: string | null }
+      expect(ready.degraded).toBe('state')
+      // Degraded: later requests do not try Redis at all.
+      const second = await chat(limited)
+      expect(second.ms).toBeLessThan(stateTimeoutMs)
+    } finally {
+      redis.thaw()
+    }
+    // The next heartbeat (every 5 s) finds Redis answering again, and the instance says so.
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!logs.entries().some((l) => String(l.msg).startsWith('shared state answers again'))) return
+          logs.off('lines', check)
+          resolve()
+        }
+        logs.on('lines', check)
+        check()
+      }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('still degraded 7 s after Redis answered again')), 7_000)),
+    ])
+    const after = (await (await fetch(`${gw.url}/health/ready`)).json()) as { degraded: string | null }
+    expect(after.degraded).toBeNull()
+    const lines = logs.entries().map((l) => String(l.msg))
+    expect(lines.filter((m) => m.startsWith('shared state cannot be reached'))).toHaveLength(1)
+    expect(lines.filter((m) => m.startsWith('shared state answers again'))).toHaveLength(1)
+  }, 20_000)
+})
