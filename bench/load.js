@@ -85,7 +85,8 @@ function parseCpuPids(spec) {
 /**
  * Runs one load pattern and resolves with its figures.
  * @param {{ url: string, mode: 'closed' | 'open', connections?: number, rate?: number, warmupS: number,
- *   durationS: number, maxOutstanding?: number, timeoutMs?: number, cpuPids?: {name: string, pid: number}[], clkTck?: number }} o
+ *   durationS: number, maxOutstanding?: number, timeoutMs?: number, cpuPids?: {name: string, pid: number}[], clkTck?: number,
+ *   headers?: Record<string, string> }} o   headers: instead of the default ones (a caller's own virtual key)
  */
 export async function runLoad(o) {
   const { url, mode, warmupS, durationS } = o
@@ -94,7 +95,7 @@ export async function runLoad(o) {
   const clkTck = o.clkTck ?? 100
   const connections = mode === 'closed' ? o.connections ?? 50 : o.connections ?? 256
   const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
-  const request = { method: 'POST', path: CHAT_PATH, headers: REQUEST_HEADERS, body: CHAT_BODY }
+  const request = { method: 'POST', path: CHAT_PATH, headers: o.headers ?? REQUEST_HEADERS, body: CHAT_BODY }
 
   const samples = new Samples()
   const errors = { total: 0, warmup: 0, byKind: {} }

@@ -9,6 +9,7 @@
 //   npm run bench -- breaker             key health under noise and a real failure instead (bench/breaker-soak.js)
 //   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
 //   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
+//   npm run bench -- cluster             1 instance in memory vs 1 and 3 on Redis: CPU, latency, Redis commands per request (bench/cluster.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_CONNECTIONS (closed loop, default 50),
@@ -36,6 +37,7 @@ const concurrencyMode = process.argv.slice(2).includes('concurrency')
 const breakerMode = process.argv.slice(2).includes('breaker')
 const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
+const clusterMode = process.argv.slice(2).includes('cluster')
 
 // A bench run takes minutes and the machine: --help or a mistyped option must not start one.
 const benchUsage = `Usage: npm run bench [-- MODE] [-- --profile]
@@ -465,8 +467,8 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing`, `concurrency`, `breaker` and `dashboard` run the scenarios of bench/pacing.js,
-// bench/concurrency.js, bench/breaker-soak.js and bench/dashboard.js instead; each starts and
+// `pacing`, `concurrency`, `breaker`, `dashboard` and `cluster` run the scenarios of bench/pacing.js,
+// bench/concurrency.js, bench/breaker-soak.js, bench/dashboard.js and bench/cluster.js instead; each starts and
 // stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
@@ -478,7 +480,9 @@ const run = pacingMode
         ? () => import('./scrub.js').then((m) => m.runScrub())
         : dashboardMode
           ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
-          : main
+          : clusterMode
+            ? () => import('./cluster.js').then((m) => m.runClusterBench())
+            : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)
