@@ -122,11 +122,10 @@ async function scenario(label, n, state, ctx) {
     }
     const consumer = await admin(gateways[0].url, '/api/admin/consumers', { name: 'bench', tier: 'bench' })
     const { key } = await admin(gateways[0].url, `/api/admin/consumers/${consumer.id}/keys`, {})
-    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` }
     const before = state === 'memory' ? null : await commandCalls(ctx.redisPort)
     const redisBefore = cpuTicks(ctx.redisPid)
     // Warm-up inside runLoad; the commands counted cover warm-up too, so they are divided by every request sent.
-    const runs = await Promise.all(gateways.map((gw) => runLoad({ url: gw.url, mode: 'open', rate: settings.rate / n, warmupS: settings.warmupS, durationS: settings.durationS, cpuPids: [{ name: 'sluice', pid: gw.pid }], clkTck, headers })))
+    const runs = await Promise.all(gateways.map((gw) => runLoad({ url: gw.url, mode: 'open', rate: settings.rate / n, warmupS: settings.warmupS, durationS: settings.durationS, cpuPids: [{ name: 'sluice', pid: gw.pid }], clkTck, auth: key })))
     const redisCpuMs = ((cpuTicks(ctx.redisPid) - redisBefore) * 1000) / clkTck
     const after = state === 'memory' ? null : await commandCalls(ctx.redisPort)
     const completed = runs.reduce((s, r) => s + r.completed, 0)
