@@ -327,7 +327,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       epoch: () => scheduler.epoch.now(),
       spentSince: (id, since) => store.usage.spentSince(id, since),
       // Memory: the in-process limiters alone, as fast as before shared state existed.
-      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.fellBack() } : null,
+      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed() } : null,
     },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {

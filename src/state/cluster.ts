@@ -30,8 +30,8 @@ export interface ClusterSnapshot {
   /** Live instances when last seen (at least 1, this one). */
   readonly live_instances: number
   readonly instances: readonly { readonly id: string; readonly heartbeat_age_ms: number }[]
-  /** Requests admitted against this instance's share because a shared call failed, since start. */
-  readonly fallbacks: number
+  /** Shared calls on the request path that failed since start (the request fell back to this instance's share, or its settlement was lost). */
+  readonly failed_calls: number
 }
 
 export class Cluster {
@@ -45,7 +45,7 @@ export class Cluster {
   #members: readonly LiveInstance[] = []
   #membersAt = 0
   #downSince: number | null = null
-  #fallbacks = 0
+  #failedCalls = 0
   #stopTimer: (() => void) | null = null
   #unsubscribe: (() => void) | null = null
 
@@ -76,9 +76,9 @@ export class Cluster {
     this.#stopTimer = every(this.#timers, this.#everyMs, () => void this.#beat())
   }
 
-  /** A shared call failed and a request fell back to this instance's share. */
-  fellBack(): void {
-    this.#fallbacks++
+  /** A shared call on the request path failed: the request fell back to this instance's share, or its settlement was lost. */
+  callFailed(): void {
+    this.#failedCalls++
   }
 
   snapshot(): ClusterSnapshot {
@@ -90,7 +90,7 @@ export class Cluster {
       degraded_since: this.#downSince === null ? null : new Date(this.#downSince).toISOString(),
       live_instances: this.#live,
       instances: this.#members.map((m) => ({ id: m.id, heartbeat_age_ms: m.ageMs + since })),
-      fallbacks: this.#fallbacks,
+      failed_calls: this.#failedCalls,
     }
   }
 
