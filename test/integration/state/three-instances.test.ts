@@ -134,6 +134,21 @@ describe('three instances on one Redis and one Postgres', () => {
     }
   }, 30_000)
 
+  it('a tier change and a disable through instance 1 apply on instances 2 and 3 within a second', async () => {
+    const c = await caller(urls[0]!, 'retiered', 'six')
+    for (const url of urls) expect((await chat(url, c.secret)).headers.get('x-ratelimit-limit-requests')).toBe('6')
+    expect((await send(urls[0]!, `/api/admin/consumers/${c.id}`, { method: 'PATCH', headers: admin, body: { tier: 'five' } })).status).toBe(200)
+    for (const url of urls.slice(1)) {
+      const took = await within(1_000, async () => (await chat(url, c.secret)).headers.get('x-ratelimit-limit-requests') === '5')
+      expect(took, `instance ${url} still applied the old tier after 1 s`).not.toBeNull()
+    }
+    expect((await send(urls[0]!, `/api/admin/consumers/${c.id}`, { method: 'PATCH', headers: admin, body: { disabled: true } })).status).toBe(200)
+    for (const url of urls.slice(1)) {
+      const took = await within(1_000, async () => (await chat(url, c.secret)).status === 401)
+      expect(took, `instance ${url} still served a disabled consumer after 1 s`).not.toBeNull()
+    }
+  }, 30_000)
+
   it('shows the cluster: three live instances in /status and the admin API', async () => {
     // Heartbeats come every 5 s: within one period each instance has seen the others.
     const all = await within(6_000, async () => {
