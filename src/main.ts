@@ -45,6 +45,7 @@ import { sqliteBesideRedis } from './config/references.js'
 import { instanceTtlMs, openSharedState, type SharedState, type StateSettings } from './state/index.js'
 import { Cluster } from './state/cluster.js'
 import { InvalidationRelay } from './state/invalidation-relay.js'
+import { SpendBacklog } from './state/spend-backlog.js'
 import type { ConsumerCache } from './admin/consumers.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
@@ -169,8 +170,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   )
   // ── several instances (issue 15): the registry of live instances, the degraded mode while
   // Redis is away, and admin changes to consumers and keys applied on every instance ──
+  // Budget spend that could not reach Redis is charged there once it answers again.
+  const owedSpend = new SpendBacklog()
   const cluster = new Cluster(shared, {
     timers,
+    onHeartbeat: () => {
+      if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
+    },
     onDegraded: () => logger.warn({ state: initial.state.kind === 'redis' ? initial.state.where : 'memory' }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
     onRecovered: (downForMs) => {
       logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
@@ -242,7 +248,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
   })
   closers.add('scheduler', () => scheduler.close())
-  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: cluster.snapshot() })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: { ...cluster.snapshot(), spend_owed_consumers: owedSpend.size } })
   const prober = new Prober({
     clock: scheduler.clock,
     timers,
@@ -327,7 +333,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       epoch: () => scheduler.epoch.now(),
       spentSince: (id, since) => store.usage.spentSince(id, since),
       // Memory: the in-process limiters alone, as fast as before shared state existed.
-      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed() } : null,
+      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed(), owe: (id, period, pico) => owedSpend.owe(id, period, pico) } : null,
     },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {

@@ -19,6 +19,8 @@ export interface ClusterOptions {
   readonly onRecovered?: (downForMs: number) => void
   /** A heartbeat that failed for another reason than Redis being away (a script error). */
   readonly onError?: (err: unknown) => void
+  /** After each heartbeat Redis answered (recovery included): the time to send what waited for it. */
+  readonly onHeartbeat?: () => void
 }
 
 export interface ClusterSnapshot {
@@ -112,7 +114,9 @@ export class Cluster {
     } catch (err) {
       // Redis away: health says so already, and the last count stands (that is the point of it).
       if (this.#shared.health.up) this.#opts.onError?.(err)
+      return
     }
+    this.#opts.onHeartbeat?.()
   }
 
   #healthChanged(up: boolean): void {

@@ -1,5 +1,5 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
-import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
+import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type BudgetPeriod, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
 import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
@@ -31,6 +31,8 @@ export interface SharedConsumerLimits {
   instances(): number
   /** A shared call failed and this request fell back to the share (or lost its settlement). */
   failed(err: unknown): void
+  /** A finished request's cost that could not be added to the shared spend: charged once shared state answers again. */
+  owe(consumerId: string, period: BudgetPeriod, pico: number): void
 }
 
 /**
@@ -56,7 +58,7 @@ export function admit(ports: AdmitPorts): Stage {
     // Nothing to count together (a consumer without a tier, or a tier of models only): no round trip.
     if (shared === null || (settings.rpm === null && settings.tpm === null && settings.budgetUsd === null)) return limited(ctx, next, consumer, settings)
     if (shared.health.up) return limitedTogether(ctx, next, consumer, shared)
-    return limited(ctx, next, consumer, instanceShare(settings, shared.instances()))
+    return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
   }
 
   /** The consumer's limits in this process, and its models and priority checked (403 when the model is not allowed). */
@@ -71,8 +73,11 @@ export function admit(ports: AdmitPorts): Stage {
     return limits
   }
 
-  /** Counted in this process: every limit with `state: memory`, this instance's share while shared state is down. */
-  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, settings: EffectiveSettings): Promise<void> {
+  /**
+   * Counted in this process: every limit with `state: memory`, this instance's share while
+   * shared state is down (`owing`: the spend is then kept for the shared counters).
+   */
+  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, settings: EffectiveSettings, owing: SharedConsumerLimits | null = null): Promise<void> {
     const now = clock.now()
     const limits = prepare(ctx, consumer, settings, now)
     const budget = limits.budget
@@ -87,7 +92,8 @@ export function admit(ports: AdmitPorts): Stage {
     try {
       await next()
     } finally {
-      settle(ctx, limits, tokens, clock.now(), ports.epoch())
+      const cost = settle(ctx, limits, tokens, clock.now(), ports.epoch())
+      if (owing !== null && budget !== null && cost > 0) owing.owe(consumer.id, budget.period, usdToPico(cost))
     }
   }
 
@@ -111,7 +117,7 @@ export function admit(ports: AdmitPorts): Stage {
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err
       shared.failed(err)
-      return limited(ctx, next, consumer, instanceShare(settings, shared.instances()))
+      return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
     }
     // The local tracker follows the shared spend, so a fall-back to the share starts from it.
     if (budget !== null && decision.spentPico !== null) budget.seed(decision.spentPico / 1e12, ports.epoch())
@@ -122,9 +128,14 @@ export function admit(ports: AdmitPorts): Stage {
     } finally {
       const cost = requestCost(ctx)
       if (budget !== null && cost > 0) budget.charge(ports.epoch(), cost)
-      const settlement = { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: budget === null ? null : { period: budget.period, pico: usdToPico(cost) } }
-      // After the answer: nobody waits for it, and a lost one only leaves the estimate charged.
-      shared.rates.settle(consumer.id, settlement).catch((err: unknown) => shared.failed(err))
+      const owed = budget === null ? null : { period: budget.period, pico: usdToPico(cost) }
+      const settlement = { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: owed }
+      // After the answer: nobody waits for it. A lost one leaves the token estimate charged, and
+      // its cost owed — unless it timed out, when Redis may have applied it (twice is worse).
+      shared.rates.settle(consumer.id, settlement).catch((err: unknown) => {
+        shared.failed(err)
+        if (owed !== null && err instanceof StateUnavailableError && err.reason !== 'timeout') shared.owe(consumer.id, owed.period, owed.pico)
+      })
     }
   }
 }
@@ -195,8 +206,11 @@ function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceede
 }
 
 /** Tokens charged at admission are settled from what the upstream reported, and the cost is charged to the budget. */
-function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): void {
-  limits.settle(now, epochNow, charged, usedTokens(ctx, charged), requestCost(ctx))
+/** Returns the request's cost (USD). */
+function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): number {
+  const cost = requestCost(ctx)
+  limits.settle(now, epochNow, charged, usedTokens(ctx, charged), cost)
+  return cost
 }
 
 /** Never sent: nothing used. Sent without a usage report: the estimate stands. */

@@ -37,7 +37,7 @@ function instances(n: number, backing = new MemoryBacking(() => epoch)) {
   const failures: unknown[] = []
   const stages = Array.from({ length: n }, () => {
     const state = createMemoryState({ backing })
-    const shared: SharedConsumerLimits = { rates: state.consumerRates, spend: state.spend, health, instances: () => n, failed: (err) => void failures.push(err) }
+    const shared: SharedConsumerLimits = { rates: state.consumerRates, spend: state.spend, health, instances: () => n, failed: (err) => void failures.push(err), owe: () => {} }
     return admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared })
   })
   return { stages, health, failures, backing }
@@ -79,7 +79,7 @@ describe('admit with shared state', () => {
     const rates: ConsumerRates = { admit: () => Promise.reject(gone), settle: () => Promise.reject(gone) }
     const failures: unknown[] = []
     const state = createMemoryState()
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: state.spend, health: new Switch(), instances: () => 5, failed: (e) => void failures.push(e) } })
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: state.spend, health: new Switch(), instances: () => 5, failed: (e) => void failures.push(e), owe: () => {} } })
     const r = await call(stage)
     expect(r.error).toBeNull()
     expect(r.headers.get('x-ratelimit-limit-requests')).toBe('1')
@@ -89,7 +89,7 @@ describe('admit with shared state', () => {
   it('a consumer with nothing to count (no tier, or a tier of models only) never calls shared state', async () => {
     const calls: string[] = []
     const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never }
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {} } })
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {}, owe: () => {} } })
     expect((await call(stage, effectiveSettings(null, null))).error).toBeNull()
     expect((await call(stage, effectiveSettings({ models: ['m'] }, null))).error).toBeNull()
     expect(calls).toEqual([])
@@ -100,7 +100,7 @@ describe('admit with shared state', () => {
     const budgeted = effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null)
     const state = createMemoryState({ backing })
     // The ledger says $0.75 were spent today before these instances started counting.
-    const ledger = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0.75, shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 2, failed: () => {} } })
+    const ledger = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0.75, shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 2, failed: () => {}, owe: () => {} } })
     const { ctx } = context(budgeted)
     ctx.model = 'm'
     await ledger(ctx, async () => {
@@ -112,5 +112,20 @@ describe('admit with shared state', () => {
     expect((await state.spend.read('con_1', 'day')).spentPico).toBe(1e12)
     const refused = await call(stages[1]!, budgeted)
     expect(refused.error).toMatchObject({ code: 'budget_exceeded' })
+  })
+
+  it('while shared state is down, a finished request\'s cost is owed to the shared spend (not lost)', async () => {
+    const owed: [string, string, number][] = []
+    const health = new Switch()
+    health.up = false
+    const state = createMemoryState()
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates: state.consumerRates, spend: state.spend, health, instances: () => 2, failed: () => {}, owe: (id, p, pico) => void owed.push([id, p, pico]) } })
+    const { ctx } = context(effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null))
+    ctx.model = 'm'
+    await stage(ctx, async () => {
+      ctx.attempts.push({ startedAt: 1, usage: { promptTokens: 100_000, completionTokens: 0 } } as never)
+      ctx.current = ctx.attempts[0]!
+    })
+    expect(owed).toEqual([['con_1', 'day', 0.1e12]])
   })
 })
