@@ -38,6 +38,11 @@ export interface SharedAdmitDecision {
   readonly tokens: RateStanding | null
   /** Picodollars spent in the budget's current period, every instance's; null without a budget. */
   readonly spentPico: number | null
+  /**
+   * Whether that spend holds the usage ledger's sum for the period (SpendCounters.seed): false
+   * in a new period or after Redis lost it, and then the caller seeds it. null without a budget.
+   */
+  readonly spendSeeded: boolean | null
 }
 
 /** What a finished request settles: its tokens against the TPM, its cost against the budget. */

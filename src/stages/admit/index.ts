@@ -1,5 +1,5 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
-import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type BudgetPeriod, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
+import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type BudgetPeriod, type BudgetTracker, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
 import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
@@ -50,6 +50,8 @@ export interface SharedConsumerLimits {
 export function admit(ports: AdmitPorts): Stage {
   const { clock } = ports
   const shared = ports.shared ?? null
+  /** Consumers whose shared spend is being seeded from the ledger now. */
+  const reseeding = new Set<string>()
   // Not async: a caller without limits passes through without a promise of its own.
   return function admitStage(ctx, next) {
     const consumer = ctx.consumer
@@ -97,6 +99,22 @@ export function admit(ports: AdmitPorts): Stage {
     }
   }
 
+  /**
+   * The shared spend of this period lacks the usage ledger's sum (a new period, or a Redis that
+   * restarted empty): add it in the background, once at a time per consumer. The request goes
+   * on meanwhile: one admitted against the unseeded figure is the price of not waiting.
+   */
+  function reseed(consumerId: string, budget: BudgetTracker, shared: SharedConsumerLimits): void {
+    if (reseeding.has(consumerId)) return
+    reseeding.add(consumerId)
+    const start = budget.periodStart(ports.epoch())
+    ports
+      .spentSince(consumerId, start)
+      .then((usd) => shared.spend.seed(consumerId, budget.period, start, usdToPico(usd)))
+      .catch(() => undefined) // tried again by the next request that finds it unseeded
+      .finally(() => reseeding.delete(consumerId))
+  }
+
   /** Counted across the instances: one round trip to admit, one to settle. */
   async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
     const settings = consumer.settings
@@ -119,8 +137,11 @@ export function admit(ports: AdmitPorts): Stage {
       shared.failed(err)
       return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
     }
-    // The local tracker follows the shared spend, so a fall-back to the share starts from it.
-    if (budget !== null && decision.spentPico !== null) budget.seed(decision.spentPico / 1e12, ports.epoch())
+    if (budget !== null && decision.spentPico !== null) {
+      // The local tracker follows the shared spend, so a fall-back to the share starts from it.
+      budget.seed(decision.spentPico / 1e12, ports.epoch())
+      if (decision.spendSeeded === false) reseed(consumer.id, budget, shared)
+    }
     setSharedHeaders(ctx, decision)
     if (!decision.ok) throw refusal(consumer.name, limits, decision.refusedBy === 'budget' ? 'budget_exceeded' : 'rate_limit_exceeded', decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
     try {

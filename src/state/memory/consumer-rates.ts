@@ -17,17 +17,19 @@ export class MemoryConsumerRates implements ConsumerRates {
     const limiter = this.#limiter(consumerId, limits, now)
     const budget = limits.budget ?? null
     let spentPico: number | null = null
+    let spendSeeded: boolean | null = null
     if (budget !== null) {
       const spend = this.#spend.standing(consumerId, budget.period, now)
       spentPico = spend.spentPico
+      spendSeeded = spend.seeded
       if (spentPico >= budget.limitPico) {
-        return { ok: false, refusedBy: 'budget', tooLarge: false, retryAfterMs: spend.resetMs, requests: standing(limiter.requests, now), tokens: standing(limiter.tokens, now), spentPico }
+        return { ok: false, refusedBy: 'budget', tooLarge: false, retryAfterMs: spend.resetMs, requests: standing(limiter.requests, now), tokens: standing(limiter.tokens, now), spentPico, spendSeeded }
       }
     }
     const d = limiter.admit(now, estimatedTokens)
     // Copied before peek, which rewrites the rates' shared decision objects.
     const decision = { ok: d.ok, refusedBy: d.refusedBy, tooLarge: d.tooLarge, retryAfterMs: d.retryAfterMs }
-    return { ...decision, requests: standing(limiter.requests, now), tokens: standing(limiter.tokens, now), spentPico }
+    return { ...decision, requests: standing(limiter.requests, now), tokens: standing(limiter.tokens, now), spentPico, spendSeeded }
   }
 
   async settle(consumerId: string, s: Settlement): Promise<RateStanding | null> {

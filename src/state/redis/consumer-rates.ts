@@ -17,7 +17,7 @@ export class RedisConsumerRates implements ConsumerRates {
     const budget = limits.budget ?? null
     const keys = [this.keys.consumerRequests(consumerId), this.keys.consumerTokens(consumerId), this.keys.spend(consumerId, budget?.period ?? noBudgetPeriod)]
     const r = await this.conn.run<number[]>('consumer-admit', keys, [limits.rpm ?? 0, limits.tpm ?? 0, estimatedTokens, budget === null ? -1 : Math.round(budget.limitPico)])
-    const [ok, refusedBy, tooLarge, retry, rRemaining, rReset, tRemaining, tReset, spent] = r as [number, number, number, number, number, number, number, number, number]
+    const [ok, refusedBy, tooLarge, retry, rRemaining, rReset, tRemaining, tReset, spent, seeded] = r as [number, number, number, number, number, number, number, number, number, number]
     return {
       ok: ok === 1,
       refusedBy: refusals[refusedBy] ?? null,
@@ -26,6 +26,7 @@ export class RedisConsumerRates implements ConsumerRates {
       requests: limits.rpm === null ? null : { limit: limits.rpm, remaining: rRemaining, resetMs: rReset },
       tokens: limits.tpm === null ? null : { limit: limits.tpm, remaining: tRemaining, resetMs: tReset },
       spentPico: spent < 0 ? null : spent,
+      spendSeeded: seeded < 0 ? null : seeded === 1,
     }
   }
 

@@ -30,7 +30,7 @@ describe.each(backends)('consumer rates: $name', (backend) => {
     }
     expect(answers.map((d) => d.ok)).toEqual([true, true, true, true, true, false])
     expect(answers.map((d) => d.requests?.remaining)).toEqual([4, 3, 2, 1, 0, 0])
-    expect(answers[5]).toEqual({ ok: false, refusedBy: 'requests', tooLarge: false, retryAfterMs: 12_000, requests: { limit: 5, remaining: 0, resetMs: 60_000 }, tokens: null, spentPico: null })
+    expect(answers[5]).toEqual({ ok: false, refusedBy: 'requests', tooLarge: false, retryAfterMs: 12_000, requests: { limit: 5, remaining: 0, resetMs: 60_000 }, tokens: null, spentPico: null, spendSeeded: null })
     cluster.advance(11_999)
     expect((await a.consumerRates.admit('team', rpm5, 100)).ok).toBe(false)
     cluster.advance(1)
@@ -56,6 +56,7 @@ describe.each(backends)('consumer rates: $name', (backend) => {
       requests: { limit: 3, remaining: 2, resetMs: 20_000 },
       tokens: { limit: 1000, remaining: 100, resetMs: 54_000 },
       spentPico: null,
+      spendSeeded: null,
     })
     expect(await b.consumerRates.admit('t', limits, 1001)).toMatchObject({ ok: false, refusedBy: 'tokens', tooLarge: true, retryAfterMs: null })
     expect((await c.consumerRates.admit('t', limits, 100)).requests?.remaining).toBe(1)
@@ -105,6 +106,7 @@ describe.each(backends)('consumer rates: $name', (backend) => {
           step,
           ...wanted,
           spentPico: null,
+          spendSeeded: null,
           requests: { limit: 20, remaining: r.remaining, resetMs: r.resetMs },
           tokens: { limit: 5000, remaining: t.remaining, resetMs: t.resetMs },
         })
@@ -138,6 +140,7 @@ describe.each(backends)('consumer rates: $name', (backend) => {
       requests: { limit: 10, remaining: 8, resetMs: 12_000 },
       tokens: { limit: 10_000, remaining: 9_850, resetMs: 900 },
       spentPico: usd(1),
+      spendSeeded: false,
     })
     // The spend counters see the same sum.
     expect((await c.spend.read('b', 'day')).spentPico).toBe(usd(1))
@@ -146,6 +149,11 @@ describe.each(backends)('consumer rates: $name', (backend) => {
     // A 'total' budget never comes back.
     const total = { rpm: null, tpm: null, budget: { period: 'total' as const, limitPico: usd(0.5) } }
     await a.consumerRates.settle('t', { tpm: null, charged: 0, used: 0, budget: { period: 'total', pico: usd(0.5) } })
-    expect(await b.consumerRates.admit('t', total, 1)).toEqual({ ok: false, refusedBy: 'budget', tooLarge: false, retryAfterMs: null, requests: null, tokens: null, spentPico: usd(0.5) })
+    expect(await b.consumerRates.admit('t', total, 1)).toEqual({ ok: false, refusedBy: 'budget', tooLarge: false, retryAfterMs: null, requests: null, tokens: null, spentPico: usd(0.5), spendSeeded: false })
+    // Seeded from the ledger: admit says so, and a new period is unseeded again.
+    await c.spend.seed('b', 'day', startOfTests + endOfDay, usd(0.2))
+    expect(await a.consumerRates.admit('b', limits, 1)).toMatchObject({ ok: true, spentPico: usd(0.2), spendSeeded: true })
+    cluster.advance(86_400_000)
+    expect(await a.consumerRates.admit('b', limits, 1)).toMatchObject({ ok: true, spentPico: 0, spendSeeded: false })
   })
 })

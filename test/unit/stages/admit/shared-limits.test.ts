@@ -128,4 +128,22 @@ describe('admit with shared state', () => {
     })
     expect(owed).toEqual([['con_1', 'day', 0.1e12]])
   })
+
+  it('a shared spend that lost its seed (Redis restarted empty) is seeded again from the ledger, without holding the request', async () => {
+    const backing = new MemoryBacking(() => epoch)
+    const state = createMemoryState({ backing })
+    let ledgerAsks = 0
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => (ledgerAsks++, 0.5), shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 1, failed: () => {}, owe: () => {} } })
+    const budgeted = effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null)
+    expect((await call(stage, budgeted)).error).toBeNull()
+    expect(ledgerAsks).toBe(1)
+    // Redis forgets (a restart without persistence): the next request finds the spend unseeded.
+    backing.spend.clear()
+    expect((await call(stage, budgeted)).error).toBeNull()
+    await new Promise((r) => setImmediate(r))
+    expect(ledgerAsks).toBe(2)
+    expect(await state.spend.read('con_1', 'day')).toMatchObject({ spentPico: 0.5e12 })
+    expect((await call(stage, budgeted)).error).toBeNull()
+    expect(ledgerAsks).toBe(2)
+  })
 })
