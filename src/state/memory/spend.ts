@@ -14,7 +14,8 @@ export class MemorySpendCounters implements SpendCounters {
   }
 
   async read(consumerId: string, period: BudgetPeriod): Promise<SpendStanding> {
-    return this.standing(consumerId, period, this.backing.now())
+    const now = this.backing.now()
+    return standing(this.#current(consumerId, period, now), period, now)
   }
 
   /** read(), synchronously, with whether the period is seeded: what consumer-rates checks a budget against. */

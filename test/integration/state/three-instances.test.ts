@@ -180,9 +180,11 @@ describe('three instances on one Redis and one Postgres', () => {
       expect(ready.body.degraded).toBe('state')
       expect(metricValue(await (await fetch(`${url}/metrics`)).text(), 'sluice_state_up')).toBe(0)
     }
+    const degradedLine = (l: Record<string, unknown>) => String(l.msg).startsWith('shared state cannot be reached')
     for (const p of procs) {
-      const said = p.lines.filter((l) => String(l.msg).startsWith('shared state cannot be reached'))
-      expect(said).toHaveLength(1)
+      // Log lines reach this process a little later than the answers (the log is buffered).
+      await Promise.race([p.waitFor(degradedLine), new Promise((_, reject) => setTimeout(() => reject(new Error('no "shared state cannot be reached" line within 3 s')), 3_000))])
+      expect(p.lines.filter(degradedLine)).toHaveLength(1)
     }
 
     await redis.resume()
