@@ -1,7 +1,7 @@
 // `npm run bench -- cluster`: what sharing state through Redis costs. The same open-loop load
 // (a consumer with an RPM, a TPM and a budget, so its limits are on the path of every request,
 // set high enough never to refuse) against: one instance with `state: memory`, one instance on
-// Redis, and three instances on Redis (the load split evenly). Reported per request: the
+// Redis, and three instances on Redis (the load split evenly), all on one Postgres. Reported per request: the
 // gateways' CPU, latency above the upstream's, and Redis commands (INFO commandstats of a
 // private redis-server, so nothing else is counted) with the Redis server's own CPU.
 //
@@ -97,8 +97,9 @@ async function commandCalls(port) {
 async function scenario(label, n, state, ctx) {
   const tmp = mkdtempSync(join(tmpdir(), 'sluice-bench-cluster-'))
   const schema = `bench_cluster_${process.pid}_${Date.now()}`
-  const database = state === 'memory' ? `sqlite:${join(tmp, 'sluice.db')}` : `${postgresUrl}?schema=${schema}`
-  if (state !== 'memory') await sql(`CREATE SCHEMA ${schema}`)
+  // Postgres in every scenario, so the difference is the state alone (Redis needs a shared database).
+  const database = `${postgresUrl}?schema=${schema}`
+  await sql(`CREATE SCHEMA ${schema}`)
   const config = join(tmp, 'sluice.yaml')
   writeFileSync(config, JSON.stringify({
     server: { host: '127.0.0.1', port: 0 },
@@ -151,9 +152,62 @@ async function scenario(label, n, state, ctx) {
   } finally {
     for (const gw of gateways) gw.kill('SIGTERM')
     await Promise.all(gateways.map((gw) => (gw.exitCode === null ? new Promise((resolve) => gw.once('exit', resolve)) : null)))
-    if (state !== 'memory') await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+/**
+ * The admit stage alone, in this process: CPU per request with the in-process limiters and with
+ * the Redis ports (admit script before, settlement pipeline after), sequential calls, so the
+ * figure is the stage's own work and not the machine's other load.
+ */
+export async function stageCost(redisPort, n = 4000) {
+  const { admit } = await import('../dist/stages/admit/index.js')
+  const { effectiveSettings, LimiterRegistry, PriceTable } = await import('../dist/core/admit/index.js')
+  const { RequestContext } = await import('../dist/context.js')
+  const { createRedisState } = await import('../dist/state/redis/index.js')
+  const { parseRedisUrl } = await import('../dist/state/settings.js')
+  const settings = effectiveSettings({ rpm: 10_000_000, tpm: 1_000_000_000, budget_usd: 1_000_000, budget_period: 'month' }, null)
+  const runtime = { prices: new PriceTable({ m: { input: 0.15, output: 0.6 } }), outputReserve: 16 }
+  const res = { headersSent: false, setHeader: () => undefined }
+  const usage = { startedAt: 1, usage: { promptTokens: 40, completionTokens: 16 } }
+  const context = () => {
+    const ctx = new RequestContext('r', { headers: {} }, res, runtime, 'chat', '/chat/completions')
+    ctx.consumer = { id: 'con_bench', name: 'bench', keyPrefix: null, tier: 'bench', settings }
+    ctx.model = 'm'
+    ctx.json = { model: 'm', max_tokens: 16, messages: [{ role: 'user', content: 'hello there' }] }
+    return ctx
+  }
+  const upstream = async (ctx) => {
+    ctx.attempts.push(usage)
+    ctx.current = usage
+  }
+  const state = createRedisState(parseRedisUrl(`redis://127.0.0.1:${redisPort}/0`, { keyPrefix: 'bench-stage:' }), { instanceId: 'bench' })
+  await state.connect()
+  const ports = { clock: { now: () => performance.now() }, epoch: () => Date.now(), spentSince: async () => 0 }
+  const shared = { rates: state.consumerRates, spend: state.spend, health: state.health, instances: () => 1, failed: () => undefined, owe: () => undefined }
+  const stages = { memory: admit({ ...ports, limits: new LimiterRegistry() }), redis: admit({ ...ports, limits: new LimiterRegistry(), shared }) }
+  const out = {}
+  try {
+    for (const [name, stage] of Object.entries(stages)) {
+      const once = () => {
+        const ctx = context()
+        return stage(ctx, () => upstream(ctx))
+      }
+      for (let i = 0; i < 500; i++) await once() // warm: JIT, scripts loaded, the budget seeded
+      const before = process.cpuUsage()
+      const trips = state.connection.roundTrips
+      for (let i = 0; i < n; i++) await once()
+      // Settlements are sent without waiting: let the last ones land inside the measurement.
+      await new Promise((r) => setTimeout(r, 50))
+      const cpu = process.cpuUsage(before)
+      out[name] = { usPerRequest: Math.round(((cpu.user + cpu.system) / n) * 10) / 10, roundTripsPerRequest: (state.connection.roundTrips - trips) / n }
+    }
+  } finally {
+    await state.close()
+  }
+  return out
 }
 
 export async function runClusterBench() {
@@ -166,6 +220,8 @@ export async function runClusterBench() {
     const simUrl = JSON.parse(await lineOf(sim, (l) => l.startsWith('{'))).url
     const ctx = { simUrl, redisPort, redisPid: redis.pid }
     process.stdout.write(`sluice cluster bench — ${settings.rate} req/s open loop, ${settings.durationS} s measured, upstream ${settings.upstreamMs} ms, ${pinned ? 'gateways on core 0, the rest on core 1' : 'not pinned (no taskset)'}\n`)
+    const stage = await stageCost(redisPort)
+    process.stdout.write(`admit stage alone (in process, sequential): ${JSON.stringify(stage)}\n`)
     const rows = []
     for (const [label, n, state] of [['1 instance, memory', 1, 'memory'], ['1 instance, Redis', 1, 'redis'], ['3 instances, Redis', 3, 'redis']]) {
       const row = await scenario(label, n, state, ctx)

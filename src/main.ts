@@ -42,10 +42,11 @@ import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { ConfigError } from './config/load.js'
 import { sqliteBesideRedis } from './config/references.js'
-import { instanceTtlMs, openSharedState, type SharedState, type StateSettings } from './state/index.js'
+import { instanceTtlMs, openSharedState, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
 import { Cluster } from './state/cluster.js'
 import { InvalidationRelay } from './state/invalidation-relay.js'
 import { SpendBacklog } from './state/spend-backlog.js'
+import { SettlementBatch } from './state/settlement-batch.js'
 import type { ConsumerCache } from './admin/consumers.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
@@ -185,8 +186,19 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
   })
+  // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
+  const settlements = new SettlementBatch(shared.consumerRates, {
+    timers,
+    onError: (err, items) => {
+      cluster.callFailed()
+      // A flush that timed out may have been applied: owing it could charge the spend twice.
+      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
+      for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
+    },
+  })
   let consumerCache: ConsumerCache = directory
   if (shared.kind === 'redis') {
+    closers.add('settlements', () => settlements.flush())
     await cluster.start()
     closers.add('instance registry', () => cluster.stop())
     const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
@@ -333,7 +345,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       epoch: () => scheduler.epoch.now(),
       spentSince: (id, since) => store.usage.spentSince(id, since),
       // Memory: the in-process limiters alone, as fast as before shared state existed.
-      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed(), owe: (id, period, pico) => owedSpend.owe(id, period, pico) } : null,
+      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed(), owe: (id, period, pico) => owedSpend.owe(id, period, pico), settle: (id, settlement) => settlements.add(id, settlement) } : null,
     },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {

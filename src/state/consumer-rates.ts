@@ -70,4 +70,11 @@ export interface ConsumerRates {
    * settle). Returns the TPM standing when tokens were settled (a TPM, and used ≠ charged), else null.
    */
   settle(consumerId: string, settlement: Settlement): Promise<RateStanding | null>
+  /** Several settlements (any consumers) in one round trip, none when there is nothing to settle. */
+  settleMany(items: readonly SettlementItem[]): Promise<void>
+}
+
+export interface SettlementItem {
+  readonly consumerId: string
+  readonly settlement: Settlement
 }

@@ -3,7 +3,7 @@ import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNam
 import type { Clock } from '../../core/clock.js'
 import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
-import type { ConsumerRates, RateStanding, SharedAdmitDecision } from '../../state/consumer-rates.js'
+import type { ConsumerRates, RateStanding, Settlement, SharedAdmitDecision } from '../../state/consumer-rates.js'
 import { StateUnavailableError } from '../../state/errors.js'
 import type { StateHealth } from '../../state/health.js'
 import type { SpendCounters } from '../../state/spend.js'
@@ -33,6 +33,8 @@ export interface SharedConsumerLimits {
   failed(err: unknown): void
   /** A finished request's cost that could not be added to the shared spend: charged once shared state answers again. */
   owe(consumerId: string, period: BudgetPeriod, pico: number): void
+  /** Sends a finished request's settlement (batched with others: nobody waits for it). */
+  settle(consumerId: string, settlement: Settlement): void
 }
 
 /**
@@ -42,7 +44,7 @@ export interface SharedConsumerLimits {
  * standing. Tokens are charged from an estimate here and settled from usage at the end.
  *
  * With shared state the budget, RPM and TPM are one script on Redis (one round trip before the
- * upstream call, one pipelined settlement after, not awaited), so the headers count every
+ * upstream call; the settlement after it is batched with other requests', not awaited), so the headers count every
  * instance's requests. When Redis cannot answer, the request is admitted against this
  * instance's share of the limits instead, with the in-process limiters — never waiting on Redis
  * beyond the state timeout.
@@ -115,7 +117,7 @@ export function admit(ports: AdmitPorts): Stage {
       .finally(() => reseeding.delete(consumerId))
   }
 
-  /** Counted across the instances: one round trip to admit, one to settle. */
+  /** Counted across the instances: one round trip to admit; the settlement goes in the next batch. */
   async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
     const settings = consumer.settings
     const limits = prepare(ctx, consumer, settings, clock.now())
@@ -149,14 +151,7 @@ export function admit(ports: AdmitPorts): Stage {
     } finally {
       const cost = requestCost(ctx)
       if (budget !== null && cost > 0) budget.charge(ports.epoch(), cost)
-      const owed = budget === null ? null : { period: budget.period, pico: usdToPico(cost) }
-      const settlement = { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: owed }
-      // After the answer: nobody waits for it. A lost one leaves the token estimate charged, and
-      // its cost owed — unless it timed out, when Redis may have applied it (twice is worse).
-      shared.rates.settle(consumer.id, settlement).catch((err: unknown) => {
-        shared.failed(err)
-        if (owed !== null && err instanceof StateUnavailableError && err.reason !== 'timeout') shared.owe(consumer.id, owed.period, owed.pico)
-      })
+      shared.settle(consumer.id, { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: budget === null ? null : { period: budget.period, pico: usdToPico(cost) } })
     }
   }
 }

@@ -1,6 +1,6 @@
 import { ConsumerLimiter, type RateLimits } from '../../core/admit/consumer-limiter.js'
 import type { ConsumerRate } from '../../core/admit/consumer-rate.js'
-import type { ConsumerRates, RateStanding, Settlement, SharedAdmitDecision, SharedLimits } from '../consumer-rates.js'
+import type { ConsumerRates, RateStanding, Settlement, SettlementItem, SharedAdmitDecision, SharedLimits } from '../consumer-rates.js'
 import type { MemoryBacking } from './backing.js'
 import { MemorySpendCounters } from './spend.js'
 
@@ -40,6 +40,10 @@ export class MemoryConsumerRates implements ConsumerRates {
     const limiter = this.#limiter(consumerId, { rpm: entry?.rpm ?? null, tpm: s.tpm }, now)
     limiter.settle(now, s.charged, s.used)
     return standing(limiter.tokens, now)
+  }
+
+  async settleMany(items: readonly SettlementItem[]): Promise<void> {
+    for (const item of items) await this.settle(item.consumerId, item.settlement)
   }
 
   #limiter(consumerId: string, limits: RateLimits, now: number): ConsumerLimiter {

@@ -1,4 +1,4 @@
-import type { ConsumerRates, RateStanding, Settlement, SharedAdmitDecision, SharedLimits } from '../consumer-rates.js'
+import type { ConsumerRates, RateStanding, Settlement, SettlementItem, SharedAdmitDecision, SharedLimits } from '../consumer-rates.js'
 import type { RedisConnection, ScriptCall } from './connection.js'
 import type { RedisKeys } from './keys.js'
 
@@ -32,15 +32,26 @@ export class RedisConsumerRates implements ConsumerRates {
 
   async settle(consumerId: string, s: Settlement): Promise<RateStanding | null> {
     const calls: ScriptCall[] = []
-    const tpm = s.tpm
-    const settlesTokens = tpm !== null && s.used !== s.charged
-    if (settlesTokens) calls.push({ script: 'consumer-settle', keys: [this.keys.consumerTokens(consumerId)], args: [tpm, s.used - s.charged] })
-    const pico = s.budget === null ? 0 : Math.round(s.budget.pico)
-    if (s.budget !== null && pico > 0) calls.push({ script: 'spend', keys: [this.keys.spend(consumerId, s.budget.period)], args: [s.budget.period, 'charge', pico, 0] })
+    const settlesTokens = this.#calls(calls, consumerId, s)
     if (calls.length === 0) return null
     const replies = await this.conn.pipeline(calls)
-    if (!settlesTokens) return null
+    if (!settlesTokens || s.tpm === null) return null
     const [remaining, resetMs] = replies[0] as [number, number]
-    return { limit: tpm, remaining, resetMs }
+    return { limit: s.tpm, remaining, resetMs }
+  }
+
+  async settleMany(items: readonly SettlementItem[]): Promise<void> {
+    const calls: ScriptCall[] = []
+    for (const item of items) this.#calls(calls, item.consumerId, item.settlement)
+    if (calls.length > 0) await this.conn.pipeline(calls)
+  }
+
+  /** Appends the script calls one settlement needs; true when the first of them settles tokens. */
+  #calls(calls: ScriptCall[], consumerId: string, s: Settlement): boolean {
+    const settlesTokens = s.tpm !== null && s.used !== s.charged
+    if (settlesTokens) calls.push({ script: 'consumer-settle', keys: [this.keys.consumerTokens(consumerId)], args: [s.tpm as number, s.used - s.charged] })
+    const pico = s.budget === null ? 0 : Math.round(s.budget.pico)
+    if (s.budget !== null && pico > 0) calls.push({ script: 'spend', keys: [this.keys.spend(consumerId, s.budget.period)], args: [s.budget.period, 'charge', pico, 0] })
+    return settlesTokens
   }
 }

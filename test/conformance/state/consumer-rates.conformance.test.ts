@@ -156,4 +156,18 @@ describe.each(backends)('consumer rates: $name', (backend) => {
     cluster.advance(86_400_000)
     expect(await a.consumerRates.admit('b', limits, 1)).toMatchObject({ ok: true, spentPico: 0, spendSeeded: false })
   })
+
+  it('settles several consumers in one round trip (a batch), none when there is nothing to settle', async () => {
+    const limits = { rpm: null, tpm: 1000, budget: { period: 'day' as const, limitPico: usd(1) } }
+    await a.consumerRates.admit('x', limits, 500)
+    await a.consumerRates.admit('y', limits, 500)
+    const items = [
+      { consumerId: 'x', settlement: { tpm: 1000, charged: 0, used: -400, budget: { period: 'day' as const, pico: usd(0.25) } } },
+      { consumerId: 'y', settlement: { tpm: 1000, charged: 0, used: 100, budget: null } },
+    ]
+    expect(await cluster.roundTrips(b, () => b.consumerRates.settleMany(items))).toBe(backend.trips(1))
+    expect(await c.consumerRates.admit('x', limits, 1)).toMatchObject({ tokens: { remaining: 899 }, spentPico: usd(0.25) })
+    expect(await c.consumerRates.admit('y', limits, 1)).toMatchObject({ tokens: { remaining: 399 } })
+    expect(await cluster.roundTrips(b, () => b.consumerRates.settleMany([]))).toBe(0)
+  })
 })

@@ -11,8 +11,8 @@ import { PrivateRedis } from '../../support/private-redis.js'
 // What a consumer's limits cost on Redis, and what happens when Redis hangs. A gateway in this
 // process on a private redis-server (this test freezes it) and a Postgres schema of its own.
 // Round trips are counted by the connection: a request from a consumer with an RPM, a TPM and a
-// budget makes exactly two more than one from a consumer without limits — the admit script
-// before the upstream call, the settlement pipeline after it.
+// budget makes one more than one from a consumer without limits while it waits (the admit
+// script); settlements follow in batches (one pipeline every 20 ms for all that finished).
 
 const stateTimeoutMs = 200
 
@@ -72,19 +72,37 @@ describe('consumer limits on Redis', () => {
     return { status: res.status, headers: res.headers, ms }
   }
 
+  /** Resolves once the connection has made `n` round trips since `from` (settlements are sent in batches, every 20 ms), or after 2 s. */
+  async function tripsReach(from: number, n: number): Promise<number> {
+    const started = performance.now()
+    while (connection().roundTrips - from < n && performance.now() - started < 2_000) await new Promise((r) => setImmediate(r))
+    return connection().roundTrips - from
+  }
+
   async function tripsOf(caller: Caller): Promise<number> {
     const before = connection().roundTrips
     expect((await chat(caller)).status).toBe(200)
     return connection().roundTrips - before
   }
 
-  it('two round trips for a limited consumer: one admit before the upstream call, one settlement after', async () => {
+  it('a limited consumer costs one round trip before the upstream call; settlements follow in batches', async () => {
     // Warm: scripts loaded, the budget seeded from the ledger (once per consumer and process).
     await tripsOf(limited)
+    await tripsReach(connection().roundTrips, 1)
     await tripsOf(free)
     const baseline = await tripsOf(free)
-    const withLimits = await tripsOf(limited)
-    expect(withLimits - baseline).toBe(2)
+    // One request alone: the admit script while it waits, then its settlement in a batch of one.
+    const before = connection().roundTrips
+    expect((await chat(limited)).status).toBe(200)
+    expect(await tripsReach(before, baseline + 2)).toBe(baseline + 2)
+    // Thirty at once: thirty admits, and their settlements in far fewer batches.
+    const burst = connection().roundTrips
+    const replies = await Promise.all(Array.from({ length: 30 }, () => chat(limited)))
+    expect(replies.every((r) => r.status === 200)).toBe(true)
+    await tripsReach(burst, 31 + 30 * baseline)
+    const perRequest = (connection().roundTrips - burst) / 30 - baseline
+    expect(perRequest).toBeGreaterThanOrEqual(1)
+    expect(perRequest).toBeLessThan(1.5)
     // The budget is counted in Redis: spend of this month, from the usage the simulator reported.
     const spend = await gw.shared.spend.read(limited.consumer.id, 'month')
     expect(spend.spentPico).toBeGreaterThan(0)

@@ -37,7 +37,7 @@ function instances(n: number, backing = new MemoryBacking(() => epoch)) {
   const failures: unknown[] = []
   const stages = Array.from({ length: n }, () => {
     const state = createMemoryState({ backing })
-    const shared: SharedConsumerLimits = { rates: state.consumerRates, spend: state.spend, health, instances: () => n, failed: (err) => void failures.push(err), owe: () => {} }
+    const shared: SharedConsumerLimits = { rates: state.consumerRates, spend: state.spend, health, instances: () => n, failed: (err) => void failures.push(err), owe: () => {}, settle: (id, x) => void state.consumerRates.settle(id, x) }
     return admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared })
   })
   return { stages, health, failures, backing }
@@ -76,10 +76,10 @@ describe('admit with shared state', () => {
 
   it('a shared call that fails (Redis gone mid-request) falls back to the share at once and says so', async () => {
     const gone = new StateUnavailableError('timeout', 'Redis at redis://127.0.0.1:6379/0: Command timed out')
-    const rates: ConsumerRates = { admit: () => Promise.reject(gone), settle: () => Promise.reject(gone) }
+    const rates: ConsumerRates = { admit: () => Promise.reject(gone), settle: () => Promise.reject(gone), settleMany: () => Promise.reject(gone) }
     const failures: unknown[] = []
     const state = createMemoryState()
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: state.spend, health: new Switch(), instances: () => 5, failed: (e) => void failures.push(e), owe: () => {} } })
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: state.spend, health: new Switch(), instances: () => 5, failed: (e) => void failures.push(e), owe: () => {}, settle: () => {} } })
     const r = await call(stage)
     expect(r.error).toBeNull()
     expect(r.headers.get('x-ratelimit-limit-requests')).toBe('1')
@@ -88,8 +88,8 @@ describe('admit with shared state', () => {
 
   it('a consumer with nothing to count (no tier, or a tier of models only) never calls shared state', async () => {
     const calls: string[] = []
-    const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never }
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {}, owe: () => {} } })
+    const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never, settleMany: async () => void calls.push('settleMany') }
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {}, owe: () => {}, settle: () => {} } })
     expect((await call(stage, effectiveSettings(null, null))).error).toBeNull()
     expect((await call(stage, effectiveSettings({ models: ['m'] }, null))).error).toBeNull()
     expect(calls).toEqual([])
@@ -100,7 +100,7 @@ describe('admit with shared state', () => {
     const budgeted = effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null)
     const state = createMemoryState({ backing })
     // The ledger says $0.75 were spent today before these instances started counting.
-    const ledger = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0.75, shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 2, failed: () => {}, owe: () => {} } })
+    const ledger = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0.75, shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 2, failed: () => {}, owe: () => {}, settle: (id, x) => void state.consumerRates.settle(id, x) } })
     const { ctx } = context(budgeted)
     ctx.model = 'm'
     await ledger(ctx, async () => {
@@ -119,7 +119,7 @@ describe('admit with shared state', () => {
     const health = new Switch()
     health.up = false
     const state = createMemoryState()
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates: state.consumerRates, spend: state.spend, health, instances: () => 2, failed: () => {}, owe: (id, p, pico) => void owed.push([id, p, pico]) } })
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates: state.consumerRates, spend: state.spend, health, instances: () => 2, failed: () => {}, owe: (id, p, pico) => void owed.push([id, p, pico]), settle: () => {} } })
     const { ctx } = context(effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null))
     ctx.model = 'm'
     await stage(ctx, async () => {
@@ -133,7 +133,7 @@ describe('admit with shared state', () => {
     const backing = new MemoryBacking(() => epoch)
     const state = createMemoryState({ backing })
     let ledgerAsks = 0
-    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => (ledgerAsks++, 0.5), shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 1, failed: () => {}, owe: () => {} } })
+    const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => (ledgerAsks++, 0.5), shared: { rates: state.consumerRates, spend: state.spend, health: new Switch(), instances: () => 1, failed: () => {}, owe: () => {}, settle: (id, x) => void state.consumerRates.settle(id, x) } })
     const budgeted = effectiveSettings({ budget_usd: 1, budget_period: 'day' }, null)
     expect((await call(stage, budgeted)).error).toBeNull()
     expect(ledgerAsks).toBe(1)
