@@ -159,7 +159,7 @@ async function scenario(label, n, state, ctx) {
 
 /**
  * The admit stage alone, in this process: CPU per request with the in-process limiters and with
- * the Redis ports (admit script before, settlement pipeline after), sequential calls, so the
+ * the Redis ports (admit script before, settlements batched after), sequential calls, so the
  * figure is the stage's own work and not the machine's other load.
  */
 export async function stageCost(redisPort, n = 4000) {
@@ -186,7 +186,9 @@ export async function stageCost(redisPort, n = 4000) {
   const state = createRedisState(parseRedisUrl(`redis://127.0.0.1:${redisPort}/0`, { keyPrefix: 'bench-stage:' }), { instanceId: 'bench' })
   await state.connect()
   const ports = { clock: { now: () => performance.now() }, epoch: () => Date.now(), spentSince: async () => 0 }
-  const shared = { rates: state.consumerRates, spend: state.spend, health: state.health, instances: () => 1, failed: () => undefined, owe: () => undefined }
+  const { SettlementBatch } = await import('../dist/state/settlement-batch.js')
+  const batch = new SettlementBatch(state.consumerRates)
+  const shared = { rates: state.consumerRates, spend: state.spend, health: state.health, instances: () => 1, failed: () => undefined, owe: () => undefined, settle: (id, s) => batch.add(id, s) }
   const stages = { memory: admit({ ...ports, limits: new LimiterRegistry() }), redis: admit({ ...ports, limits: new LimiterRegistry(), shared }) }
   const out = {}
   try {
