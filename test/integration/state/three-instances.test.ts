@@ -196,5 +196,12 @@ describe('three instances on one Redis and one Postgres', () => {
     // Counted across the instances again (the restarted Redis is empty: a full bucket).
     expect((await chat(urls[2]!, c.secret)).headers.get('x-ratelimit-limit-requests')).toBe('6')
     expect((await chat(urls[0]!, c.secret)).headers.get('x-ratelimit-remaining-requests')).toBe('4')
+    // The subscriptions came back with Redis: a revoke through instance 3 reaches 1 and 2 again.
+    for (const url of urls.slice(0, 2)) expect((await chat(url, c.secret)).status).toBe(200)
+    expect((await send(urls[2]!, `/api/admin/keys/${c.prefix}/revoke`, { method: 'POST', headers: admin })).status).toBe(200)
+    for (const url of urls.slice(0, 2)) {
+      const took = await within(1_000, async () => (await chat(url, c.secret)).status === 401)
+      expect(took, `instance ${url} still accepted the revoked key 1 s after Redis came back`).not.toBeNull()
+    }
   }, 60_000)
 })
