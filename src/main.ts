@@ -10,6 +10,7 @@ import { addAdaptiveRoutes } from './admin/adaptive.js'
 import { addDeploymentRoutes } from './admin/deployments.js'
 import { addConsumerRoutes } from './admin/consumers.js'
 import { addUsageRoutes } from './admin/usage.js'
+import { addDailyUsageRoute } from './admin/usage-daily.js'
 import { addConfigRoutes } from './admin/config-view.js'
 import { addClusterRoutes } from './admin/cluster.js'
 import type { Route } from './admin/router.js'
@@ -323,6 +324,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     permitsInUse: shared.kind === 'redis' ? (keyId) => shared.permits.inUse(keyId) : null,
   })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
+  addDailyUsageRoute(router, { usage: store.usage, consumers: store.consumers, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
   // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
   const dashboard: Dashboard = createDashboard({

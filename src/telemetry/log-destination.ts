@@ -46,7 +46,10 @@ export class BatchedDestination {
   readonly #sealed: Buffer[] = []
   #sealedBytes = 0
   #offset = 0
+  /** An asynchronous write() is out. */
   #writing = false
+  /** Waiting out a full pipe before writing again. */
+  #retrying = false
   /** A retired buffer kept for the next chunk, so a steady log allocates nothing. */
   #spare: Buffer | null = null
   #timerArmed = false
@@ -65,11 +68,8 @@ export class BatchedDestination {
     if (err !== null) {
       if (err.code === 'EAGAIN') {
         // A full pipe: try again shortly, keeping every line (up to maxPendingBytes).
-        this.#writing = true
-        this.#timers.setTimeout(() => {
-          this.#writing = false
-          this.#pump()
-        }, this.#retryMs)
+        this.#retrying = true
+        this.#timers.setTimeout(this.#onRetry, this.#retryMs)
         return
       }
       // stdout is gone (EPIPE, EBADF): nothing more can be written anywhere.
@@ -84,6 +84,12 @@ export class BatchedDestination {
       this.#offset = 0
       this.#recycle(head)
     }
+    this.#pump()
+  }
+
+  readonly #onRetry = (): void => {
+    if (!this.#retrying) return // flushSync() wrote it meanwhile
+    this.#retrying = false
     this.#pump()
   }
 
@@ -143,6 +149,7 @@ export class BatchedDestination {
    */
   flushSync(): void {
     this.#seal()
+    this.#retrying = false
     const from = this.#writing ? 1 : 0
     const deadline = Date.now() + 1_000
     for (let i = from; i < this.#sealed.length && !this.#broken; i++) {
@@ -181,7 +188,7 @@ export class BatchedDestination {
   }
 
   #pump(): void {
-    if (this.#writing || this.#broken) return
+    if (this.#writing || this.#retrying || this.#broken) return
     const head = this.#sealed[0]
     if (head === undefined) {
       const waiting = this.#flushed
