@@ -118,9 +118,13 @@ describe('consumer limits on Redis', () => {
       expect(first.headers.get('x-ratelimit-limit-requests')).toBe('100')
       const ready = await (await fetch(`${gw.url}/health/ready`)).json() as { degraded: string | null }
       expect(ready.degraded).toBe('state')
-      // Degraded: later requests do not try Redis at all.
+      // Degraded: later requests are admitted without trying Redis (no failed call added).
+      const failedCalls = async () => ((await (await fetch(`${gw.url}/status`)).json()) as { state: { failed_calls: number } }).state.failed_calls
+      const failedBefore = await failedCalls()
       const second = await chat(limited)
-      expect(second.ms).toBeLessThan(stateTimeoutMs)
+      expect(second.status).toBe(200)
+      expect(second.ms).toBeLessThan(stateTimeoutMs + 1_000)
+      expect(await failedCalls()).toBe(failedBefore)
     } finally {
       redis.thaw()
     }
