@@ -44,7 +44,8 @@ import { Closers } from './lifecycle.js'
 import { ConfigError } from './config/load.js'
 import { sqliteBesideRedis } from './config/references.js'
 import { instanceTtlMs, openSharedState, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
-import { Cluster } from './state/cluster.js'
+import { Cluster, type ClusterSnapshot } from './state/cluster.js'
+import type { SharedConsumerLimits } from './stages/admit/index.js'
 import { InvalidationRelay } from './state/invalidation-relay.js'
 import { SpendBacklog } from './state/spend-backlog.js'
 import { SettlementBatch } from './state/settlement-batch.js'
@@ -170,53 +171,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     opts.authCache?.now ?? (() => performance.now()),
     { ...opts.authCache, health: database },
   )
-  // ── several instances (issue 15): the registry of live instances, the degraded mode while
-  // Redis is away, and admin changes to consumers and keys applied on every instance ──
-  // Budget spend that could not reach Redis is charged there once it answers again.
-  const owedSpend = new SpendBacklog()
-  const cluster = new Cluster(shared, {
-    timers,
-    onHeartbeat: () => {
-      if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
-    },
-    onDegraded: () => logger.warn({ state: initial.state.kind === 'redis' ? initial.state.where : 'memory' }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
-    onRecovered: (downForMs) => {
-      logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
-      // Changes published while this instance was away never reached it.
-      directory.invalidate()
-    },
-    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
-  })
-  // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
-  const settlements = new SettlementBatch(shared.consumerRates, {
-    timers,
-    onError: (err, items) => {
-      cluster.callFailed()
-      // A flush that timed out may have been applied: owing it could charge the spend twice.
-      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
-      for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
-    },
-  })
-  let consumerCache: ConsumerCache = directory
-  if (shared.kind === 'redis') {
-    closers.add('settlements', () => settlements.flush())
-    await cluster.start()
-    closers.add('instance registry', () => cluster.stop())
-    const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
-      apply: () => directory.invalidate(),
-      onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
-    })
-    await relay.start()
-    closers.add('invalidation relay', () => relay.stop())
-    consumerCache = {
-      invalidate: (change) => {
-        directory.invalidate()
-        relay.publish(change)
-      },
-      consumerCreated: () => directory.consumerCreated(),
-    }
-  }
-  // ── end several instances ──
+  // Several instances (issue 15): the registry, the degraded mode, admin changes published to all.
+  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory' })
+  const { cluster } = instances
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
   const touchKeys = (): Promise<void> => {
@@ -261,7 +218,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
   })
   closers.add('scheduler', () => scheduler.close())
-  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: { ...cluster.snapshot(), spend_owed_consumers: owedSpend.size } })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: instances.snapshot() })
   const prober = new Prober({
     clock: scheduler.clock,
     timers,
@@ -316,7 +273,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     shared,
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
-  addConsumerRoutes(router, { store, cache: consumerCache, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addConsumerRoutes(router, { store, cache: instances.consumerCache, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addClusterRoutes(router, {
     snapshot: () => cluster.snapshot(),
     live: () => shared.instances.live(instanceTtlMs),
@@ -347,7 +304,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       epoch: () => scheduler.epoch.now(),
       spentSince: (id, since) => store.usage.spentSince(id, since),
       // Memory: the in-process limiters alone, as fast as before shared state existed.
-      shared: shared.kind === 'redis' ? { rates: shared.consumerRates, spend: shared.spend, health: shared.health, instances: () => cluster.liveInstances, failed: () => cluster.callFailed(), owe: (id, period, pico) => owedSpend.owe(id, period, pico), settle: (id, settlement) => settlements.add(id, settlement) } : null,
+      shared: instances.consumerLimits,
     },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {
@@ -429,6 +386,85 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     reload,
     events,
     shutdown,
+  }
+}
+
+interface Instances {
+  readonly cluster: Cluster
+  /** What the admin API tells when consumers and keys change: this instance's auth cache, and with Redis every instance's. */
+  readonly consumerCache: ConsumerCache
+  /** The consumer limits counted across instances; null in memory (the admit stage's in-process path). */
+  readonly consumerLimits: SharedConsumerLimits | null
+  snapshot(): ClusterSnapshot & { readonly spend_owed_consumers: number }
+}
+
+/**
+ * With `state: redis`: this instance joins the registry (heartbeats), relays admin changes to
+ * consumers and keys to the others, batches settlements and keeps spend that could not reach
+ * Redis; logs the degraded mode once each way. In memory nothing starts and every call stays in
+ * this process.
+ */
+async function joinInstances(
+  shared: SharedState,
+  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string },
+): Promise<Instances> {
+  const { directory, logger, closers } = deps
+  // Budget spend that could not reach Redis is charged there once it answers again.
+  const owedSpend = new SpendBacklog()
+  const cluster = new Cluster(shared, {
+    timers: deps.timers,
+    onHeartbeat: () => {
+      if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
+    },
+    onDegraded: () => logger.warn({ state: deps.where }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
+    onRecovered: (downForMs) => {
+      logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
+      // Changes published while this instance was away never reached it.
+      directory.invalidate()
+    },
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
+  })
+  const snapshot = () => ({ ...cluster.snapshot(), spend_owed_consumers: owedSpend.size })
+  if (shared.kind !== 'redis') return { cluster, consumerCache: directory, consumerLimits: null, snapshot }
+
+  // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
+  const settlements = new SettlementBatch(shared.consumerRates, {
+    timers: deps.timers,
+    onError: (err, items) => {
+      cluster.settlementsFailed()
+      // A flush that timed out may have been applied: owing it could charge the spend twice.
+      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
+      for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
+    },
+  })
+  closers.add('settlements', () => settlements.flush())
+  await cluster.start()
+  closers.add('instance registry', () => cluster.stop())
+  const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
+    apply: () => directory.invalidate(),
+    onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
+  })
+  await relay.start()
+  closers.add('invalidation relay', () => relay.stop())
+  return {
+    cluster,
+    snapshot,
+    consumerCache: {
+      invalidate: (change) => {
+        directory.invalidate()
+        relay.publish(change)
+      },
+      consumerCreated: () => directory.consumerCreated(),
+    },
+    consumerLimits: {
+      rates: shared.consumerRates,
+      spend: shared.spend,
+      health: shared.health,
+      instances: () => cluster.liveInstances,
+      failed: () => cluster.fellBack(),
+      owe: (id, period, pico) => owedSpend.owe(id, period, pico),
+      settle: (id, settlement) => settlements.add(id, settlement),
+    },
   }
 }
 

@@ -32,8 +32,10 @@ export interface ClusterSnapshot {
   /** Live instances when last seen (at least 1, this one). */
   readonly live_instances: number
   readonly instances: readonly { readonly id: string; readonly heartbeat_age_ms: number }[]
-  /** Shared calls on the request path that failed since start (the request fell back to this instance's share, or its settlement was lost). */
-  readonly failed_calls: number
+  /** Requests admitted against this instance's share because their shared call failed, since start. */
+  readonly fallbacks: number
+  /** Settlement batches that could not be sent, since start (their tokens are lost, their cost owed when Redis was unreachable). */
+  readonly failed_settlements: number
 }
 
 export class Cluster {
@@ -47,7 +49,8 @@ export class Cluster {
   #members: readonly LiveInstance[] = []
   #membersAt = 0
   #downSince: number | null = null
-  #failedCalls = 0
+  #fallbacks = 0
+  #failedSettlements = 0
   #stopTimer: (() => void) | null = null
   #unsubscribe: (() => void) | null = null
 
@@ -78,9 +81,14 @@ export class Cluster {
     this.#stopTimer = every(this.#timers, this.#everyMs, () => void this.#beat())
   }
 
-  /** A shared call on the request path failed: the request fell back to this instance's share, or its settlement was lost. */
-  callFailed(): void {
-    this.#failedCalls++
+  /** A request's shared call failed and it was admitted against this instance's share. */
+  fellBack(): void {
+    this.#fallbacks++
+  }
+
+  /** A batch of settlements could not be sent. */
+  settlementsFailed(): void {
+    this.#failedSettlements++
   }
 
   snapshot(): ClusterSnapshot {
@@ -92,7 +100,8 @@ export class Cluster {
       degraded_since: this.#downSince === null ? null : new Date(this.#downSince).toISOString(),
       live_instances: this.#live,
       instances: this.#members.map((m) => ({ id: m.id, heartbeat_age_ms: m.ageMs + since })),
-      failed_calls: this.#failedCalls,
+      fallbacks: this.#fallbacks,
+      failed_settlements: this.#failedSettlements,
     }
   }
 

@@ -29,7 +29,7 @@ export interface SharedConsumerLimits {
   readonly health: StateHealth
   /** Live instances when last seen, at least 1: what a limit is divided by while shared state is down. */
   instances(): number
-  /** A shared call failed and this request fell back to the share (or lost its settlement). */
+  /** A shared call failed and this request fell back to the share. */
   failed(err: unknown): void
   /** A finished request's cost that could not be added to the shared spend: charged once shared state answers again. */
   owe(consumerId: string, period: BudgetPeriod, pico: number): void
@@ -44,10 +44,10 @@ export interface SharedConsumerLimits {
  * standing. Tokens are charged from an estimate here and settled from usage at the end.
  *
  * With shared state the budget, RPM and TPM are one script on Redis (one round trip before the
- * upstream call; the settlement after it is batched with other requests', not awaited), so the headers count every
- * instance's requests. When Redis cannot answer, the request is admitted against this
- * instance's share of the limits instead, with the in-process limiters — never waiting on Redis
- * beyond the state timeout.
+ * upstream call; the settlement after it goes in a batch with other requests', not awaited), so
+ * the headers count every instance's requests. When Redis cannot answer, the request is admitted
+ * against this instance's share of the limits instead, with the in-process limiters — never
+ * waiting on Redis beyond the state timeout.
  */
 export function admit(ports: AdmitPorts): Stage {
   const { clock } = ports

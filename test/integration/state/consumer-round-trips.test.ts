@@ -118,13 +118,13 @@ describe('consumer limits on Redis', () => {
       expect(first.headers.get('x-ratelimit-limit-requests')).toBe('100')
       const ready = await (await fetch(`${gw.url}/health/ready`)).json() as { degraded: string | null }
       expect(ready.degraded).toBe('state')
-      // Degraded: later requests are admitted without trying Redis (no failed call added).
-      const failedCalls = async () => ((await (await fetch(`${gw.url}/status`)).json()) as { state: { failed_calls: number } }).state.failed_calls
-      const failedBefore = await failedCalls()
+      // Degraded: later requests are admitted without trying Redis (no fall-back after a failed call).
+      const fallbacks = async () => ((await (await fetch(`${gw.url}/status`)).json()) as { state: { fallbacks: number } }).state.fallbacks
+      const before = await fallbacks()
       const second = await chat(limited)
       expect(second.status).toBe(200)
       expect(second.ms).toBeLessThan(stateTimeoutMs + 1_000)
-      expect(await failedCalls()).toBe(failedBefore)
+      expect(await fallbacks()).toBe(before)
     } finally {
       redis.thaw()
     }
