@@ -80,8 +80,7 @@ export async function runMemory() {
   // 16 chunks at 4 tokens/s: each stream lasts ~4 s, long enough to have them all open at once.
   const sim = await startSimulator({ port: 0, config: { latency: { ttft_ms: 0, tokens_per_second: 4 }, completion_tokens: 16, accept_unknown_keys: true, faults: {} } })
   try {
-    // Connections to the upstream enough for every stream at once (the default is 256 per provider).
-    const s = await startSluice(dir, (port) => deployedConfig(sim.url, port, join(dir, `s-${port}.db`)).replace('    type: openai\n', `    type: openai\n    max_connections: ${streams + 16}\n`))
+    const s = await startSluice(dir, (port) => deployedConfig(sim.url, port, join(dir, `s-${port}.db`)).replace('max_connections: 1024', `max_connections: ${Math.max(1024, streams + 16)}`))
     try {
       await sleep(1000)
       const idle = await s.probe()
