@@ -27,9 +27,9 @@ export class PrivateRedis {
     process.once('exit', this.#onExit)
   }
 
-  static async start(): Promise<PrivateRedis> {
+  static async create(): Promise<PrivateRedis> {
     const redis = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), 'sluice-redis-')))
-    await redis.resume()
+    await redis.start()
     return redis
   }
 
@@ -38,7 +38,7 @@ export class PrivateRedis {
   }
 
   /** Starts (again) on the same port; resolves once it accepts connections (within 5 s). */
-  async resume(): Promise<void> {
+  async start(): Promise<void> {
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     await new Promise<void>((resolve, reject) => {
@@ -58,14 +58,13 @@ export class PrivateRedis {
     })
   }
 
-  /** Stops it (SIGTERM); resolves once it has exited. */
+  /** Stops it at once, frozen or not (everything it held is lost, as in a crash without persistence); resolves once it has exited. */
   async stop(): Promise<void> {
     const child = this.#child
     this.#child = null
     if (child === null || child.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGCONT') // a hung (SIGSTOPped) server would not see the SIGTERM
-    child.kill('SIGTERM')
+    child.kill('SIGKILL')
     await exited
   }
 

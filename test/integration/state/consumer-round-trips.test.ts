@@ -26,7 +26,7 @@ describe('consumer limits on Redis', () => {
   let free: Caller
 
   beforeAll(async () => {
-    redis = await PrivateRedis.start()
+    redis = await PrivateRedis.create()
     db = await postgresDatabase('trips')
     sim = await startSimulator({ config: {} })
     gw = await startGateway({

@@ -47,7 +47,7 @@ async function timed(fn: () => Promise<unknown>): Promise<{ error: unknown; ms: 
 }
 
 beforeAll(async () => {
-  redis = await PrivateRedis.start()
+  redis = await PrivateRedis.create()
   port = redis.port
 })
 
@@ -131,7 +131,7 @@ describe('Redis state when Redis fails', () => {
     // Back on the same port, empty (no persistence): health returns without anyone calling, and
     // every script runs again on the new server, pipelines included.
     const up = healthBecomes(s, true, 5_000)
-    await redis.resume()
+    await redis.start()
     await up
     expect((await s.permits.acquire('k', 5)).granted).toBe(true)
     expect(await s.permits.renew([{ keyId: 'k', leaseId: held.leaseId! }])).toEqual([false])

@@ -71,7 +71,7 @@ describe('three instances on one Redis and one Postgres', () => {
 
   beforeAll(async () => {
     sim = await startSimulator({ config: {} })
-    redis = await PrivateRedis.start()
+    redis = await PrivateRedis.create()
     db = await postgresDatabase('three')
     dir = mkdtempSync(join(tmpdir(), 'sluice-three-'))
     const config = {
@@ -187,7 +187,7 @@ describe('three instances on one Redis and one Postgres', () => {
       expect(p.lines.filter(degradedLine)).toHaveLength(1)
     }
 
-    await redis.resume()
+    await redis.start()
     // ioredis reconnects at most a second apart; the issue allows 5 s to leave the degraded mode.
     for (const url of urls) {
       const back = await within(5_000, async () => (await send(url, '/health/ready')).body.degraded === null)
