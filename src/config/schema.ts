@@ -384,6 +384,8 @@ export const SluiceConfig = z
 export const KeysCommandConfig = z.object({
   database: databaseUrl,
   tiers: z.record(identifier, TierConfig).default({}),
+  // Read so that a revoke reaches the running instances at once (their invalidation channel).
+  state: stateSetting,
 })
 
 export { wildcardPattern } from './references.js'

@@ -134,6 +134,18 @@ describe('three instances on one Redis and one Postgres', () => {
     }
   }, 30_000)
 
+  it('a key revoked with the CLI (sluice keys revoke, same config) is refused by every instance within a second', async () => {
+    const c = await caller(urls[0]!, 'revoked-cli', 'six')
+    for (const url of urls) expect((await chat(url, c.secret)).status).toBe(200)
+    const cli = SluiceProcess.start(['keys', 'revoke', c.prefix, '--config', join(dir, 'sluice.yaml')], { cwd: dir })
+    expect((await cli.exited).code).toBe(0)
+    expect(cli.stderr.join('\n')).toContain('refuse it at once')
+    for (const url of urls) {
+      const took = await within(1_000, async () => (await chat(url, c.secret)).status === 401)
+      expect(took, `instance ${url} still accepted the revoked key after 1 s`).not.toBeNull()
+    }
+  }, 30_000)
+
   it('a tier change and a disable through instance 1 apply on instances 2 and 3 within a second', async () => {
     const c = await caller(urls[0]!, 'retiered', 'six')
     for (const url of urls) expect((await chat(url, c.secret)).headers.get('x-ratelimit-limit-requests')).toBe('6')
