@@ -172,7 +172,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     { ...opts.authCache, health: database },
   )
   // Several instances (issue 15): the registry, the degraded mode, admin changes published to all.
-  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory' })
+  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory', permitKeys: () => [...limits.all()].map((l) => l.id) })
   const { cluster } = instances
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
@@ -407,13 +407,14 @@ interface Instances {
  */
 async function joinInstances(
   shared: SharedState,
-  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string },
+  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string; readonly permitKeys: () => Iterable<string> },
 ): Promise<Instances> {
   const { directory, logger, closers } = deps
   // Budget spend that could not reach Redis is charged there once it answers again.
   const owedSpend = new SpendBacklog()
   const cluster = new Cluster(shared, {
     timers: deps.timers,
+    ...(shared.kind === 'redis' ? { permitKeys: deps.permitKeys } : {}),
     onHeartbeat: () => {
       if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
     },

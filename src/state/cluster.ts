@@ -21,6 +21,8 @@ export interface ClusterOptions {
   readonly onError?: (err: unknown) => void
   /** After each heartbeat Redis answered (recovery included): the time to send what waited for it. */
   readonly onHeartbeat?: () => void
+  /** Upstream keys (concurrency-limit ids) whose leases each heartbeat counts, by instance, for /status. */
+  readonly permitKeys?: () => Iterable<string>
 }
 
 export interface ClusterSnapshot {
@@ -32,6 +34,8 @@ export interface ClusterSnapshot {
   /** Live instances when last seen (at least 1, this one). */
   readonly live_instances: number
   readonly instances: readonly { readonly id: string; readonly heartbeat_age_ms: number }[]
+  /** Per upstream key, the permits (leases) held by every instance at the last heartbeat; null when not counted (memory). */
+  readonly permits: Readonly<Record<string, { readonly in_use: number; readonly by_instance: Readonly<Record<string, number>> }>> | null
   /** Requests admitted against this instance's share because their shared call failed, since start. */
   readonly fallbacks: number
   /** Settlement batches that could not be sent, since start (their tokens are lost, their cost owed when Redis was unreachable). */
@@ -47,6 +51,7 @@ export class Cluster {
   readonly #opts: ClusterOptions
   #live = 1
   #members: readonly LiveInstance[] = []
+  #permits: ClusterSnapshot['permits'] = null
   #membersAt = 0
   #downSince: number | null = null
   #fallbacks = 0
@@ -100,6 +105,7 @@ export class Cluster {
       degraded_since: this.#downSince === null ? null : new Date(this.#downSince).toISOString(),
       live_instances: this.#live,
       instances: this.#members.map((m) => ({ id: m.id, heartbeat_age_ms: m.ageMs + since })),
+      permits: this.#permits,
       fallbacks: this.#fallbacks,
       failed_settlements: this.#failedSettlements,
     }
@@ -120,6 +126,13 @@ export class Cluster {
       this.#live = Math.max(1, count)
       this.#members = await this.#shared.instances.live(this.#ttlMs)
       this.#membersAt = this.#epoch()
+      const keys = this.#opts.permitKeys
+      if (keys !== undefined) {
+        // Sent together (one write, answers in order): a few commands every heartbeat, not per request.
+        const ids = [...keys()]
+        const counts = await Promise.all(ids.map((id) => this.#shared.permits.inUse(id)))
+        this.#permits = Object.fromEntries(ids.map((id, i) => [id, { in_use: counts[i]!.total, by_instance: counts[i]!.byInstance }]))
+      }
     } catch (err) {
       // Redis away: health says so already, and the last count stands (that is the point of it).
       if (this.#shared.health.up) this.#opts.onError?.(err)

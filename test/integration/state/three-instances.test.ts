@@ -173,6 +173,9 @@ describe('three instances on one Redis and one Postgres', () => {
     expect(view.body).toMatchObject({ kind: 'redis', up: true, degraded_since: null, live_instances: 3, fresh: true })
     expect(view.body.instances).toHaveLength(3)
     expect(view.body.keys).toEqual([expect.objectContaining({ id: expect.any(String), provider: 'sim', key: 'k1' })])
+    // /status has the same, as of the last heartbeat.
+    const status = (await send(urls[2]!, '/status')).body.state as { permits: Record<string, { in_use: number }> }
+    expect(Object.values(status.permits)).toEqual([expect.objectContaining({ in_use: expect.any(Number) })])
   }, 30_000)
 
   it('Redis stopped during traffic: no request hangs, each instance reports degraded and keeps to its share; started again, the shared mode returns', async () => {

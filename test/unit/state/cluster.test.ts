@@ -96,6 +96,27 @@ describe('Cluster', () => {
   })
 })
 
+describe('Cluster: permits per key', () => {
+  it('counts each key\'s leases by instance at every heartbeat (null when not asked)', async () => {
+    const time = new FakeTime()
+    let epoch = 3_000_000
+    const backing = new MemoryBacking(() => epoch)
+    const a = createMemoryState({ backing, instanceId: 'a' })
+    const b = createMemoryState({ backing, instanceId: 'b' })
+    await a.permits.acquire('sim~k1', 5)
+    await b.permits.acquire('sim~k1', 5)
+    await b.permits.acquire('sim~k1', 5)
+    const counted = new Cluster(a, { timers: time, epoch: () => epoch, permitKeys: () => ['sim~k1', 'sim~k2'] })
+    const plain = new Cluster(b, { timers: time, epoch: () => epoch })
+    await counted.start()
+    await plain.start()
+    expect(counted.snapshot().permits).toEqual({ 'sim~k1': { in_use: 3, by_instance: { a: 1, b: 2 } }, 'sim~k2': { in_use: 0, by_instance: {} } })
+    expect(plain.snapshot().permits).toBeNull()
+    await counted.stop()
+    await plain.stop()
+  })
+})
+
 describe('InvalidationRelay', () => {
   it("applies the other instances' changes, not its own, and publishes without waiting", async () => {
     const backing = new MemoryBacking()
