@@ -11,6 +11,7 @@
 //   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //   npm run bench -- soak                resident memory under 15 minutes of mixed traffic (bench/soak.js)
 //   npm run bench -- memory              memory idle, with 1,000 streams and with 1,000 waiting requests (bench/memory.js)
+//   npm run bench -- cluster             1 instance in memory vs 1 and 3 on Redis: CPU, latency, Redis commands per request (bench/cluster.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_HIGH_RATE (the second open loop, default 3000),
@@ -46,6 +47,7 @@ const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
 const soakMode = process.argv.slice(2).includes('soak')
 const memoryMode = process.argv.slice(2).includes('memory')
+const clusterMode = process.argv.slice(2).includes('cluster')
 
 // A bench run takes minutes and the machine: --help or a mistyped option must not start one.
 const benchUsage = `Usage: npm run bench [-- MODE] [-- --profile]
@@ -560,8 +562,8 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing`, `concurrency`, `breaker` and `dashboard` run the scenarios of bench/pacing.js,
-// bench/concurrency.js, bench/breaker-soak.js and bench/dashboard.js instead; each starts and
+// `pacing`, `concurrency`, `breaker`, `dashboard` and `cluster` run the scenarios of bench/pacing.js,
+// bench/concurrency.js, bench/breaker-soak.js, bench/dashboard.js and bench/cluster.js instead; each starts and
 // stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
@@ -577,7 +579,9 @@ const run = pacingMode
             ? () => import('./soak.js').then((m) => m.runSoak())
             : memoryMode
               ? () => import('./memory.js').then((m) => m.runMemory())
-              : main
+              : clusterMode
+                ? () => import('./cluster.js').then((m) => m.runClusterBench())
+                : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

@@ -12,6 +12,7 @@ import { addConsumerRoutes } from './admin/consumers.js'
 import { addUsageRoutes } from './admin/usage.js'
 import { addDailyUsageRoute } from './admin/usage-daily.js'
 import { addConfigRoutes } from './admin/config-view.js'
+import { addClusterRoutes } from './admin/cluster.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
@@ -40,6 +41,15 @@ import { createLogger, droppedLogLines, flushLogger, flushLoggerSync } from './t
 import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
+import { ConfigError } from './config/load.js'
+import { sqliteBesideRedis } from './config/references.js'
+import { instanceTtlMs, openSharedState, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
+import { Cluster, type ClusterSnapshot } from './state/cluster.js'
+import type { SharedConsumerLimits } from './stages/admit/index.js'
+import { InvalidationRelay } from './state/invalidation-relay.js'
+import { SpendBacklog } from './state/spend-backlog.js'
+import { SettlementBatch } from './state/settlement-batch.js'
+import type { ConsumerCache } from './admin/consumers.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -75,6 +85,8 @@ export interface Gateway {
   readonly logger: Logger
   readonly metrics: Metrics
   readonly store: Store
+  /** The shared-state ports `state:` opened (in memory for one instance). */
+  readonly shared: SharedState
   /** The admin API's route table (method, path, role), e.g. for tests that check every route's authorization. */
   readonly adminRoutes: readonly Route[]
   runtime(): Runtime
@@ -109,13 +121,11 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   const holder = new ConfigHolder({ source: opts.config, pools, env: opts.env, pacers, limits, breakers, latencies: new Map<string, PeakEwma>() })
   const initial = holder.current
   const logger = opts.logger ?? createLogger({ level: initial.log.level })
-  if (initial.state.kind !== 'memory') {
-    // The shared-state adapters exist (src/state/) but the request path does not use them yet:
-    // a setting that silently did nothing would let N instances each take every limit in full.
-    logger.warn({ state: initial.state.where }, 'state: Redis is not used by this version yet; every limit is kept per instance')
-  }
   const timers = opts.timers ?? systemTimers
-  const store = await openStore(opts.database ?? initial.database, { onWarning: (message) => logger.warn(message) })
+  const databaseUrl = opts.database ?? initial.database
+  const shared = await openState(initial.state, databaseUrl, logger)
+  closers.add('shared state', () => shared.close())
+  const store = await openStore(databaseUrl, { onWarning: (message) => logger.warn(message) })
   closers.add('database', () => store.close())
   limits.restore(await store.keyLearning.loadAll())
   const writer = new LearningWriter(limits, store.keyLearning, {
@@ -161,6 +171,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     opts.authCache?.now ?? (() => performance.now()),
     { ...opts.authCache, health: database },
   )
+  // Several instances (issue 15): the registry, the degraded mode, admin changes published to all.
+  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory', permitKeys: () => [...limits.all()].map((l) => l.id) })
+  const { cluster } = instances
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
   const touchKeys = (): Promise<void> => {
@@ -173,7 +186,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     return touchKeys()
   })
   const status = new StatusTracker()
-  status.degraded = () => (database.reachable ? null : 'database')
+  status.degraded = () => (database.reachable ? (cluster.up ? null : 'state') : cluster.up ? 'database' : 'database,state')
   const metrics = createMetrics({
     defaultMetrics: opts.processMetrics,
     inFlight: () => status.inFlight,
@@ -181,6 +194,8 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     usageBuffer: () => ledger.pending,
     usageBufferCapacity: () => ledger.capacity,
     databaseUp: () => (database.reachable ? 1 : 0),
+    stateUp: () => (cluster.up ? 1 : 0),
+    stateInstances: () => cluster.liveInstances,
     logLinesDropped: () => droppedLogLines(logger),
   })
   const drain = new Drain(() => status.inFlight)
@@ -191,6 +206,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     pacers,
     limits,
     breakers,
+    shared,
     metrics,
     clock: opts.clock,
     timers,
@@ -203,11 +219,12 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
   })
   closers.add('scheduler', () => scheduler.close())
-  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: instances.snapshot() })
   const prober = new Prober({
     clock: scheduler.clock,
     timers,
     breakers,
+    shared,
     onResult: (target, result) => {
       const b = breakers.get(target.id)
       if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
@@ -254,9 +271,16 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     epoch: () => scheduler.epoch.now(),
     probe: (id) => prober.probeNow(id),
     probeStats: () => prober.stats(),
+    shared,
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
-  addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addConsumerRoutes(router, { store, cache: instances.consumerCache, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addClusterRoutes(router, {
+    snapshot: () => cluster.snapshot(),
+    live: () => shared.instances.live(instanceTtlMs),
+    keys: () => [...limits.all()].map((l) => ({ id: l.id, provider: l.provider, key: l.key, limit: l.effective })),
+    permitsInUse: shared.kind === 'redis' ? (keyId) => shared.permits.inUse(keyId) : null,
+  })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addDailyUsageRoute(router, { usage: store.usage, consumers: store.consumers, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
@@ -275,7 +299,14 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     logger,
     ledger: (record) => ledger.record(record),
     auth: { directory, epoch: () => scheduler.epoch.now() },
-    admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
+    admit: {
+      limits: consumerLimits,
+      clock: scheduler.clock,
+      epoch: () => scheduler.epoch.now(),
+      spentSince: (id, since) => store.usage.spentSince(id, since),
+      // Memory: the in-process limiters alone, as fast as before shared state existed.
+      shared: instances.consumerLimits,
+    },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {
       status.record(ctx)
@@ -283,6 +314,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
     scheduler,
     pins: new PinTable(),
+    shared,
   })
   const handler = createHandler({
     runtime: () => holder.current,
@@ -352,12 +384,108 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     logger,
     metrics,
     store,
+    shared,
     adminRoutes: router.routes,
     runtime: () => holder.current,
     reload,
     events,
     shutdown,
   }
+}
+
+interface Instances {
+  readonly cluster: Cluster
+  /** What the admin API tells when consumers and keys change: this instance's auth cache, and with Redis every instance's. */
+  readonly consumerCache: ConsumerCache
+  /** The consumer limits counted across instances; null in memory (the admit stage's in-process path). */
+  readonly consumerLimits: SharedConsumerLimits | null
+  snapshot(): ClusterSnapshot & { readonly spend_owed_consumers: number }
+}
+
+/**
+ * With `state: redis`: this instance joins the registry (heartbeats), relays admin changes to
+ * consumers and keys to the others, batches settlements and keeps spend that could not reach
+ * Redis; logs the degraded mode once each way. In memory nothing starts and every call stays in
+ * this process.
+ */
+async function joinInstances(
+  shared: SharedState,
+  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string; readonly permitKeys: () => Iterable<string> },
+): Promise<Instances> {
+  const { directory, logger, closers } = deps
+  // Budget spend that could not reach Redis is charged there once it answers again.
+  const owedSpend = new SpendBacklog()
+  const cluster = new Cluster(shared, {
+    timers: deps.timers,
+    ...(shared.kind === 'redis' ? { permitKeys: deps.permitKeys } : {}),
+    onHeartbeat: () => {
+      if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
+    },
+    onDegraded: () => logger.warn({ state: deps.where }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
+    onRecovered: (downForMs) => {
+      logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
+      // Changes published while this instance was away never reached it.
+      directory.invalidate()
+    },
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
+  })
+  const snapshot = () => ({ ...cluster.snapshot(), spend_owed_consumers: owedSpend.size })
+  if (shared.kind !== 'redis') return { cluster, consumerCache: directory, consumerLimits: null, snapshot }
+
+  // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
+  const settlements = new SettlementBatch(shared.consumerRates, {
+    timers: deps.timers,
+    onError: (err, items) => {
+      cluster.settlementsFailed()
+      // A flush that timed out may have been applied: owing it could charge the spend twice.
+      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
+      for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
+    },
+  })
+  closers.add('settlements', () => settlements.flush())
+  await cluster.start()
+  closers.add('instance registry', () => cluster.stop())
+  const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
+    apply: () => directory.invalidate(),
+    onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
+  })
+  await relay.start()
+  closers.add('invalidation relay', () => relay.stop())
+  return {
+    cluster,
+    snapshot,
+    consumerCache: {
+      invalidate: (change) => {
+        directory.invalidate()
+        relay.publish(change)
+      },
+      consumerCreated: () => directory.consumerCreated(),
+    },
+    consumerLimits: {
+      rates: shared.consumerRates,
+      spend: shared.spend,
+      health: shared.health,
+      instances: () => cluster.liveInstances,
+      failed: () => cluster.fellBack(),
+      owe: (id, period, pico) => owedSpend.owe(id, period, pico),
+      settle: (id, settlement) => settlements.add(id, settlement),
+    },
+  }
+}
+
+/**
+ * The shared-state ports for `state:`. The config compiler already refuses Redis beside a
+ * SQLite `database`; the check here covers a database given apart from the file (--database,
+ * tests), which the compiler never saw.
+ */
+async function openState(settings: StateSettings, databaseUrl: string, logger: Logger): Promise<SharedState> {
+  if (settings.kind === 'redis') {
+    if (databaseUrl.startsWith('sqlite:')) {
+      throw new ConfigError('state', [{ path: 'state', line: null, message: sqliteBesideRedis(databaseUrl) }])
+    }
+    logger.info({ state: settings.where, prefix: settings.keyPrefix }, 'state: limits, leases, breakers and pins are shared through Redis')
+  }
+  return openSharedState(settings)
 }
 
 function once(fn: () => void): () => void {

@@ -7,6 +7,7 @@ import { ingress, type IngressPorts } from './stages/ingress/index.js'
 import { observe, type ObservePorts } from './stages/observe/index.js'
 import { route } from './stages/route/index.js'
 import { schedule, type Scheduler } from './stages/schedule/index.js'
+import type { SharedState } from './state/index.js'
 
 // The request path, in order. Read this first.
 //
@@ -40,6 +41,8 @@ export interface PipelinePorts extends IngressPorts, ObservePorts, BalancePorts 
   readonly scheduler: Scheduler
   readonly auth: AuthPorts
   readonly admit: AdmitPorts
+  /** Shared state (`state:`): with Redis, pins of files, batches and responses are shared too. */
+  readonly shared?: SharedState | null
 }
 
 export function createPipeline(ports: PipelinePorts): (ctx: RequestContext) => Promise<void> {

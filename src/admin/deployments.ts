@@ -2,6 +2,7 @@ import type { Deployment, Runtime } from '../config/runtime.js'
 import type { BreakerRegistry, KeyBreaker } from '../core/breaker/index.js'
 import { SluiceError } from '../errors.js'
 import type { ProbeResult, ProbeStats } from '../health/index.js'
+import type { SharedState } from '../state/index.js'
 import type { AdminRequest, AdminResponse, Router } from './router.js'
 
 // Key health as operators see it and act on it. Ids only: a key's value never appears here.
@@ -18,6 +19,8 @@ export interface DeploymentsDeps {
   /** One probe now; null when the key has no health check. */
   readonly probe: (breakerId: string) => Promise<ProbeResult | null>
   readonly probeStats: () => readonly ProbeStats[]
+  /** Shared state, for the cluster view of a key (leases by instance, probe leader). */
+  readonly shared?: SharedState | null
   /** A breaker changed by hand: waiting requests may be able to go. */
   readonly changed: (breaker: KeyBreaker) => void
 }

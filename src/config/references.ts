@@ -82,13 +82,18 @@ export function referenceProblems(cfg: ConfigShape): ReferenceProblem[] {
   if (usesRedis(cfg.state) && typeof cfg.database === 'string' && cfg.database.startsWith('sqlite:')) {
     problems.push({
       path: ['state'],
-      message: `state on Redis needs a shared database: every instance must read the same consumers, virtual keys and learned limits, and a SQLite file (${cfg.database}) belongs to one process on one machine. Set database: postgres://…, or state: memory for one instance`,
+      message: sqliteBesideRedis(cfg.database),
     })
   }
   if (cfg.passthrough && !Object.hasOwn(cfg.providers, cfg.passthrough.provider)) {
     problems.push({ path: ['passthrough', 'provider'], message: `unknown provider "${cfg.passthrough.provider}"` })
   }
   return problems
+}
+
+/** Why Redis state is refused beside a SQLite database; also said at start for a database given apart from the file. */
+export function sqliteBesideRedis(database: string): string {
+  return `state on Redis needs a shared database: every instance must read the same consumers, virtual keys and learned limits, and a SQLite file (${database}) belongs to one process on one machine. Set database: postgres://…, or state: memory for one instance`
 }
 
 /** `state: redis://…`, `rediss://…` or `{ url: … }`; anything malformed is the schema's to report. */

@@ -3,6 +3,7 @@ import type { KeyPacer } from '../core/pacer/key-pacer.js'
 import type { BreakerEvents, HealthFailure, ProbeBreaker } from './breaker-port.js'
 import { exchange, transportFailure, type CheckResponse } from './exchange.js'
 import { systemTimers, type Clock, type TimerHandle, type Timers } from '../core/clock.js'
+import type { SharedState } from '../state/index.js'
 
 /** What a probe needs of a key's pacer (KeyPacer has it). */
 export type ProbePacer = Pick<KeyPacer, 'wait' | 'take' | 'settled'>
@@ -58,6 +59,8 @@ export interface ProberOptions {
   /** Told of every finished probe (metrics, events). */
   readonly onResult?: (target: ProbeTarget, result: ProbeResult) => void
   readonly timers?: Timers
+  /** Shared state: with Redis, only the probe leader of a provider probes its keys. */
+  readonly shared?: SharedState | null
 }
 
 /**

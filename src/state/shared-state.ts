@@ -10,6 +10,8 @@ import type { SpendCounters } from './spend.js'
 
 /** Every shared-state port, as one instance sees them: what main.ts would build from `state:`. */
 export interface SharedState {
+  /** memory: one process, and the request path keeps its in-process counters; redis: several instances. */
+  readonly kind: 'memory' | 'redis'
   /** This instance, as leases, trials and the registry name it. */
   readonly instanceId: string
   readonly permits: PermitLeases

@@ -7,6 +7,7 @@ import type { AdaptiveRate } from '../../core/pacer/adaptive-rate.js'
 import type { KeyPacer } from '../../core/pacer/key-pacer.js'
 import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
+import type { SharedState } from '../../state/index.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
 import { Pool, type LoadReader } from './pool.js'
@@ -32,6 +33,8 @@ export interface SchedulerOptions {
   readonly rand?: () => number
   /** Fills in a deployment's server load for the `metrics` strategy. */
   readonly readLoad?: LoadReader
+  /** Shared state (`state:`); in memory the scheduler keeps using its in-process counters. */
+  readonly shared?: SharedState | null
 }
 
 const systemEpoch: Clock = { now: () => Date.now() }
@@ -44,6 +47,8 @@ export class Scheduler {
   readonly clock: Clock
   readonly timers: Timers
   readonly epoch: Clock
+  /** null in memory mode: every limit is this process's own. */
+  readonly shared: SharedState | null
   readonly #attemptPorts: AttemptPorts
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
@@ -64,6 +69,7 @@ export class Scheduler {
     this.clock = opts.clock ?? systemClock
     this.timers = opts.timers ?? systemTimers
     this.epoch = opts.epoch ?? systemEpoch
+    this.shared = opts.shared?.kind === 'redis' ? opts.shared : null
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)

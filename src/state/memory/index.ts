@@ -24,6 +24,7 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
   const backing = opts.backing ?? new MemoryBacking()
   const instanceId = opts.instanceId ?? newInstanceId()
   return {
+    kind: 'memory',
     instanceId,
     permits: new MemoryPermitLeases(backing, instanceId),
     breakers: new MemorySharedBreakers(backing),

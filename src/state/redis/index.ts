@@ -35,6 +35,7 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
   const keys = new RedisKeys(settings.keyPrefix)
   const invalidation = new RedisInvalidationBus(connection, keys)
   return {
+    kind: 'redis',
     instanceId,
     connection,
     keys,
