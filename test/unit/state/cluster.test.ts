@@ -99,7 +99,7 @@ describe('Cluster', () => {
 describe('Cluster: permits per key', () => {
   it('counts each key\'s leases by instance at every heartbeat (null when not asked)', async () => {
     const time = new FakeTime()
-    let epoch = 3_000_000
+    const epoch = 3_000_000
     const backing = new MemoryBacking(() => epoch)
     const a = createMemoryState({ backing, instanceId: 'a' })
     const b = createMemoryState({ backing, instanceId: 'b' })
