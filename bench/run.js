@@ -531,14 +531,16 @@ async function profile() {
   if (profileTarget !== 'full' && profileTarget !== 'sluice') throw new Error('BENCH_PROFILE_TARGET is full or sluice')
   const dir = join(resultsDir, `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   mkdirSync(dir, { recursive: true })
-  const sim = await startSimulator({ ttftMs: 0 })
+  // BENCH_PROFILE_SCENARIO=stream profiles 100 concurrent streams instead of the closed loop.
+  const streaming = process.env.BENCH_PROFILE_SCENARIO === 'stream'
+  const sim = await startSimulator(streaming ? SCENARIOS.stream.upstream : { ttftMs: 0 })
   try {
     const target = await startTarget(profileTarget, sim.url, ['--cpu-prof', '--cpu-prof-dir', dir])
     try {
       await preflight(target.url, profileTarget, target.auth)
-      const load = await runLoadProcess(['--url', target.url, '--auth', target.auth, '--mode', 'closed', '--connections', String(settings.connections),
+      const load = await runLoadProcess(['--url', target.url, '--auth', target.auth, '--mode', streaming ? 'stream' : 'closed', '--connections', String(streaming ? settings.streams : settings.connections),
         '--warmup', String(settings.warmupS), '--duration', String(settings.durationS), '--cpu-pids', `sut=${target.pid}`, '--clk-tck', String(clkTck)])
-      process.stdout.write(`profiled closed loop: ${f0(load.rps)} rps, ${f1(load.cpu.sut.usPerRequest)} µs/req (profiler overhead included), ${load.errors.total} errors\n`)
+      process.stdout.write(`profiled ${streaming ? 'streams' : 'closed loop'}: ${f0(load.rps)} rps, ${f1(load.cpu.sut.usPerRequest)} µs/req (profiler overhead included), ${load.errors.total} errors\n`)
       await stop(target.proc, profileTarget)
       if (target.accessLog) rmSync(target.accessLog, { force: true })
     } finally {
