@@ -7,6 +7,8 @@ import type { ThreadedInserts } from './threaded-inserts.js'
 // any SQLite build has had. Bigger statements save little more: better-sqlite3 runs them in
 // process, with no round trip to save.
 export const rowsPerInsert = 50
+/** Rows from which a batch is handed to the writer thread (one multi-row INSERT below it). */
+const threadedFrom = rowsPerInsert
 
 /**
  * The shared tables' Sql on one better-sqlite3 connection. Statements are prepared once per
@@ -55,7 +57,9 @@ export function sqliteSql(db: Database.Database, isClosed: () => boolean, thread
     },
     async insertMany(table: InsertTable, rows: readonly (readonly unknown[])[]): Promise<void> {
       if (rows.length === 0) return
-      if (threaded !== null) {
+      // A small batch (a quiet gateway's) costs a fraction of a millisecond in place; a large one
+      // goes to the writer thread, and so does every batch while that thread is up.
+      if (threaded !== null && (rows.length >= threadedFrom || threaded.running)) {
         if (isClosed()) throw new Error('the sqlite store is closed')
         return threaded.insertMany(table, rows).catch((err: unknown) => {
           throw fromSqliteError(err)

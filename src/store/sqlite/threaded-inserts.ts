@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads'
+import { systemTimers, type TimerHandle, type Timers } from '../../core/clock.js'
 import type { InsertTable } from '../sql/sql.js'
 
 interface Pending {
@@ -26,6 +27,8 @@ export class ThreadedInsertError extends Error {
  * own connection: measured on the main thread, a 500-row usage batch held the event loop 2–3 ms,
  * and 13–17 ms when its commit ran a WAL checkpoint. Batches are stored one after another, in
  * the order given; a thread that dies fails what it held and the next batch starts a new one.
+ * The thread (an isolate of its own, ~18 MB resident) is started by the first batch and stopped
+ * after `idleMs` without one, so a quiet gateway does not keep it.
  */
 export class ThreadedInserts {
   readonly #path: string
@@ -36,16 +39,28 @@ export class ThreadedInserts {
   #drained: Array<() => void> = []
   #nextId = 1
   #closed = false
+  readonly #idleMs: number
+  readonly #timers: Timers
+  #idleTimer: TimerHandle | null = null
 
-  constructor(path: string, rowsPerInsert: number) {
+  constructor(path: string, rowsPerInsert: number, opts: { idleMs?: number; timers?: Timers } = {}) {
     this.#path = path
     this.#rowsPerInsert = rowsPerInsert
+    this.#idleMs = opts.idleMs ?? 60_000
+    this.#timers = opts.timers ?? systemTimers
+  }
+
+  /** Whether the thread is up: while it is, every batch goes through it, so they stay in order. */
+  get running(): boolean {
+    return this.#worker !== null
   }
 
   insertMany(table: InsertTable, rows: readonly (readonly unknown[])[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the sqlite store is closed'))
     if (rows.length === 0) return Promise.resolve()
     const id = this.#nextId++
+    if (this.#idleTimer !== null) this.#timers.clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
     return new Promise<void>((resolve, reject) => {
       const worker = this.#thread()
       // Held open while a batch is out, so that a shutting-down process waits for its records.
@@ -58,6 +73,8 @@ export class ThreadedInserts {
   /** Waits for the batches already handed over, then stops the thread. */
   async close(): Promise<void> {
     this.#closed = true
+    if (this.#idleTimer !== null) this.#timers.clearTimeout(this.#idleTimer)
+    this.#idleTimer = null
     const worker = this.#worker
     if (worker === null) return
     // Listened for before waiting: a thread that dies meanwhile must not leave close() hanging.
@@ -86,7 +103,9 @@ export class ThreadedInserts {
       if (this.#pending.size === 0) this.#idle(worker)
     })
     const fail = (err: Error): void => {
-      if (this.#worker === worker) this.#worker = null
+      // A thread retired for idleness exits with nothing of its own pending.
+      if (this.#worker !== worker) return
+      this.#worker = null
       for (const [id, p] of this.#pending) {
         this.#pending.delete(id)
         p.reject(err)
@@ -104,5 +123,12 @@ export class ThreadedInserts {
     const waiting = this.#drained
     this.#drained = []
     for (const done of waiting) done()
+    if (this.#closed || this.#worker !== worker || this.#idleTimer !== null) return
+    this.#idleTimer = this.#timers.setTimeout(() => {
+      this.#idleTimer = null
+      if (this.#worker !== worker || this.#pending.size > 0) return
+      this.#worker = null
+      worker.postMessage('close')
+    }, this.#idleMs)
   }
 }

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ThreadedInserts, ThreadedInsertError } from '../../../src/store/sqlite/threaded-inserts.js'
 import type { InsertTable } from '../../../src/store/sql/sql.js'
 import { fromSqliteError, StoreConflictError } from '../../../src/store/errors.js'
+import { FakeTime } from '../../support/fake-time.js'
 
 const table: InsertTable = { name: 'items', columns: [{ name: 'n', pgType: 'bigint' }, { name: 'label', pgType: 'text' }] }
 
@@ -57,6 +58,28 @@ describe('ThreadedInserts: a SQLite file written from a thread of its own', () =
     expect((db.prepare('SELECT COUNT(*) AS c FROM items').get() as { c: number }).c).toBe(50)
     await pending
     await expect(inserts.insertMany(table, rows(100, 1))).rejects.toThrow('closed')
+  })
+
+  it('stops its thread after idleMs without a batch, and starts another for the next one', async () => {
+    const time = new FakeTime()
+    const idle = new ThreadedInserts(file, 4, { idleMs: 1_000, timers: time })
+    try {
+      expect(idle.running).toBe(false)
+      await idle.insertMany(table, rows(0, 3))
+      expect(idle.running).toBe(true)
+      time.advance(999)
+      expect(idle.running).toBe(true)
+      await idle.insertMany(table, rows(3, 3)) // a batch re-arms the idle wait
+      time.advance(999)
+      expect(idle.running).toBe(true)
+      time.advance(1)
+      expect(idle.running).toBe(false)
+      await idle.insertMany(table, rows(6, 3))
+      expect(idle.running).toBe(true)
+      expect((db.prepare('SELECT COUNT(*) AS c FROM items').get() as { c: number }).c).toBe(9)
+    } finally {
+      await idle.close()
+    }
   })
 
   it('a batch for a table that does not exist fails alone; the thread stays usable', async () => {
