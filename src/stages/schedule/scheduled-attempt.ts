@@ -42,7 +42,8 @@ export interface ScheduledAttemptOptions {
 export class ScheduledAttempt extends Attempt {
   readonly pacer: KeyPacer
   readonly breaker: KeyBreaker
-  readonly permit: Permit
+  /** Replaced once, before sending, by the permit that also holds a lease across instances (state: redis). */
+  permit: Permit
   readonly trial: boolean
   readonly dispatchedAt: number
   readonly tokens: number

@@ -9,6 +9,7 @@ import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import type { SharedState } from '../../state/index.js'
 import type { Metrics } from '../../telemetry/metrics.js'
+import { LeasedPermits, type LeasedPermitsOptions } from './leased-permits.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
 import { Pool, type LoadReader } from './pool.js'
 import { Wakeups } from './wakeups.js'
@@ -35,6 +36,8 @@ export interface SchedulerOptions {
   readonly readLoad?: LoadReader
   /** Shared state (`state:`); in memory the scheduler keeps using its in-process counters. */
   readonly shared?: SharedState | null
+  /** With Redis state: live instances as last seen, and what to say when leases fail. */
+  readonly leases?: Omit<LeasedPermitsOptions, 'leases' | 'clock' | 'epoch' | 'timers'>
 }
 
 const systemEpoch: Clock = { now: () => Date.now() }
@@ -49,6 +52,8 @@ export class Scheduler {
   readonly epoch: Clock
   /** null in memory mode: every limit is this process's own. */
   readonly shared: SharedState | null
+  /** Permits as leases across instances; null in memory mode, where the local count is the whole truth. */
+  readonly leases: LeasedPermits | null
   readonly #attemptPorts: AttemptPorts
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
@@ -70,6 +75,7 @@ export class Scheduler {
     this.timers = opts.timers ?? systemTimers
     this.epoch = opts.epoch ?? systemEpoch
     this.shared = opts.shared?.kind === 'redis' ? opts.shared : null
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, clock: this.clock, epoch: this.epoch, timers: this.timers })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
@@ -232,6 +238,7 @@ export class Scheduler {
   }
 
   close(): void {
+    this.leases?.close()
     this.#unlisten()
     this.#wakeups.close()
   }
