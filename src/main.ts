@@ -14,6 +14,7 @@ import { addConfigRoutes } from './admin/config-view.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
+import { SharedPinTable } from './core/balance/shared-pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
@@ -287,7 +288,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       dashboard.record(ctx)
     },
     scheduler,
-    pins: new PinTable(),
+    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response')) : new PinTable(),
     shared,
   })
   const handler = createHandler({
