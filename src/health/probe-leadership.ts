@@ -7,8 +7,9 @@ import { leaderRenewMs, leaderTtlMs, type BreakerPolicy, type SharedState } from
 // Leadership is a lease renewed every 5 s and lost 15 s after its holder stops renewing; each
 // new leader gets a higher epoch, and the leader's verdicts carry it, so a stale leader (paused,
 // then back) cannot overwrite what a newer one wrote. The instances that do not lead follow
-// the verdicts instead: at each of their probe times they read the key's shared breaker, and a
-// key the leader's probes restored is restored on them too.
+// the verdicts instead: at each of their probe times they read the key's shared breaker (which
+// the scheduler's SharedBreakerMirror trips when an instance takes a key out), and a key seen
+// out there and closed since — the leader's probes restored it — is restored on them too.
 
 /** The shared breaker's rules for verdicts; the scripts take no settings of their own. */
 const probePolicy: Omit<BreakerPolicy, 'jitterFactor'> = {
@@ -111,11 +112,6 @@ export class ProbeLeadership {
       this.#onError(err)
       return 'unknown'
     }
-  }
-
-  /** Mirrors a key this instance took out into the shared breaker, so the leader's verdicts have a record to close. */
-  wentOut(keyId: string): void {
-    this.#shared.breakers.trip(keyId, { ...probePolicy, jitterFactor: 0.9 + 0.2 * this.#rand() }).then(() => this.#sawOut.add(keyId), this.#onError)
   }
 
   /** Who leads each provider, for the admin API. */

@@ -233,10 +233,7 @@ export class Prober {
   /** Brings a slot's schedule in line with its breaker. Idempotent; called on every transition. */
   #look(slot: Slot, now: number): void {
     const wants = slot.target.breaker.wantsProbe(now)
-    if (wants && !slot.wanted) {
-      slot.wantedSince = now
-      this.#leadership?.wentOut(slot.target.id)
-    }
+    if (wants && !slot.wanted) slot.wantedSince = now
     slot.wanted = wants
     if (!wants) return this.#disarm(slot)
     // A probe in flight arms the next one when it ends.

@@ -4,6 +4,7 @@ import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { LeaseKeeper, type LeaseRef, type PermitLeases } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
+import type { SharedBreakerMirror } from './shared-breakers.js'
 
 // Permits across instances (state: redis). The dispatcher stays synchronous and keeps its
 // in-process count as a mirror: it grants a local permit as it always has, and this turns the
@@ -29,6 +30,8 @@ export interface LeasedPermitsOptions {
   readonly onLost?: (ref: LeaseRef) => void
   /** Redis could not be asked (the fallback to a share was used) or a release or renewal failed. */
   readonly onError?: (err: unknown) => void
+  /** Shared half-open trials (state: redis); null leaves trials to each instance's breaker. */
+  readonly trials?: SharedBreakerMirror | null
   /** Overrides the lease TTL and renewal period (tests). */
   readonly ttlMs?: number
   readonly renewEveryMs?: number
@@ -40,6 +43,7 @@ export class LeasedPermits {
   readonly #epoch: Clock
   readonly #liveInstances: () => number
   readonly #onError: (err: unknown) => void
+  readonly #trials: SharedBreakerMirror | null
   /** Retry delay per key while every instance's permits are held; absent once a lease is granted. */
   readonly #retryMs = new Map<ConcurrencyLimit, number>()
   /** The adaptive limit this instance last announced per key: a new value is announced once, then followed by all. */
@@ -50,6 +54,7 @@ export class LeasedPermits {
     this.#epoch = opts.epoch
     this.#liveInstances = opts.liveInstances ?? (() => 1)
     this.#onError = opts.onError ?? (() => {})
+    this.#trials = opts.trials ?? null
     this.#keeper = new LeaseKeeper(opts.leases, {
       timers: opts.timers,
       onError: this.#onError,
@@ -73,6 +78,8 @@ export class LeasedPermits {
   async confirm(a: ScheduledAttempt, clientGone: () => boolean): Promise<boolean> {
     const limit = (a.deployment as Deployment).limit
     const local = a.permit
+    // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
+    const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
     let lease: Permit | null
     try {
       lease = (await this.#keeper.acquire(limit.id, limit.effective, null, this.#announces(limit))).permit
@@ -80,14 +87,13 @@ export class LeasedPermits {
       // Redis away: this instance alone decides, within its share of the limit.
       this.#onError(err)
       lease = limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances()))) ? local : null
-      if (lease === null) return this.#giveBack(a, limit, true)
-      this.#retryMs.delete(limit)
-      return clientGone() ? this.#giveBack(a, limit, false) : true
     }
-    if (lease === null) return this.#giveBack(a, limit, true)
+    const claim = claiming === null ? null : await claiming
+    if (lease !== null && lease !== local) a.permit = new MirroredPermit(local, lease, limit)
+    if (lease === null) return this.#giveBack(a, limit, this.#nextRetry(limit))
+    if (claim !== null && !claim.won) return this.#giveBack(a, limit, claim.retryMs)
     this.#retryMs.delete(limit)
-    a.permit = new MirroredPermit(local, lease, limit)
-    return clientGone() ? this.#giveBack(a, limit, false) : true
+    return clientGone() ? this.#giveBack(a, limit, null) : true
   }
 
   /**
@@ -111,17 +117,24 @@ export class LeasedPermits {
     this.#keeper.stop()
   }
 
-  /** Undoes the dispatch of an attempt that will not be sent; `full`: hold the key until a release or its retry delay. */
-  #giveBack(a: ScheduledAttempt, limit: ConcurrencyLimit, full: boolean): false {
+  /** The key's retry delay now, doubled for next time (up to leaseRetryMaxMs). */
+  #nextRetry(limit: ConcurrencyLimit): number {
+    const retry = this.#retryMs.get(limit) ?? leaseRetryMinMs
+    this.#retryMs.set(limit, Math.min(leaseRetryMaxMs, retry * 2))
+    return retry
+  }
+
+  /**
+   * Undoes the dispatch of an attempt that will not be sent (its lease too, when it got one);
+   * `holdMs`: hold the key that long, or until a local release (null: the client left, nothing to hold).
+   */
+  #giveBack(a: ScheduledAttempt, limit: ConcurrencyLimit, holdMs: number | null): false {
     const now = this.#clock.now()
-    if (full) {
-      const retry = this.#retryMs.get(limit) ?? leaseRetryMinMs
-      this.#retryMs.set(limit, Math.min(leaseRetryMaxMs, retry * 2))
-      // Before the release: the gate counts this attempt's release as a refused one (no slot freed).
-      limit.holdBack(now + retry)
-    }
+    // Before the release: the gate counts this attempt's release as a refused one (no slot freed).
+    if (holdMs !== null) limit.holdBack(now + holdMs)
     a.permit.release('ignore', this.#epoch.now())
     a.breaker.released(now, a.trial)
+    this.#trials?.settled(a, now, false)
     a.pacer.settled(now, { dispatchedAt: a.dispatchedAt, status: 0, tokensCharged: a.tokens, tokensUsed: 0 })
     a.pacer.requests.adjust(now, -1)
     return false

@@ -45,6 +45,8 @@ export class ScheduledAttempt extends Attempt {
   /** Replaced once, before sending, by the permit that also holds a lease across instances (state: redis). */
   permit: Permit
   readonly trial: boolean
+  /** state: redis — who holds the key's shared half-open trial for this attempt (its verdict is reported there); null otherwise. */
+  sharedTrial: string | null = null
   readonly dispatchedAt: number
   readonly tokens: number
   /** The upstream's rate-limit headers, once its answer began. */

@@ -10,6 +10,7 @@ import { priorityNames, type Priority } from '../../core/queue/index.js'
 import type { SharedState } from '../../state/index.js'
 import type { Metrics } from '../../telemetry/metrics.js'
 import { LeasedPermits, type LeasedPermitsOptions } from './leased-permits.js'
+import { SharedBreakerMirror } from './shared-breakers.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
 import { Pool, type LoadReader } from './pool.js'
 import { Wakeups } from './wakeups.js'
@@ -54,6 +55,8 @@ export class Scheduler {
   readonly shared: SharedState | null
   /** Permits as leases across instances; null in memory mode, where the local count is the whole truth. */
   readonly leases: LeasedPermits | null
+  /** Breakers kept in step across instances (state: redis); null in memory mode. */
+  readonly #breakerMirror: SharedBreakerMirror | null
   readonly #attemptPorts: AttemptPorts
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
@@ -75,7 +78,11 @@ export class Scheduler {
     this.timers = opts.timers ?? systemTimers
     this.epoch = opts.epoch ?? systemEpoch
     this.shared = opts.shared?.kind === 'redis' ? opts.shared : null
-    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, clock: this.clock, epoch: this.epoch, timers: this.timers })
+    this.#breakerMirror =
+      this.shared === null || opts.breakers === undefined
+        ? null
+        : new SharedBreakerMirror({ breakers: this.shared.breakers, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
@@ -141,6 +148,7 @@ export class Scheduler {
     // A 2xx whose stream broke or whose client left is no evidence the key had room to spare.
     if (!a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())) return
     judge(a, now)
+    if (a.sharedTrial !== null) this.#breakerMirror?.settled(a, now, ok)
     const d = a.deployment
     if (d !== null && a.firstByteAt > 0 && status >= 200 && status < 300) d.ttft.observe(a.firstByteAt - a.startedAt, a.firstByteAt)
     this.#wakeups.poke(a.breaker)
@@ -239,6 +247,7 @@ export class Scheduler {
 
   close(): void {
     this.leases?.close()
+    this.#breakerMirror?.close()
     this.#unlisten()
     this.#wakeups.close()
   }
