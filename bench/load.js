@@ -2,7 +2,11 @@
 //
 //   node bench/load.js --url http://127.0.0.1:P --mode closed --connections 50 --warmup 3 --duration 10
 //   node bench/load.js --url http://127.0.0.1:P --mode open --rate 1000 --warmup 3 --duration 10
+//   node bench/load.js --url http://127.0.0.1:P --mode stream --connections 100 --warmup 3 --duration 10
 //   [--cpu-pids sut=123,sim=456]   also report those processes' CPU time over the measured window
+//   [--signal-pids 123]            send these processes SIGUSR2 at the window's start and end
+//                                  (bench/eld-probe.cjs writes their event-loop delay on it)
+//   [--auth TOKEN]                 the bearer token to send (default sk-bench-client)
 //
 // Prints one JSON object on stdout. A run is valid only if `errors.total` is 0.
 //
@@ -10,7 +14,9 @@
 // Throughput is the figure; latency is mostly queueing. Open loop: requests are sent on a fixed
 // schedule whatever the replies do, and latency is measured from the *scheduled* send time, so a
 // stall in the system under test shows as latency for every request it delayed instead of
-// quietly lowering the send rate (coordinated omission).
+// quietly lowering the send rate (coordinated omission). Stream: `connections` streamed chat
+// requests in flight, closed loop; the figures are the time to the first body byte and the gaps
+// between body chunks as the client sees them.
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
@@ -29,7 +35,10 @@ export const CHAT_BODY = Buffer.from(JSON.stringify({
   max_tokens: 16,
 }))
 
-const REQUEST_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client' }
+/** The same request, streamed. */
+export const STREAM_BODY = Buffer.from(JSON.stringify({ ...JSON.parse(CHAT_BODY.toString()), stream: true }))
+
+const requestHeaders = (token) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` })
 
 /** Latency samples in milliseconds; sorted once at the end. */
 class Samples {
@@ -92,11 +101,15 @@ export async function runLoad(o) {
   const timeoutMs = o.timeoutMs ?? 10_000
   const cpuPids = o.cpuPids ?? []
   const clkTck = o.clkTck ?? 100
-  const connections = mode === 'closed' ? o.connections ?? 50 : o.connections ?? 256
+  const connections = mode === 'open' ? o.connections ?? 256 : o.connections ?? 50
   const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
-  const request = { method: 'POST', path: CHAT_PATH, headers: REQUEST_HEADERS, body: CHAT_BODY }
+  const streaming = mode === 'stream'
+  const request = { method: 'POST', path: CHAT_PATH, headers: requestHeaders(o.auth ?? 'sk-bench-client'), body: streaming ? STREAM_BODY : CHAT_BODY }
+  const signalPids = o.signalPids ?? []
 
   const samples = new Samples()
+  const firstByte = new Samples()
+  const chunkGaps = new Samples()
   const errors = { total: 0, warmup: 0, byKind: {} }
   let measuring = false
   let completedInWindow = 0
@@ -111,7 +124,20 @@ export async function runLoad(o) {
   /** One request; resolves true on a 2xx with its body fully read. Never rejects. */
   const send = async () => {
     try {
+      const sentAt = performance.now()
       const { statusCode, body } = await pool.request(request)
+      if (streaming && statusCode === 200) {
+        let last = null
+        for await (const _chunk of body) {
+          const now = performance.now()
+          if (measuring) {
+            if (last === null) firstByte.add(now - sentAt)
+            else chunkGaps.add(now - last)
+          }
+          last = now
+        }
+        return true
+      }
       await body.dump({ limit: 1 << 20 })
       if (statusCode >= 200 && statusCode < 300) return true
       fail(`http_${statusCode}`)
@@ -129,12 +155,23 @@ export async function runLoad(o) {
     machine: machineTicks(),
   })
   let begin = null
+  const signal = () => {
+    for (const pid of signalPids) {
+      try {
+        process.kill(pid, 'SIGUSR2')
+      } catch {
+        // gone already: its figures are simply missing
+      }
+    }
+  }
   const startWindow = () => {
+    signal()
     begin = snapshot()
     measuring = true
   }
   const endWindow = () => {
     measuring = false
+    signal()
     const end = snapshot()
     window = { begin, end }
   }
@@ -142,7 +179,7 @@ export async function runLoad(o) {
   const sendLag = { max: 0, sum: 0, n: 0 }
   let dropped = 0
 
-  if (mode === 'closed') {
+  if (mode === 'closed' || streaming) {
     let stopping = false
     const worker = async () => {
       while (!stopping) {
@@ -247,6 +284,8 @@ export async function runLoad(o) {
     completed: completedInWindow,
     rps: Math.round(completedInWindow / seconds),
     latencyMs: samples.summary(),
+    firstByteMs: streaming ? firstByte.summary() : null,
+    chunkGapMs: streaming ? chunkGaps.summary() : null,
     errors,
     dropped,
     sendLagMs: mode === 'open' ? { mean: round3(sendLag.sum / Math.max(1, sendLag.n)), max: round3(sendLag.max) } : null,
@@ -270,10 +309,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       'timeout-ms': { type: 'string', default: '10000' },
       'cpu-pids': { type: 'string' },
       'clk-tck': { type: 'string', default: '100' },
+      'signal-pids': { type: 'string' },
+      auth: { type: 'string' },
     },
   })
   if (!values.url) throw new Error('--url is required')
-  if (values.mode !== 'closed' && values.mode !== 'open') throw new Error('--mode is closed or open')
+  if (!['closed', 'open', 'stream'].includes(values.mode)) throw new Error('--mode is closed, open or stream')
   if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(values.url)) throw new Error('--url must be http://127.0.0.1:PORT: the bench only loads the local machine')
   const result = await runLoad({
     url: values.url,
@@ -286,6 +327,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     timeoutMs: Number(values['timeout-ms']),
     cpuPids: parseCpuPids(values['cpu-pids']),
     clkTck: Number(values['clk-tck']),
+    signalPids: (values['signal-pids'] ?? '').split(',').filter(Boolean).map(Number),
+    auth: values.auth,
   })
   process.stdout.write(JSON.stringify(result) + '\n')
 }

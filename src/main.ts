@@ -10,6 +10,7 @@ import { addAdaptiveRoutes } from './admin/adaptive.js'
 import { addDeploymentRoutes } from './admin/deployments.js'
 import { addConsumerRoutes } from './admin/consumers.js'
 import { addUsageRoutes } from './admin/usage.js'
+import { addDailyUsageRoute } from './admin/usage-daily.js'
 import { addConfigRoutes } from './admin/config-view.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
@@ -265,6 +266,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
   })
   addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
+  addDailyUsageRoute(router, { usage: store.usage, consumers: store.consumers, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
   // ── dashboard (issue 17): its admin routes, sessions, request log and history rings ──
   const dashboard: Dashboard = createDashboard({

@@ -15,7 +15,7 @@ export interface UsageDeps {
   readonly consumers: ConsumerStore
 }
 
-const filterParams = {
+export const filterParams = {
   consumer: 'a consumer id (or name); records stay after their consumer is deleted, under its id',
   model: 'the model name the client sent',
   from: 'from this instant, inclusive: ISO 8601 (2030-01-31T00:00:00Z) or epoch ms',
@@ -77,7 +77,7 @@ export function addUsageRoutes(router: Router, deps: UsageDeps): void {
   })
 }
 
-function single(r: AdminRequest, name: string): string | null {
+export function single(r: AdminRequest, name: string): string | null {
   const values = r.query.getAll(name)
   if (values.length > 1) throw new SluiceError('invalid_field', [name, 'given more than once'], { param: name })
   const value = values[0]
@@ -86,7 +86,7 @@ function single(r: AdminRequest, name: string): string | null {
   return value
 }
 
-function count(r: AdminRequest, name: string, def: number, min: number, max: number): number {
+export function count(r: AdminRequest, name: string, def: number, min: number, max: number): number {
   const raw = single(r, name)
   if (raw === null) return def
   const n = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN
@@ -115,10 +115,11 @@ function describeRecord(r: UsageRecord) {
   }
 }
 
-function describeTotals(t: UsageTotals) {
+export function describeTotals(t: UsageTotals) {
   return { requests: t.requests, prompt_tokens: t.promptTokens, completion_tokens: t.completionTokens, cost_usd: t.costUsd }
 }
 
 function describeSession(s: SessionSummary) {
   return { session_id: s.sessionId, first_at: iso(s.firstAt), last_at: iso(s.lastAt), ...describeTotals(s) }
 }
+

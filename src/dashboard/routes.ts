@@ -2,6 +2,7 @@ import type { AdminIdentity } from '../admin/auth.js'
 import type { AdminRequest, AdminResponse, Router } from '../admin/router.js'
 import type { Timers } from '../core/clock.js'
 import { SluiceError } from '../errors.js'
+import { ConsumersView } from './consumers-view.js'
 import { EventHub } from './events.js'
 import type { History } from './history.js'
 import type { LogFilter, RequestLog } from './request-log.js'
@@ -14,8 +15,10 @@ import type { SessionStore } from './session.js'
 const base = '/api/admin'
 /** Consumers and their spend come from the database: read every this many ticks, not every one. */
 const consumersEveryTicks = 5
-/** One usage query per consumer: beyond this many, the page shows the first ones by name. */
+/** Consumers in the stream: beyond this many, the page shows the first ones by name. */
 const consumersShown = 100
+/** The consumers panel's history: this many UTC days, today included. */
+const usageDays = 14
 
 export interface DashboardRoutesDeps {
   readonly log: RequestLog
@@ -52,6 +55,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
   let lastSampleAt = 0
   let ticks = 0
   let consumers: unknown = null
+  const consumersView = new ConsumersView(read, consumersShown, usageDays)
   let previous = { at: 0, models: new Map<string, number>(), keys: new Map<string, number>() }
 
   const tick = async (): Promise<unknown> => {
@@ -78,7 +82,7 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
       keys[d.key_id] = { requests, errors: live?.errors ?? 0, rps: rate(requests, previous.keys.get(d.key_id)) }
     }
     previous = { at, models: modelCounts, keys: keyCounts }
-    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersWithSpend(read, at)
+    if (ticks++ % consumersEveryTicks === 0) consumers = await consumersView.refresh()
     const log = deps.log.since(lastSeq)
     lastSeq = deps.log.lastSeq
     const latest = deps.history.latest()
@@ -119,18 +123,6 @@ export function addDashboardRoutes(router: Router, deps: DashboardRoutesDeps): E
     return { status: 200, body: null, stream: (res) => hub.subscribe(res, () => session === null || deps.sessions.alive(session)) }
   })
   return hub
-}
-
-async function consumersWithSpend(read: (path: string, query?: string) => Promise<Record<string, unknown>>, at: number): Promise<unknown> {
-  const list = (((await read(`${base}/consumers`)).data ?? []) as { id: string }[]).slice(0, consumersShown)
-  const day = new Date(at)
-  const dayStart = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate())
-  const out: unknown[] = []
-  for (const c of list) {
-    const usage = await read(`${base}/usage`, `consumer=${encodeURIComponent(c.id)}&from=${dayStart}&limit=1`)
-    out.push({ ...c, today: usage.totals })
-  }
-  return out
 }
 
 function logFilter(r: AdminRequest): LogFilter {

@@ -1,6 +1,5 @@
 import { parseDatabaseUrl } from './database-url.js'
 import { StoreOpenError } from './errors.js'
-import { openPostgresStore } from './postgres/index.js'
 import { openSqliteStore } from './sqlite/index.js'
 import type { Store } from './types.js'
 
@@ -18,6 +17,8 @@ export async function openStore(url: string, opts: OpenStoreOptions = {}): Promi
   try {
     const target = parseDatabaseUrl(url)
     if (target.kind === 'sqlite') return await openSqliteStore({ path: target.path, onWarning: opts.onWarning })
+    // Loaded only when asked for: the pg driver costs ~15 MB of resident memory in every process otherwise.
+    const { openPostgresStore } = await import('./postgres/index.js')
     return await openPostgresStore({ target, onWarning: opts.onWarning })
   } catch (err) {
     throw new StoreOpenError(err)

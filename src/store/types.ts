@@ -235,6 +235,16 @@ export interface SessionSummary extends UsageTotals {
   readonly lastAt: number
 }
 
+/** One consumer's usage on one UTC day. */
+export interface DailyUsage extends UsageTotals {
+  /** Epoch ms of the day's start (00:00 UTC). */
+  readonly day: number
+  /** Null for requests without a consumer (auth off). */
+  readonly consumerId: string | null
+}
+
+export const dayMs = 86_400_000
+
 export interface UsageStore {
   /**
    * Appends records in one transaction, with multi-row inserts; all or nothing. Values that
@@ -249,6 +259,11 @@ export interface UsageStore {
   session(sessionId: string, limit?: number): Promise<UsageRecord[]>
   /** Sessions with a request in the filter's range, most recently active first. */
   sessions(q: UsageQuery): Promise<SessionSummary[]>
+  /**
+   * Totals per UTC day and consumer over the records that match, oldest day first, then by
+   * consumer id (null last); days and consumers without a record are left out.
+   */
+  daily(f: UsageFilter): Promise<DailyUsage[]>
   /** USD a consumer spent at or after an epoch ms (for budgets: the period's start). */
   spentSince(consumerId: string, since: number): Promise<number>
   /**

@@ -9,10 +9,11 @@ import type { SluiceConfigInput } from '../../src/config/schema.js'
 import { startGateway, type Gateway } from '../../src/main.js'
 import { startSimulator, type Simulator } from '../../src/simulator/index.js'
 import { createLogger } from '../../src/telemetry/logger.js'
-import { eventually, provokeConcurrency429s } from '../integration/admin/support.js'
+import { eventually } from '../integration/admin/support.js'
 import { send } from '../support/data-plane.js'
 import { LogCapture } from '../support/harness.js'
 import { chat } from '../support/schedule.js'
+import { usd } from '../../src/dashboard/ui/format.js'
 
 // The dashboard in a real Chromium (Debian's, driven by playwright-core; nothing is downloaded),
 // against an in-process gateway and the simulator on 127.0.0.1. One browser for the file, one
@@ -25,6 +26,13 @@ const secret = (p: string): string => `sk-canary-${p}-94e1b7c0d2a6f358`
 const providers = ['paced', 'capped', 'flaky', 'cheap'] as const
 const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']
 const shots = new URL('../../test-results/dashboard/', import.meta.url)
+/** The capped key's upstream concurrency cap, which the gateway is not told and must learn. */
+const cap = 3
+/** Ticks the page must keep showing the learned limit on the cap, under traffic, to count as settled. */
+const settleTicks = 5
+const day = 86_400_000
+/** Ticks (about a second each) the limit has to settle in, traffic running. */
+const maxTicks = 40
 
 function config(simUrl: string): SluiceConfigInput {
   const provider = (p: string, key: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ type: 'openai' as const, base_url: `${simUrl}/v1`, keys: [{ id: 'k', key: secret(p), ...key }], ...extra })
@@ -54,6 +62,9 @@ describe('dashboard in Chromium', () => {
   const logs = new LogCapture()
   /** Every body the admin page received from the gateway, for the canary scan. */
   const bodies: string[] = []
+  /** Every URL the admin page asked for, and what its console said about the Content-Security-Policy. */
+  const requested: string[] = []
+  const cspViolations: string[] = []
 
   beforeAll(async () => {
     // The page as `npm run build` makes it.
@@ -63,7 +74,7 @@ describe('dashboard in Chromium', () => {
       config: {
         keys: {
           [secret('paced')]: { id: 'paced' },
-          [secret('capped')]: { id: 'capped.k', max_concurrent: 2 },
+          [secret('capped')]: { id: 'capped.k', max_concurrent: cap },
           [secret('flaky')]: { id: 'flaky', revoked: true },
           [secret('cheap')]: { id: 'cheap' },
         },
@@ -88,6 +99,10 @@ describe('dashboard in Chromium', () => {
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs, headless: true })
     admin = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' })
     page = await admin.newPage()
+    page.on('request', (r) => requested.push(r.url()))
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text())
+    })
     page.on('response', (r) => {
       if (!r.url().startsWith(gw.url) || r.url().endsWith('/api/admin/events')) return
       r.text().then((t) => bodies.push(t), () => undefined)
@@ -109,6 +124,22 @@ describe('dashboard in Chromium', () => {
   const deployment = async (keyId: string) =>
     (await api<{ data: { key_id: string; health: { state: string }; probes: { sent: number; last_status: number | null } | null }[] }>('/api/admin/deployments')).data.find((d) => d.key_id === keyId)
   const tab = (name: string) => page.getByRole('tab', { name }).click()
+  /** `workers` clients, each sending its next request as soon as its last is answered, until stop() (at most `max` in all). */
+  const drive = (model: string, workers: number, max: number) => {
+    let stopped = false
+    let sent = 0
+    const statuses: number[] = []
+    const loops = Array.from({ length: workers }, async () => {
+      while (!stopped && sent < max) statuses.push((await chat(gw.url, { model, id: `${model}-drive-${String(sent++).padStart(4, '0')}` })).status)
+    })
+    return {
+      stop: async (): Promise<number[]> => {
+        stopped = true
+        await Promise.all(loops)
+        return statuses
+      },
+    }
+  }
 
   it('logs in with an admin key only; the session cookie is HttpOnly, SameSite=Strict and expires; it survives a reload', async () => {
     const res = await page.goto(`${gw.url}/dashboard`)
@@ -148,17 +179,39 @@ describe('dashboard in Chromium', () => {
     await page.locator('[data-model="paced"] [data-field="waiting"]').filter({ hasText: /^0$/ }).waitFor({ timeout: 10_000 })
   })
 
-  it('shows the learned concurrency limit of a capped key settle on the cap', async () => {
-    await provokeConcurrency429s(gw.url, sim, 'capped', 12, 300)
-    const stats = await api<{ effective_limit: number; concurrent_429_count: number }>('/api/admin/adaptive/keys/capped~k/stats')
-    expect(stats.concurrent_429_count).toBeGreaterThan(0)
-    expect(stats.effective_limit).toBeLessThanOrEqual(2)
+  it('drives a concurrency-capped key and watches the learned limit settle on the cap', async () => {
+    // Answers that take a while, so clients kept busy hold the upstream's cap and more.
+    sim.configure({ latency: { ttft_ms: 60 } })
     await tab('Keys')
     const card = page.locator('[data-key="capped~k"]')
-    await card.getByText(`/ ${stats.effective_limit}`, { exact: false }).first().waitFor()
-    await card.getByText(/adaptive, learned/).waitFor()
-    expect(await card.innerText()).toMatch(/concurrent \d+/)
-  })
+    const limitShown = async (): Promise<number> => Number(await card.locator('[data-field="limit"]').innerText())
+    const traffic = drive('capped', 3 * cap, 4_000)
+    let statuses: number[] = []
+    try {
+      // The limit starts above the cap (nothing is known), meets concurrency 429s and comes down,
+      // and may climb past the cap again before it knows it. Settled: the page shows it on the cap,
+      // tick after tick, while the traffic goes on. A bounded wait: a limit that stays above or
+      // below fails, with what the page showed.
+      const shown: number[] = []
+      const settled = () => shown.length >= settleTicks && shown.slice(-settleTicks).every((n) => n === cap)
+      while (!settled() && shown.length < maxTicks) {
+        const at = await page.locator('main.content').getAttribute('data-at')
+        await page.locator(`main.content:not([data-at="${at}"])`).waitFor({ timeout: 5_000 })
+        shown.push(await limitShown())
+      }
+      expect(settled(), `the limit the page showed, tick by tick: ${shown.join(' ')}`).toBe(true)
+      await card.getByText(/concurrent \d+/).waitFor()
+      expect(await card.locator('[data-field="learned"]').innerText()).toBe(String(cap))
+    } finally {
+      statuses = await traffic.stop()
+      sim.configure({ latency: { ttft_ms: 0 } })
+    }
+    // The gateway sends each concurrency 429 again: no client saw one.
+    expect(statuses.filter((s) => s !== 200)).toEqual([])
+    const stats = await api<{ effective_limit: number; concurrent_429_count: number }>('/api/admin/adaptive/keys/capped~k/stats')
+    expect(stats.concurrent_429_count).toBeGreaterThan(0)
+    expect(stats.effective_limit).toBe(cap)
+  }, 60_000)
 
   it('shows a failing key out with its reason; enable and probe from the page, and the admin API agrees', async () => {
     const failed = await chat(gw.url, { model: 'flaky', id: 'flaky-000' })
@@ -215,6 +268,50 @@ describe('dashboard in Chromium', () => {
     await tab('Consumers')
     await row.locator('[data-field="spend"]').filter({ hasText: /\$(?!0\.00\b)\d/ }).waitFor({ timeout: 15_000 })
     await row.locator('[data-field="requests"]').filter({ hasText: /^1$/ }).waitFor()
+  })
+
+  it('shows each consumer\'s requests, tokens and spend per UTC day, from the usage ledger, against its budget', async () => {
+    // A consumer with a past: days a test cannot wait through, written to the ledger as the
+    // gateway would have, then the consumer (the store's own call: the API picks ids itself).
+    const id = 'con_dashboard_days'
+    const now = Date.now() + skewMs
+    const today = Math.floor(now / day) * day
+    const past = [
+      { at: Math.max(today, now - 1_000), costUsd: 0.0625, promptTokens: 100, completionTokens: 20 },
+      { at: today - day + 3_600_000, costUsd: 0.25, promptTokens: 1_000, completionTokens: 500 },
+      { at: today - day + 7_200_000, costUsd: 0.125, promptTokens: 1_000, completionTokens: 500 },
+      { at: today - 5 * day + 60_000, costUsd: 0.5, promptTokens: 4_000, completionTokens: 0 },
+      // Older than the panel's 14 days: in no bar, but in a budget whose period reaches back to it.
+      { at: today - 20 * day, costUsd: 0.03125, promptTokens: 10, completionTokens: 10 },
+    ]
+    await gw.store.usage.appendBatch(past.map((p, i) => ({
+      ...p, requestId: `past-${i}`, consumerId: id, keyPrefix: null, sessionId: null, model: 'cheap', deployment: 'cheap/k/up-cheap',
+      status: 200, outcome: 'success', queueMs: 0, latencyMs: 10, partial: false, priority: 'normal',
+    })))
+    await gw.store.consumers.create({ id, name: 'team-days', tier: 'metered', overrides: null, disabled: false, createdAt: now, updatedAt: now })
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1)
+    const spentThisMonth = past.filter((r) => r.at >= monthStart).reduce((sum, r) => sum + r.costUsd, 0)
+
+    await tab('Consumers')
+    const row = page.locator('tr[data-consumer="team-days"]')
+    const yesterday = new Date(today - day).toISOString().slice(0, 10)
+    await row.locator(`[data-field="days"] tr[data-day="${yesterday}"]`).waitFor({ state: 'attached', timeout: 15_000 })
+    expect(await row.locator('[data-field="requests"]').innerText()).toBe('1')
+    expect(await row.locator('[data-field="spend"]').innerText()).toBe(usd(0.0625))
+    expect(await row.locator('[data-field="days"] .spark span').count()).toBe(14)
+    await row.locator('[data-field="days"] summary').click()
+    const days = row.locator('[data-field="days"] tbody tr')
+    await days.first().waitFor()
+    // Newest first, only days with requests.
+    const shown = (await days.allInnerTexts()).map((t) => t.split('\t').map((c) => c.trim()))
+    expect(shown).toEqual([
+      [new Date(today).toISOString().slice(0, 10), '1', '120', usd(0.0625)],
+      [yesterday, '2', '3000', usd(0.375)],
+      [new Date(today - 5 * day).toISOString().slice(0, 10), '1', '4000', usd(0.5)],
+    ])
+    // The tier's budget is $1 a month (budget_period's default): what the month spent, older days included.
+    expect(await row.locator('[data-field="budget"]').innerText()).toBe(`${usd(spentThisMonth)} of ${usd(1)} this month`)
+    await page.screenshot({ path: new URL('consumers-days-1280.png', shots).pathname, fullPage: true })
   })
 
   it('the other actions go through the admin API: fix and free a limit, reset learning, revoke a key, disable a consumer, reload', async () => {
@@ -281,6 +378,7 @@ describe('dashboard in Chromium', () => {
       await p.fill('#admin-key', readKey)
       await p.click('button[type=submit]')
       await p.getByText('read-only').waitFor()
+      expect(await p.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(246, 247, 249)')
       for (const name of ['Overview', 'Keys', 'Consumers']) {
         await p.getByRole('tab', { name }).click()
         await p.locator('.content').waitFor()
@@ -336,6 +434,14 @@ describe('dashboard in Chromium', () => {
         expect(text.includes(adminKey), `${what} holds the admin key`).toBe(false)
       }
     }
+  })
+
+  it('works offline: everything the page loaded came from the gateway, and nothing broke its Content-Security-Policy', async () => {
+    expect(requested.length).toBeGreaterThan(10)
+    expect(requested.filter((u) => !u.startsWith(`${gw.url}/`) && !u.startsWith('data:'))).toEqual([])
+    expect(cspViolations).toEqual([])
+    // Dark, as this browser's system setting asks (the read-only page is light).
+    expect(await page.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(15, 17, 21)')
   })
 
   it('closes the event stream when the browser leaves, and nobody watching costs no ticks', async () => {

@@ -26,7 +26,8 @@ export class SluiceProcess {
       this.#waiters = this.#waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true))
     })
     createInterface({ input: child.stderr! }).on('line', (l) => this.stderr.push(l))
-    this.exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
+    // 'close', not 'exit': the last lines may still be in the pipe when the process has exited.
+    this.exited = once(child, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }))
   }
 
   /**

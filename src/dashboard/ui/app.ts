@@ -18,7 +18,13 @@ interface Adaptive { id: string; is_adaptive: boolean; max_concurrent: number | 
 interface Adjustment { key_id: string; timestamp: string; old: number; new: number; reason: string }
 interface ModelLive { queue: Record<string, number> | null; waiting: number; requests: number; errors: number; rps: number | null; errors_by_code: Record<string, number> }
 interface LogEntry { seq: number; at: number; requestId: string; endpoint: string; model: string | null; provider: string | null; key: string | null; consumer: string | null; priority: string | null; status: number; outcome: string; error: string | null; totalMs: number; queuedMs: number; ttftMs: number | null; promptTokens: number | null; completionTokens: number | null }
-interface Consumer { id: string; name: string; tier: string | null; disabled: boolean; overrides: { budget_usd?: number | null } | null; today?: { requests: number; prompt_tokens: number; completion_tokens: number; cost_usd: number } }
+interface Totals { requests: number; prompt_tokens: number; completion_tokens: number; cost_usd: number }
+interface Budget { usd: number; period: string; period_start: string; spent_usd: number }
+/** GET /api/admin/usage/daily, one consumer: its days with any request, oldest first. */
+interface ConsumerUsage { days: (Totals & { day: string })[]; totals: Totals; budget: Budget | null }
+interface Consumer { id: string; name: string; tier: string | null; disabled: boolean; usage?: ConsumerUsage | null }
+/** The consumers panel: the UTC days it covers (today last) and the consumers with their usage. */
+interface ConsumersView { days: string[]; list: Consumer[] }
 interface Sample { time: number; models: Record<string, Record<string, number | null>>; keys: Record<string, Record<string, number | null>> }
 interface Tick {
   at: number
@@ -28,13 +34,13 @@ interface Tick {
   deployments: Deployment[]
   adaptive: Adaptive[]
   adjustments: Adjustment[]
-  consumers: Consumer[] | null
+  consumers: ConsumersView | null
   log: LogEntry[]
   sample: Sample | null
 }
 interface HistoryData { interval_ms: number; times: number[]; models: Record<string, Record<string, (number | null)[]>>; keys: Record<string, Record<string, (number | null)[]>> }
 interface VirtualKey { id: string; consumer_id: string; consumer?: string; prefix: string; name: string | null; state: string; created_at: string; last_used_at: string | null }
-interface Tier { name: string; budget_usd?: number | null }
+interface Tier { name: string }
 
 const logCap = 1000
 const historyPoints = 720
@@ -109,7 +115,7 @@ function Console(props: { session: Session; onLogout: () => void }) {
   const [live, setLive] = useState<'connecting' | 'live' | 'lost'>('connecting')
   const [log, setLog] = useState<LogEntry[]>([])
   const [history, setHistory] = useState<HistoryData | null>(null)
-  const [consumers, setConsumers] = useState<Consumer[]>([])
+  const [consumers, setConsumers] = useState<ConsumersView>({ days: [], list: [] })
   const [tab, setTab] = useState<TabName>(() => (tabs.some((t) => `#${t.id}` === location.hash) ? (location.hash.slice(1) as TabName) : 'overview'))
   const [toast, setToast] = useState<{ text: string; kind: 'ok' | 'error' } | null>(null)
   const notify: Notify = (text, kind = 'ok') => {
@@ -197,7 +203,7 @@ function Console(props: { session: Session; onLogout: () => void }) {
     <nav class="tabs" role="tablist">
       ${tabs.map((t) => html`<button role="tab" aria-selected=${tab === t.id} class=${tab === t.id ? 'tab on' : 'tab'} onClick=${() => choose(t.id)}>${t.label}</button>`)}
     </nav>
-    <main class="content">
+    <main class="content" data-at=${tick?.at}>
       ${tick === null
         ? html`<p class="center muted">Waiting for the first update…</p>`
         : tab === 'overview'
@@ -367,8 +373,8 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
     <div class="meters">
       <${Meter} label="rate" value=${rate} max=${Number.isFinite(ceiling) ? ceiling : null} unit="rpm"
         note=${`configured ${configured === null ? 'none' : num(configured)} · learned ${learned === null ? '—' : num(learned)}`} />
-      <${Meter} label="in flight" value=${k.inFlight} max=${k.limit} unit=""
-        note=${k.adaptive ? (k.adaptive.is_adaptive ? `adaptive, learned ${num(k.adaptive.learned_max_concurrent)}` : `fixed at ${k.adaptive.max_concurrent}`) : ''} />
+      <${Meter} label="in flight" value=${k.inFlight} max=${k.limit} unit="" field="limit"
+        note=${k.adaptive ? (k.adaptive.is_adaptive ? html`adaptive, learned <span data-field="learned">${num(k.adaptive.learned_max_concurrent)}</span>` : `fixed at ${k.adaptive.max_concurrent}`) : ''} />
     </div>
     <dl class="kv">
       <dt>sent</dt><dd><span data-field="rps">${num(k.rps)}</span> req/s</dd>
@@ -393,10 +399,11 @@ function KeyCard(props: { k: KeyRow; canAct: boolean; act: (label: string, call:
   </article>`
 }
 
-function Meter(props: { label: string; value: number | null; max: number | null; unit: string; note: string }) {
+/** `field` names the limit for tests that read it off the page (data-field). */
+function Meter(props: { label: string; value: number | null; max: number | null; unit: string; note: unknown; field?: string }) {
   const pct = props.value !== null && props.max !== null && props.max > 0 ? Math.min(100, (props.value / props.max) * 100) : 0
   return html`<div class="meter">
-    <div class="mhead"><span>${props.label}</span><span><b>${num(props.value)}</b> / ${props.max === null ? '∞' : num(props.max)} ${props.unit}</span></div>
+    <div class="mhead"><span>${props.label}</span><span><b>${num(props.value)}</b> / <span data-field=${props.field}>${props.max === null ? '∞' : num(props.max)}</span> ${props.unit}</span></div>
     <div class="bar"><span class=${`fill ${pct > 90 ? 'hot' : ''}`} style=${{ width: `${pct}%` }}></span></div>
     <div class="muted small">${props.note}</div>
   </div>`
@@ -441,22 +448,24 @@ function Charts(props: { tick: Tick; history: HistoryData | null }) {
 
 // ── consumers ──
 
-function Consumers(props: { consumers: Consumer[]; canAct: boolean; act: (label: string, call: () => Promise<unknown>) => Promise<unknown> }) {
+function Consumers(props: { consumers: ConsumersView; canAct: boolean; act: (label: string, call: () => Promise<unknown>) => Promise<unknown> }) {
   const { act } = props
   const [tiers, setTiers] = useState<Tier[]>([])
   const [keys, setKeys] = useState<VirtualKey[]>([])
   const [name, setName] = useState('')
   const [tier, setTier] = useState('')
   const [created, setCreated] = useState<{ consumer: string; key: string } | null>(null)
-  const [list, setList] = useState<Consumer[]>(props.consumers)
+  const [list, setList] = useState<Consumer[]>(props.consumers.list)
   const reloadKeys = () => get<{ data: VirtualKey[] }>('/api/admin/keys').then((r) => setKeys(r.data), () => undefined)
-  const reloadConsumers = () => get<{ data: Consumer[] }>('/api/admin/consumers').then((r) => setList((cur) => r.data.map((c) => ({ ...c, today: cur.find((x) => x.id === c.id)?.today ?? props.consumers.find((x) => x.id === c.id)?.today })) ), () => undefined)
+  // A new or changed consumer shows at once; its usage comes with the stream's next read of it.
+  const reloadConsumers = () => get<{ data: Consumer[] }>('/api/admin/consumers').then((r) => setList((cur) => r.data.map((c) => ({ ...c, usage: cur.find((x) => x.id === c.id)?.usage ?? props.consumers.list.find((x) => x.id === c.id)?.usage })) ), () => undefined)
   useEffect(() => {
     get<{ data: Tier[] }>('/api/admin/tiers').then((r) => setTiers(r.data), () => undefined)
     void reloadKeys()
   }, [])
-  useEffect(() => setList(props.consumers), [props.consumers])
-  const budgetOf = (c: Consumer): number | null => c.overrides?.budget_usd ?? tiers.find((t) => t.name === c.tier)?.budget_usd ?? null
+  useEffect(() => setList(props.consumers.list), [props.consumers])
+  const days = props.consumers.days
+  const today = days.at(-1)
   const create = async (e: Event) => {
     e.preventDefault()
     const out = await act(`Consumer ${name} created`, () => send('POST', '/api/admin/consumers', { name, tier: tier === '' ? null : tier }))
@@ -486,17 +495,18 @@ function Consumers(props: { consumers: Consumer[]; canAct: boolean; act: (label:
     ${list.length === 0
       ? html`<p class="empty">No consumers yet: ${props.canAct ? 'create one above' : 'an admin can create one'}, or run <code>sluice keys create</code>. Without consumers, <code>auth: off</code> serves everyone as one anonymous caller.</p>`
       : html`<div class="table-wrap"><table class="table stack">
-          <thead><tr><th>Consumer</th><th>Tier</th><th class="n">Requests today</th><th class="n">Tokens today</th><th>Spend today</th><th>Keys</th>${props.canAct ? html`<th></th>` : null}</tr></thead>
+          <thead><tr><th>Consumer</th><th>Tier</th><th class="n">Requests today</th><th class="n">Tokens today</th><th class="n">Spend today</th><th>Budget</th><th>Last ${days.length} days (UTC)</th><th>Keys</th>${props.canAct ? html`<th></th>` : null}</tr></thead>
           <tbody>${list.map((c) => {
-            const budget = budgetOf(c)
-            const spent = c.today?.cost_usd ?? 0
+            const now = c.usage?.days.find((d) => d.day === today)
             const mine = keys.filter((k) => k.consumer_id === c.id && k.state === 'active')
             return html`<tr data-consumer=${c.name} class=${c.disabled ? 'off' : ''}>
               <td data-label="Consumer"><b>${c.name}</b>${c.disabled ? html` <span class="badge bad">disabled</span>` : null}</td>
               <td data-label="Tier">${c.tier ?? html`<span class="muted">none</span>`}</td>
-              <td class="n" data-label="Requests today" data-field="requests">${num(c.today?.requests ?? 0)}</td>
-              <td class="n" data-label="Tokens today">${num((c.today?.prompt_tokens ?? 0) + (c.today?.completion_tokens ?? 0))}</td>
-              <td data-label="Spend today" data-field="spend">${usd(spent)}${budget !== null ? html` <span class="muted">of ${usd(budget)}</span><div class="bar thin"><span class=${`fill ${spent / budget > 0.9 ? 'hot' : ''}`} style=${{ width: `${Math.min(100, (spent / budget) * 100)}%` }}></span></div>` : null}</td>
+              <td class="n" data-label="Requests today" data-field="requests">${num(now?.requests ?? 0)}</td>
+              <td class="n" data-label="Tokens today">${num((now?.prompt_tokens ?? 0) + (now?.completion_tokens ?? 0))}</td>
+              <td class="n" data-label="Spend today" data-field="spend">${usd(now?.cost_usd ?? 0)}</td>
+              <td data-label="Budget" data-field="budget"><${BudgetCell} budget=${c.usage?.budget ?? null} /></td>
+              <td data-label=${`Last ${days.length} days`}><${Days} days=${days} usage=${c.usage ?? null} /></td>
               <td data-label="Keys">${mine.length === 0 ? html`<span class="muted">none</span>` : mine.map((k) => html`<span class="chip"><code>${k.prefix}…</code>${props.canAct ? html`<button class="x" title="Revoke" data-action="revoke" onClick=${async () => { await act(`Key ${k.prefix}… revoked`, () => send('POST', `/api/admin/keys/${enc(k.id)}/revoke`)); await reloadKeys() }}>×</button>` : null}</span>`)}</td>
               ${props.canAct
                 ? html`<td class="actions">
@@ -515,6 +525,39 @@ function Consumers(props: { consumers: Consumer[]; canAct: boolean; act: (label:
           })}</tbody>
         </table></div>`}
   </section>`
+}
+
+const periodNames: Record<string, string> = { day: 'today', week: 'this week', month: 'this month', total: 'in all' }
+
+function BudgetCell(props: { budget: Budget | null }) {
+  const b = props.budget
+  if (b === null) return html`<span class="muted">none</span>`
+  const share = b.usd > 0 ? b.spent_usd / b.usd : 1
+  return html`<span title=${`since ${absolute(b.period_start)}`}>${usd(b.spent_usd)} <span class="muted">of ${usd(b.usd)} ${periodNames[b.period] ?? b.period}</span></span>
+    <div class="bar thin"><span class=${`fill ${share > 0.9 ? 'hot' : ''}`} style=${{ width: `${Math.min(100, share * 100)}%` }}></span></div>`
+}
+
+/** One bar per day (height: requests; hover: the numbers), and the days with requests as a table on demand. */
+function Days(props: { days: string[]; usage: ConsumerUsage | null }) {
+  const byDay = new Map((props.usage?.days ?? []).map((d) => [d.day, d]))
+  if (byDay.size === 0) return html`<span class="muted">no requests</span>`
+  const most = Math.max(...[...byDay.values()].map((d) => d.requests))
+  const tokens = (d: Totals) => d.prompt_tokens + d.completion_tokens
+  return html`<div class="days" data-field="days">
+    <div class="spark" aria-hidden="true">${props.days.map((day) => {
+      const d = byDay.get(day)
+      return d
+        ? html`<span title=${`${day}: ${num(d.requests)} requests, ${num(tokens(d))} tokens, ${usd(d.cost_usd)}`} style=${{ height: `${Math.max(12, (d.requests / most) * 100)}%` }}></span>`
+        : html`<span class="none" title=${`${day}: no requests`}></span>`
+    })}</div>
+    <details>
+      <summary class="small muted">${num(props.usage?.totals.requests)} ${props.usage?.totals.requests === 1 ? 'request' : 'requests'} · ${usd(props.usage?.totals.cost_usd)}</summary>
+      <table class="table days-table">
+        <thead><tr><th>Day</th><th class="n">Requests</th><th class="n">Tokens</th><th class="n">Spend</th></tr></thead>
+        <tbody>${[...byDay.values()].reverse().map((d) => html`<tr data-day=${d.day}><td>${d.day}</td><td class="n">${num(d.requests)}</td><td class="n">${num(tokens(d))}</td><td class="n">${usd(d.cost_usd)}</td></tr>`)}</tbody>
+      </table>
+    </details>
+  </div>`
 }
 
 // ── request log ──

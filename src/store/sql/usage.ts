@@ -1,4 +1,4 @@
-import { maxUsagePage, type SessionSummary, type UsageFilter, type UsageQuery, type UsageRecord, type UsageStore, type UsageTotals } from '../types.js'
+import { dayMs, maxUsagePage, type DailyUsage, type SessionSummary, type UsageFilter, type UsageQuery, type UsageRecord, type UsageStore, type UsageTotals } from '../types.js'
 import type { InsertTable, Sql } from './sql.js'
 import { flag, int, isFlagSet, num, numOrNull, real, text, textOrNull } from './values.js'
 
@@ -170,6 +170,19 @@ export class SqlUsage implements UsageStore {
     return rows.map((r) => ({ sessionId: r.session_id, ...toTotals(r), firstAt: num(r.first_at), lastAt: num(r.last_at) }))
   }
 
+  async daily(f: UsageFilter): Promise<DailyUsage[]> {
+    const { clause, params } = where(f)
+    // `at` is a whole number on both databases, so / is integer division: the day's number.
+    const rows = await this.sql.all<SumsDbRow & { consumer_id: string | null; day: number | string }>(
+      `SELECT consumer_id, at / ${dayMs} AS day, ${sums} FROM usage_records ${clause} GROUP BY consumer_id, at / ${dayMs}`,
+      params,
+    )
+    // Sorted here: Postgres's collation and NULL order are not SQLite's.
+    return rows
+      .map((r) => ({ day: num(r.day) * dayMs, consumerId: r.consumer_id, ...toTotals(r) }))
+      .sort((a, b) => a.day - b.day || byConsumer(a.consumerId, b.consumerId))
+  }
+
   async spentSince(consumerId: string, since: number): Promise<number> {
     const rows = await this.sql.all<{ cost: number | string | null }>(spent, [consumerId, int(since, 0)])
     return num(rows[0]?.cost)
@@ -185,4 +198,12 @@ export class SqlUsage implements UsageStore {
       await new Promise<void>((resolve) => setImmediate(resolve))
     }
   }
+}
+
+/** Ids in JavaScript string order (the same on every database), null (no consumer) last. */
+function byConsumer(a: string | null, b: string | null): number {
+  if (a === b) return 0
+  if (a === null) return 1
+  if (b === null) return -1
+  return a < b ? -1 : 1
 }

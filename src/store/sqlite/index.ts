@@ -8,7 +8,8 @@ import { SqlUsage } from '../sql/usage.js'
 import { SqlVirtualKeys } from '../sql/virtual-keys.js'
 import type { ConsumerStore, KeyLearning, KeyLearningStore, Store, UsageStore, VirtualKeyStore } from '../types.js'
 import { migrateSqlite } from './migrate.js'
-import { sqliteSql } from './sql.js'
+import { rowsPerInsert, sqliteSql } from './sql.js'
+import { ThreadedInserts } from './threaded-inserts.js'
 
 export interface SqliteStoreOptions {
   /** An absolute path or `:memory:`. */
@@ -46,7 +47,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     db.close()
     throw new Error(`sqlite database ${opts.path}: ${(err as Error).message}`, { cause: err })
   }
-  return new SqliteStore(db)
+  // A file's usage batches go through a writer thread; `:memory:` is one connection's alone.
+  return new SqliteStore(db, memory ? null : new ThreadedInserts(opts.path, rowsPerInsert))
 }
 
 // better-sqlite3 is synchronous, so every method does its work before returning; `async` turns
@@ -58,22 +60,26 @@ export class SqliteStore implements Store {
   readonly virtualKeys: VirtualKeyStore
   readonly usage: UsageStore
   readonly #db: Database.Database
+  readonly #threaded: ThreadedInserts | null
   #closed = false
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, threaded: ThreadedInserts | null = null) {
     this.#db = db
+    this.#threaded = threaded
     this.keyLearning = new SqliteKeyLearning(db, () => this.#closed)
-    const sql = sqliteSql(db, () => this.#closed)
+    const sql = sqliteSql(db, () => this.#closed, threaded)
     this.consumers = new SqlConsumers(sql)
     this.virtualKeys = new SqlVirtualKeys(sql)
     this.usage = new SqlUsage(sql)
   }
 
-  // Nothing can be in progress: each write finished synchronously inside the call that began it
-  // (a usage prune between two chunks gets "closed" at its next chunk).
+  // Only the writer thread's batches can be in progress: close() waits for them. Every other
+  // write finished synchronously inside the call that began it (a usage prune between two
+  // chunks gets "closed" at its next chunk).
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#threaded?.close()
     this.#db.close()
   }
 }

@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3'
 import { fromSqliteError } from '../errors.js'
 import type { InsertTable, Sql } from '../sql/sql.js'
+import type { ThreadedInserts } from './threaded-inserts.js'
 
 // Rows per multi-row INSERT: 50 × 16 columns stays under 999 parameters, the smallest limit
 // any SQLite build has had. Bigger statements save little more: better-sqlite3 runs them in
 // process, with no round trip to save.
-const rowsPerInsert = 50
+export const rowsPerInsert = 50
 
 /**
  * The shared tables' Sql on one better-sqlite3 connection. Statements are prepared once per
@@ -13,7 +14,7 @@ const rowsPerInsert = 50
  * synchronous: each call does its work before returning, and `async` turns a throw into a
  * rejection.
  */
-export function sqliteSql(db: Database.Database, isClosed: () => boolean): Sql {
+export function sqliteSql(db: Database.Database, isClosed: () => boolean, threaded: ThreadedInserts | null = null): Sql {
   const statements = new Map<string, Database.Statement>()
   const prepare = (sql: string): Database.Statement => {
     if (isClosed()) throw new Error('the sqlite store is closed')
@@ -54,6 +55,12 @@ export function sqliteSql(db: Database.Database, isClosed: () => boolean): Sql {
     },
     async insertMany(table: InsertTable, rows: readonly (readonly unknown[])[]): Promise<void> {
       if (rows.length === 0) return
+      if (threaded !== null) {
+        if (isClosed()) throw new Error('the sqlite store is closed')
+        return threaded.insertMany(table, rows).catch((err: unknown) => {
+          throw fromSqliteError(err)
+        })
+      }
       const st = insertsFor(table)
       // IMMEDIATE takes the write lock before the first insert, so the batch fails at once (and
       // whole) when another process holds it, rather than halfway.

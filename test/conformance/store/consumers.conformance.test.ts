@@ -575,6 +575,56 @@ describe.each([sqlite, postgres])('consumers, keys and usage conformance: $name'
       expect(await store.usage.session('no-such-session')).toEqual([])
     })
 
+    it('daily(): totals per UTC day and consumer, oldest day first, consumers in id order with none last, filtered', async () => {
+      const day = 86_400_000
+      // Four days (t0 is a UTC midnight), a record on each edge of a day, three consumers and none.
+      const records = [
+        usage({ requestId: 'd0-a', consumerId: 'con_a', at: t0, costUsd: 0.25, promptTokens: 5_000_000_000, completionTokens: 1 }),
+        usage({ requestId: 'd0-a-last', consumerId: 'con_a', at: t0 + day - 1, costUsd: 0.5, promptTokens: null, completionTokens: 2 }),
+        usage({ requestId: 'd0-none', consumerId: null, at: t0 + 10 }),
+        usage({ requestId: 'd0-B', consumerId: 'con_B', at: t0 + 20, model: 'claude' }),
+        usage({ requestId: 'd1-a', consumerId: 'con_a', at: t0 + day, costUsd: 1 }),
+        usage({ requestId: 'd3-b', consumerId: 'con_b', at: t0 + 3 * day + 5, model: 'claude' }),
+        usage({ requestId: 'before', consumerId: 'con_a', at: t0 - 1 }),
+      ]
+      await store.usage.appendBatch(records)
+      const want = (f: UsageFilter) => {
+        const groups = new Map<string, UsageRecord[]>()
+        for (const r of records.filter(matches(f))) {
+          const key = `${Math.floor(r.at / day) * day}|${r.consumerId ?? ''}`
+          groups.set(key, [...(groups.get(key) ?? []), r])
+        }
+        return [...groups].map(([key, rs]) => ({ day: Number(key.split('|')[0]), consumerId: rs[0]?.consumerId ?? null, ...totalsOf(rs) }))
+      }
+      const all = await store.usage.daily({})
+      expect(all.map((d) => [d.day - t0, d.consumerId])).toEqual([
+        [-day, 'con_a'],
+        [0, 'con_B'],
+        [0, 'con_a'],
+        [0, null],
+        [day, 'con_a'],
+        [3 * day, 'con_b'],
+      ])
+      for (const [name, f] of [
+        ['everything', {}],
+        ['one consumer', { consumerId: 'con_a' }],
+        ['one model', { model: 'claude' }],
+        ['a range of days', { from: t0, to: t0 + 2 * day }],
+        ['nothing', { consumerId: 'nobody' }],
+      ] as const) {
+        const got = await store.usage.daily(f)
+        const sorted = want(f).sort((a, b) => a.day - b.day || (a.consumerId === null ? 1 : b.consumerId === null ? -1 : a.consumerId < b.consumerId ? -1 : 1))
+        expect(got.map((d) => ({ ...d, costUsd: 0 })), name).toStrictEqual(sorted.map((d) => ({ ...d, costUsd: 0 })))
+        got.forEach((d, i) => {
+          expectTotalsTypes(d)
+          expect(typeof d.day).toBe('number')
+          expect(d.costUsd).toBeCloseTo(sorted[i]?.costUsd ?? NaN, 9)
+        })
+      }
+      // Sums past 2^32 stay exact.
+      expect((await store.usage.daily({ consumerId: 'con_a', from: t0, to: t0 + day }))[0]?.promptTokens).toBe(5_000_000_000)
+    })
+
     it('spentSince(): a consumer’s cost at or after an instant, as a number', async () => {
       const all = thousand()
       await store.usage.appendBatch(all)

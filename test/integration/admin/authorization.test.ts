@@ -22,6 +22,7 @@ const expectedRoutes = [
   'GET /api/admin/keys',
   'POST /api/admin/keys/{id_or_prefix}/revoke',
   'GET /api/admin/usage',
+  'GET /api/admin/usage/daily',
   'GET /api/admin/sessions',
   'GET /api/admin/sessions/{id}',
   'GET /api/admin/tiers',

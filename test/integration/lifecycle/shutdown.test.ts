@@ -61,7 +61,7 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(text).not.toContain('"error"')
     }
     expect(await proc.exited).toEqual({ code: 0, signal: null })
-    expect(proc.lines.find((l) => l.msg === 'stopped')?.clean).toBe(true)
+    expect(proc.lines.find((l) => l.msg === 'stopped')?.clean, JSON.stringify(proc.lines.map((l) => l.msg)) + proc.stderr.join('\n')).toBe(true)
   })
 
   it('exits at once on a second signal', async () => {
