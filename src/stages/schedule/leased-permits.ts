@@ -2,7 +2,8 @@ import type { Deployment } from '../../config/runtime.js'
 import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
-import { LeaseKeeper, type LeaseRef, type PermitLeases } from '../../state/index.js'
+import { headroom } from '../../core/pacer/adaptive-rate.js'
+import { LeaseKeeper, type LeaseRef, type PermitLeases, type SharedPacing } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -21,6 +22,7 @@ export const leaseRetryMaxMs = 50
 
 export interface LeasedPermitsOptions {
   readonly leases: PermitLeases
+  readonly pacing: SharedPacing
   readonly clock: Clock
   readonly epoch: Clock
   readonly timers: Timers
@@ -44,6 +46,7 @@ export class LeasedPermits {
   readonly #liveInstances: () => number
   readonly #onError: (err: unknown) => void
   readonly #trials: SharedBreakerMirror | null
+  readonly #pacing: SharedPacing
   /** Retry delay per key while every instance's permits are held; absent once a lease is granted. */
   readonly #retryMs = new Map<ConcurrencyLimit, number>()
   /** The adaptive limit this instance last announced per key: a new value is announced once, then followed by all. */
@@ -55,6 +58,7 @@ export class LeasedPermits {
     this.#liveInstances = opts.liveInstances ?? (() => 1)
     this.#onError = opts.onError ?? (() => {})
     this.#trials = opts.trials ?? null
+    this.#pacing = opts.pacing
     this.#keeper = new LeaseKeeper(opts.leases, {
       timers: opts.timers,
       onError: this.#onError,
@@ -80,6 +84,8 @@ export class LeasedPermits {
     const local = a.permit
     // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
     const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
+    // And the key's shared pace, at the rate this instance's pacer has learned (also beside it).
+    const pacing = this.#pace(a)
     let lease: Permit | null
     try {
       lease = (await this.#keeper.acquire(limit.id, limit.effective, null, this.#announces(limit))).permit
@@ -89,11 +95,18 @@ export class LeasedPermits {
       lease = limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances()))) ? local : null
     }
     const claim = claiming === null ? null : await claiming
+    const paced = pacing === null ? 0 : await pacing
     if (lease !== null && lease !== local) a.permit = new MirroredPermit(local, lease, limit)
-    if (lease === null) return this.#giveBack(a, limit, this.#nextRetry(limit))
-    if (claim !== null && !claim.won) return this.#giveBack(a, limit, claim.retryMs)
+    if (lease === null || (claim !== null && !claim.won)) {
+      // Its place on the shared schedule goes back: another instance may use it now.
+      if (pacing !== null && paced === 0) this.#unpace(a)
+      return this.#giveBack(a, limit, lease === null ? this.#nextRetry(limit) : (claim as { retryMs: number }).retryMs)
+    }
+    if (paced > 0) return this.#giveBack(a, limit, paced)
     this.#retryMs.delete(limit)
-    return clientGone() ? this.#giveBack(a, limit, null) : true
+    if (!clientGone()) return true
+    if (pacing !== null) this.#unpace(a)
+    return this.#giveBack(a, limit, null)
   }
 
   /**
@@ -115,6 +128,44 @@ export class LeasedPermits {
   /** Ends the renewals (shutdown); leases still held expire by themselves. */
   close(): void {
     this.#keeper.stop()
+  }
+
+  /**
+   * ms until the key's shared schedule lets this attempt go (0: it took its place), or null when
+   * neither dimension has a configured limit. Redis away: 0, the local pacer alone decides.
+   */
+  #pace(a: ScheduledAttempt): Promise<number> | null {
+    // The configured ceilings only: what an instance learned without headers (a retreat, an
+    // estimate from its own successes) measures its own share of the traffic, and would hold
+    // every instance to that share. Learned limits stay with each instance's pacer.
+    const rpm = headroom * a.pacer.requests.ceiling
+    const tpm = headroom * a.pacer.tokens.ceiling
+    if (rpm === Infinity && tpm === Infinity) return null
+    const requestInterval = rpm === Infinity ? 0 : 60_000 / rpm
+    const tokenInterval = tpm === Infinity ? 0 : 60_000 / tpm
+    a.sharedPace = [requestInterval, tokenInterval]
+    return this.#pacing.take(a.pacer.id, requestInterval, tokenInterval, a.tokens).then(
+      (grant) => (grant.granted ? 0 : Math.max(1, grant.waitMs)),
+      (err: unknown) => {
+        this.#onError(err)
+        return 0
+      },
+    )
+  }
+
+  #unpace(a: ScheduledAttempt): void {
+    const [requestInterval, tokenInterval] = a.sharedPace ?? [0, 0]
+    this.#pacing.refund(a.pacer.id, requestInterval, tokenInterval, a.tokens).catch(this.#onError)
+  }
+
+  /**
+   * An attempt ended (state: redis): a rate 429 that paused this instance's pacer pauses the
+   * key's shared schedule as long, so the other instances do not run into the same 429.
+   */
+  settled(a: ScheduledAttempt, now: number): void {
+    if (a.upstreamStatus !== 429 || (a.refusal !== 'rpm' && a.refusal !== 'tpm' && a.refusal !== 'unknown')) return
+    const pausedFor = Math.max(a.pacer.requests.pauseUntil, a.pacer.tokens.pauseUntil) - now
+    if (pausedFor > 0) this.#pacing.pause(a.pacer.id, pausedFor).catch(this.#onError)
   }
 
   /** The key's retry delay now, doubled for next time (up to leaseRetryMaxMs). */

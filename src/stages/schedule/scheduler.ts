@@ -38,7 +38,7 @@ export interface SchedulerOptions {
   /** Shared state (`state:`); in memory the scheduler keeps using its in-process counters. */
   readonly shared?: SharedState | null
   /** With Redis state: live instances as last seen, and what to say when leases fail. */
-  readonly leases?: Omit<LeasedPermitsOptions, 'leases' | 'clock' | 'epoch' | 'timers'>
+  readonly leases?: Omit<LeasedPermitsOptions, 'leases' | 'pacing' | 'clock' | 'epoch' | 'timers'>
 }
 
 const systemEpoch: Clock = { now: () => Date.now() }
@@ -82,7 +82,7 @@ export class Scheduler {
       this.shared === null || opts.breakers === undefined
         ? null
         : new SharedBreakerMirror({ breakers: this.shared.breakers, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
-    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror })
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
@@ -149,6 +149,7 @@ export class Scheduler {
     if (!a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())) return
     judge(a, now)
     if (a.sharedTrial !== null) this.#breakerMirror?.settled(a, now, ok)
+    this.leases?.settled(a, now)
     const d = a.deployment
     if (d !== null && a.firstByteAt > 0 && status >= 200 && status < 300) d.ttft.observe(a.firstByteAt - a.startedAt, a.firstByteAt)
     this.#wakeups.poke(a.breaker)

@@ -18,7 +18,9 @@ log: { level: info }
 providers:
   capped: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: cap6, key: sk-sim-cap6 }] }
   fixed: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: fixed3, key: sk-sim-fixed3, max_concurrent: 3 }] }
+  paced: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: rpm600, key: sk-sim-rpm600, rpm: 600 }] }
 models:
+  paced: { targets: [{ provider: paced, model: sim-model }] }
   capped: { targets: [{ provider: capped, model: sim-model }] }
   fixed: { targets: [{ provider: fixed, model: sim-model }] }
 `
@@ -47,7 +49,7 @@ describe('three instances on Redis: permits are leases', () => {
       config: {
         latency: { ttft_ms: ttftMs },
         completion_tokens: 5,
-        keys: { 'sk-sim-cap6': { id: 'cap6', max_concurrent: 6, headers: 'none' }, 'sk-sim-fixed3': { id: 'fixed3', max_concurrent: 10, headers: 'none' } },
+        keys: { 'sk-sim-cap6': { id: 'cap6', max_concurrent: 6, headers: 'none' }, 'sk-sim-fixed3': { id: 'fixed3', max_concurrent: 10, headers: 'none' }, 'sk-sim-rpm600': { id: 'rpm600', headers: 'none' } },
       },
     })
     cluster = await startCluster(3, yaml(sim.url), 'permits')
@@ -70,6 +72,22 @@ describe('three instances on Redis: permits are leases', () => {
     expect(maxOverlap(records)).toBeLessThanOrEqual(6)
     // While the clients still had requests to send: the tail, as they run out, is not the gateway's doing.
     expect(utilisation(records, 6, from, lastStart)).toBeGreaterThanOrEqual(0.9)
+  }, 60_000)
+
+  it('a key paced at 600 RPM: three instances together send at most 10 a second, not 30', async () => {
+    const from = Date.now()
+    const replies = await drive(cluster.urls, 'paced', 60, 'paced')
+    expect(replies.every((r) => r.status === 200)).toBe(true)
+    const starts = sim
+      .requests()
+      .filter((r) => r.key_id === 'rpm600' && r.started_at >= from)
+      .map((r) => r.started_at)
+      .sort((x, y) => x - y)
+    expect(starts).toHaveLength(60)
+    // 0.97 × 10 a second, spaced by one shared schedule: 59 gaps take at least ~6 s.
+    const perSecond = (starts.length - 1) / (((starts.at(-1) as number) - (starts[0] as number)) / 1000)
+    expect(perSecond).toBeLessThanOrEqual(10.5)
+    expect(perSecond).toBeGreaterThanOrEqual(8)
   }, 60_000)
 
   it('kill -9 with requests in flight: its leases expire within 35 s and the other instances take the key again', async () => {
