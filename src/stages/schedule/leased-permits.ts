@@ -32,6 +32,8 @@ export interface LeasedPermitsOptions {
   readonly onLost?: (ref: LeaseRef) => void
   /** Redis could not be asked (the fallback to a share was used) or a release or renewal failed. */
   readonly onError?: (err: unknown) => void
+  /** An attempt was given back (its permit, trial and pacer charge freed): wake what waits on its key. */
+  readonly givenBack?: (a: ScheduledAttempt) => void
   /** Shared half-open trials (state: redis); null leaves trials to each instance's breaker. */
   readonly trials?: SharedBreakerMirror | null
   /** Overrides the lease TTL and renewal period (tests). */
@@ -47,6 +49,7 @@ export class LeasedPermits {
   readonly #onError: (err: unknown) => void
   readonly #trials: SharedBreakerMirror | null
   readonly #pacing: SharedPacing
+  readonly #givenBack: (a: ScheduledAttempt) => void
   /** Retry delay per key while every instance's permits are held; absent once a lease is granted. */
   readonly #retryMs = new Map<ConcurrencyLimit, number>()
   /** The adaptive limit this instance last announced per key: a new value is announced once, then followed by all. */
@@ -59,6 +62,7 @@ export class LeasedPermits {
     this.#onError = opts.onError ?? (() => {})
     this.#trials = opts.trials ?? null
     this.#pacing = opts.pacing
+    this.#givenBack = opts.givenBack ?? (() => {})
     this.#keeper = new LeaseKeeper(opts.leases, {
       timers: opts.timers,
       onError: this.#onError,
@@ -188,6 +192,7 @@ export class LeasedPermits {
     this.#trials?.settled(a, now, false)
     a.pacer.settled(now, { dispatchedAt: a.dispatchedAt, status: 0, tokensCharged: a.tokens, tokensUsed: 0 })
     a.pacer.requests.adjust(now, -1)
+    this.#givenBack(a)
     return false
   }
 }

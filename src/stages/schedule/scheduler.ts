@@ -82,7 +82,7 @@ export class Scheduler {
       this.shared === null || opts.breakers === undefined
         ? null
         : new SharedBreakerMirror({ breakers: this.shared.breakers, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
-    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror })
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror, givenBack: (a) => this.#woken(a) })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
@@ -168,6 +168,13 @@ export class Scheduler {
       pool.queue.adjustCounter(w.consumer, w.priority, used + completion - w.cost, w.weight)
     }
     this.#wakeups.poke(pacer)
+  }
+
+  /** What waits on an attempt's key may look again (a permit, trial or pacer charge was freed). */
+  #woken(a: ScheduledAttempt): void {
+    this.#wakeups.poke(a.breaker)
+    if (a.deployment !== null) this.#wakeups.poke(a.deployment.limit)
+    this.#wakeups.poke(a.pacer)
   }
 
   /**
