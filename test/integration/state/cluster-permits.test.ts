@@ -113,6 +113,7 @@ describe('three instances on Redis: permits are leases', () => {
 
     // Its leases are still there (a crash releases nothing), and each expires within 35 s of the kill.
     const leases = await cluster.redis.zrange(key, 0, -1, 'WITHSCORES')
+    const victims = leases.filter((_, i) => i % 2 === 0)
     const expiries = leases.filter((_, i) => i % 2 === 1).map(Number)
     expect(expiries).toHaveLength(3)
     for (const at of expiries) expect(at - killedAt).toBeLessThanOrEqual(35_000)
@@ -125,6 +126,8 @@ describe('three instances on Redis: permits are leases', () => {
     expect(served).toHaveLength(3)
     expect(Math.min(...served.map((r) => r.started_at)) - killedAt).toBeLessThanOrEqual(35_000)
     expect(maxOverlap(served)).toBe(3)
-    expect(await cluster.redis.zcard(key)).toBe(0)
+    // Gone from the set (the first instance's own releases may still be on their way).
+    const left = await cluster.redis.zrange(key, 0, -1)
+    expect(left.filter((id) => victims.includes(id))).toEqual([])
   }, 90_000)
 })
