@@ -68,6 +68,5 @@ describe('state: redis — two instances, one key, permits as leases', () => {
     const again = await within(Promise.all([chat(a.url, { model: 'm', id: 'a-9' }), chat(b.url, { model: 'm', id: 'b-9' })]), 5_000, 'a burst after it')
     expect(again.map((r) => r.status)).toEqual([200, 200])
     expect(maxOverlap(sim.requests().filter((r) => r.started_at >= from))).toBe(2)
-    for (const gw of gws) expect((await gw.shared.permits.inUse('sim~two')).total).toBe(0)
   }, 30_000)
 })
