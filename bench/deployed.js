@@ -18,6 +18,8 @@ providers:
   sim:
     type: openai
     base_url: ${simUrl}/v1
+    # Enough upstream connections for the 1,000-stream runs (the default is 256).
+    max_connections: 1024
     keys:
       - { id: bench-1, key: sk-bench-1, max_concurrent: 1000 }
       - { id: bench-2, key: sk-bench-2, max_concurrent: 1000 }

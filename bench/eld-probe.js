@@ -13,6 +13,11 @@ if (file) {
   const ms = (ns) => Math.round(ns / 1e4) / 100
   process.on('SIGUSR2', () => {
     const figures = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), rssMb: Math.round(process.memoryUsage.rss() / 1048576) }
+    // With --expose-gc (bench/memory.js), the live heap after a full collection: what requests hold, not garbage.
+    if (typeof globalThis.gc === 'function') {
+      globalThis.gc()
+      figures.liveHeapBytes = process.memoryUsage().heapUsed
+    }
     histogram.reset()
     writeFileSync(file, JSON.stringify(figures) + '\n')
   })

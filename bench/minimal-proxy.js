@@ -8,7 +8,8 @@ import { Pool } from 'undici'
 const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, upstream: { type: 'string' } } })
 if (!values.upstream) throw new Error('--upstream http://127.0.0.1:PORT is required')
 
-const pool = new Pool(values.upstream, { connections: 256 })
+// As many upstream connections as the full target allows itself (bench/deployed.js).
+const pool = new Pool(values.upstream, { connections: 1024 })
 // Built once, as a real gateway would: the upstream credential replaces the client's.
 const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-minimal' }
 

@@ -10,6 +10,7 @@
 //   npm run bench -- scrub               CPU per MB of the key scrubber on relayed bodies instead (bench/scrub.js)
 //   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //   npm run bench -- soak                resident memory under 15 minutes of mixed traffic (bench/soak.js)
+//   npm run bench -- memory              memory idle, with 1,000 streams and with 1,000 waiting requests (bench/memory.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_HIGH_RATE (the second open loop, default 3000),
@@ -43,6 +44,7 @@ const breakerMode = process.argv.slice(2).includes('breaker')
 const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
 const soakMode = process.argv.slice(2).includes('soak')
+const memoryMode = process.argv.slice(2).includes('memory')
 
 // A bench run takes minutes and the machine: --help or a mistyped option must not start one.
 const benchUsage = `Usage: npm run bench [-- MODE] [-- --profile]
@@ -565,7 +567,9 @@ const run = pacingMode
           ? () => import('./dashboard.js').then((m) => m.runDashboardBench())
           : soakMode
             ? () => import('./soak.js').then((m) => m.runSoak())
-            : main
+            : memoryMode
+              ? () => import('./memory.js').then((m) => m.runMemory())
+              : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

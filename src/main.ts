@@ -37,7 +37,7 @@ import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/in
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
-import { createLogger, flushLoggerSync } from './telemetry/logger.js'
+import { createLogger, droppedLogLines, flushLoggerSync } from './telemetry/logger.js'
 import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
@@ -185,6 +185,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     usageBuffer: () => ledger.pending,
     usageBufferCapacity: () => ledger.capacity,
     databaseUp: () => (database.reachable ? 1 : 0),
+    logLinesDropped: () => droppedLogLines(logger),
   })
   const drain = new Drain(() => status.inFlight)
   const scraper = new VllmMetricsScraper({ clock: opts.clock ?? systemClock, timers })

@@ -1,4 +1,5 @@
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Pool } from './dispatchers.js'
 
 export interface PoolSpec {
   readonly origin: string

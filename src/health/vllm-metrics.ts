@@ -1,4 +1,5 @@
-import { Agent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { Agent } from '../config/dispatchers.js'
 import { exchange } from './exchange.js'
 import { parseVllmMetrics } from './prometheus.js'
 import { systemTimers, type Clock, type TimerHandle, type Timers } from '../core/clock.js'

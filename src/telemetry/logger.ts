@@ -21,6 +21,15 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
 
 /** Writes out whatever the logger still buffers, synchronously, before the process exits. */
 export function flushLoggerSync(logger: Logger): void {
+  destinationOf(logger)?.flushSync()
+}
+
+/** Log lines the logger's own destination had to drop (0 for any other destination). */
+export function droppedLogLines(logger: Logger): number {
+  return destinationOf(logger)?.dropped ?? 0
+}
+
+function destinationOf(logger: Logger): BatchedDestination | null {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym]
-  if (stream instanceof BatchedDestination) stream.flushSync()
+  return stream instanceof BatchedDestination ? stream : null
 }

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import { Counter, Gauge, GaugeSet, Histogram, type Family } from './prometheus.js'
+import { Counter, CounterReading, Gauge, GaugeSet, Histogram, type Family } from './prometheus.js'
 
 // One registry per process. Label values are ids (model route, provider id, key id), never
 // secrets. The request-path metrics use sluice's own minimal families (see prometheus.ts);
@@ -18,6 +18,8 @@ export interface MetricsOptions {
   readonly usageBufferCapacity?: () => number
   /** 1 while the database answers, 0 while it cannot be reached. */
   readonly databaseUp?: () => number
+  /** Log lines lost to a stdout that was gone or whose reader fell behind. */
+  readonly logLinesDropped?: () => number
 }
 
 export function createMetrics(opts: MetricsOptions = {}) {
@@ -72,6 +74,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     ),
     usageBufferCapacity: new Gauge('sluice_usage_buffer_capacity_records', 'Usage records the buffer holds at most (usage.buffer).', opts.usageBufferCapacity ?? (() => 0)),
     databaseUp: new Gauge('sluice_database_up', '1 while the database answers, 0 while it cannot be reached (then /health/ready says degraded: "database").', opts.databaseUp ?? (() => 1)),
+    logLinesDropped: new CounterReading('sluice_log_lines_dropped_total', 'Log lines (access log included) lost because stdout was closed or its reader fell 16 MB behind. Should stay 0.', opts.logLinesDropped ?? (() => 0)),
     usageDropped: new Counter('sluice_usage_records_dropped_total', 'Usage records dropped because the database fell behind and the buffer (usage.buffer) was full. Should stay 0.', []),
     spend: new Counter('sluice_spend_usd_total', 'USD charged to callers from the usage the upstream reported and `pricing`, by model route and consumer tier ("none" without one).', ['model', 'tier']),
     tokens: new Counter('sluice_tokens_total', 'Tokens the upstream reported, by model route and type (prompt, completion).', ['model', 'type']),

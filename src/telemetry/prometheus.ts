@@ -17,7 +17,12 @@ function header(name: string, help: string, type: string): string {
 }
 
 abstract class Labelled<S> implements Family {
-  readonly #series = new Map<string, { labels: string; series: S }>()
+  readonly #series: Array<{ labels: string; series: S }> = []
+  /**
+   * One Map level per label, the leaf holding the series: a lookup is a Map.get per label value,
+   * with no key string built per call (a joined key cost ~0.5 µs per call, several per request).
+   */
+  readonly #root = new Map<string, unknown>()
   constructor(
     readonly name: string,
     readonly help: string,
@@ -26,10 +31,22 @@ abstract class Labelled<S> implements Family {
 
   /** The series for these label values (in `labelNames` order), created on first use. */
   series(...values: string[]): S {
-    const id = values.join('\u0000')
-    let entry = this.#series.get(id)
-    if (entry === undefined) this.#series.set(id, (entry = { labels: labelText(this.labelNames, values), series: this.create() }))
-    return entry.series
+    let level = this.#root
+    const last = values.length - 1
+    for (let i = 0; i < last; i++) {
+      const value = values[i] as string
+      let next = level.get(value) as Map<string, unknown> | undefined
+      if (next === undefined) level.set(value, (next = new Map()))
+      level = next
+    }
+    const leafKey = last < 0 ? '' : (values[last] as string)
+    let series = level.get(leafKey) as S | undefined
+    if (series === undefined) {
+      series = this.create()
+      level.set(leafKey, series)
+      this.#series.push({ labels: labelText(this.labelNames, values), series })
+    }
+    return series
   }
 
   protected abstract create(): S
@@ -37,7 +54,7 @@ abstract class Labelled<S> implements Family {
 
   render(): string {
     let out = header(this.name, this.help, this.type)
-    for (const { labels, series } of this.#series.values()) out += this.lines(labels, series)
+    for (const { labels, series } of this.#series) out += this.lines(labels, series)
     return out
   }
 
@@ -107,14 +124,20 @@ export class Histogram extends Labelled<HistogramSeries> {
 
 /** A value read when scraped. */
 export class Gauge implements Family {
+  protected readonly type: string = 'gauge'
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly read: () => number,
   ) {}
   render(): string {
-    return `${header(this.name, this.help, 'gauge')}${this.name} ${this.read()}\n`
+    return `${header(this.name, this.help, this.type)}${this.name} ${this.read()}\n`
   }
+}
+
+/** A count kept elsewhere (it only grows), read when scraped. */
+export class CounterReading extends Gauge {
+  protected override readonly type: string = 'counter'
 }
 
 /** Labelled values read when scraped, from state that lives elsewhere (queues, pacers). */
