@@ -8,6 +8,12 @@ import type { Agent as UndiciAgent, Pool as UndiciPool } from 'undici'
 // as the index's.
 const require = createRequire(import.meta.url)
 
+// The index also gives every dispatcher its request/stream/pipeline methods; the probes and the
+// vLLM scraper call dispatcher.request(), which without this is undefined in a process that
+// never loads the index (every probe then failed as a reset).
+const dispatcherBase = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }
+Object.assign(dispatcherBase.prototype, require('undici/lib/api/index.js') as object)
+
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof UndiciPool
 export type Pool = UndiciPool
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof UndiciAgent
