@@ -352,7 +352,7 @@ async function openRig(name, cap, s, runDeadline) {
  * floor(L) over time from the limit's own history (exact epoch instants, from the admin API's
  * recent_adjustments polled every 300 ms real), or null when a change was missed.
  */
-const FLOOR_REASONS = new Set(['concurrent_429', 'overshoot_429', 'high_utilization', 'slow_start'])
+const FLOOR_REASONS = new Set(['concurrent_429', 'overshoot_429', 'high_utilization', 'slow_start', 'probe_untested'])
 function floorSteps(rig) {
   const entries = [...rig.history.values()]
     // A slow_start entry from a level to itself marks slow start beginning again, not a move of L.

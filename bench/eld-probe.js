@@ -11,8 +11,9 @@ if (file) {
   const histogram = monitorEventLoopDelay({ resolution: 1 })
   histogram.enable()
   const ms = (ns) => Math.round(ns / 1e4) / 100
+  let seq = 0
   process.on('SIGUSR2', () => {
-    const figures = { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), rssMb: Math.round(process.memoryUsage.rss() / 1048576) }
+    const figures = { seq: ++seq, p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max), rssMb: Math.round(process.memoryUsage.rss() / 1048576) }
     // With --expose-gc (bench/memory.js), the live heap after a full collection: what requests hold, not garbage.
     if (typeof globalThis.gc === 'function') {
       globalThis.gc()

@@ -115,6 +115,8 @@ export async function runLoad(o) {
   let completedInWindow = 0
   let window = null
 
+  /** Every request that got an answer, warm-up included: each must have its access-log line and usage record. */
+  let answered = 0
   const fail = (kind) => {
     errors.total++
     if (!measuring && window === null) errors.warmup++
@@ -126,6 +128,7 @@ export async function runLoad(o) {
     try {
       const sentAt = performance.now()
       const { statusCode, body } = await pool.request(request)
+      answered++
       if (streaming && statusCode === 200) {
         let last = null
         for await (const _chunk of body) {
@@ -282,6 +285,7 @@ export async function runLoad(o) {
     warmupS,
     windowS: round3(seconds),
     completed: completedInWindow,
+    answered,
     rps: Math.round(completedInWindow / seconds),
     latencyMs: samples.summary(),
     firstByteMs: streaming ? firstByte.summary() : null,

@@ -4,7 +4,7 @@
 // live heap (after a full collection, sluice run with --expose-gc) per request is the figure.
 import { spawn } from 'node:child_process'
 import { setMaxListeners } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -39,8 +39,11 @@ async function startSluice(dir, config) {
   writeFileSync(configFile, config(port))
   const key = createVirtualKey(root, configFile)
   const eldFile = join(dir, `probe-${port}.json`)
+  // stdout (the access log) to a file, as deployed.
+  const out = openSync(join(dir, `stdout-${port}.log`), 'w')
   const child = spawn(process.execPath, ['--expose-gc', '--import', pathToFileURL(join(here, 'eld-probe.js')).href, 'dist/cli.js', 'start', '--config', configFile],
-    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, BENCH_ELD_FILE: eldFile } })
+    { cwd: root, stdio: ['ignore', out, 'inherit'], env: { ...process.env, BENCH_ELD_FILE: eldFile } })
+  closeSync(out)
   const url = `http://127.0.0.1:${port}`
   const pool = new Pool(url, { connections: Math.max(streams, waiting) + 16, headersTimeout: 120_000, bodyTimeout: 120_000 })
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` }
@@ -82,22 +85,25 @@ export async function runMemory() {
   try {
     const s = await startSluice(dir, (port) => deployedConfig(sim.url, port, join(dir, `s-${port}.db`)).replace('max_connections: 1024', `max_connections: ${Math.max(1024, streams + 16)}`))
     try {
-      await sleep(1000)
+      await sleep(1500) // past the usage ledger's first batch, so its writer thread is counted
       const idle = await s.probe()
       report.idle = { rssMb: idle.rssMb, liveHeapMb: mb(idle.liveHeapBytes) }
-      let firstChunks = 0
+      // Streams that have their first chunk and have not ended: the ones sluice holds open now.
+      let openNow = 0
       const open = Array.from({ length: streams }, async () => {
         const r = await s.pool.request({ method: 'POST', path: CHAT_PATH, headers: s.headers, body: STREAM_BODY })
         let first = true
         for await (const _chunk of r.body) {
-          if (first) firstChunks++
+          if (first) openNow++
           first = false
         }
+        if (!first) openNow--
         return r.statusCode
       })
-      for (let i = 0; i < 200 && firstChunks < streams; i++) await sleep(25)
+      for (let i = 0; i < 120 && openNow < streams; i++) await sleep(25)
+      const held = openNow
       const busy = await s.probe()
-      report.streams = { count: streams, openAtProbe: firstChunks, rssMb: busy.rssMb, liveHeapMb: mb(busy.liveHeapBytes), liveHeapPerStreamKb: kb((busy.liveHeapBytes - idle.liveHeapBytes) / streams) }
+      report.streams = { count: streams, openAtProbe: held, rssMb: busy.rssMb, liveHeapMb: mb(busy.liveHeapBytes), liveHeapPerStreamKb: kb((busy.liveHeapBytes - idle.liveHeapBytes) / Math.max(1, held)) }
       const statuses = await Promise.all(open)
       report.streams.ok = statuses.filter((c) => c === 200).length
     } finally {

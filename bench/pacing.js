@@ -11,7 +11,7 @@
 //
 // Environment: PACING_SCALE (limit multiplier, default 25: a 1,000-RPM key, ≤ 3,000 offered
 // requests per minute per run), PACING_MINUTES_FACTOR (run length multiplier, default 1),
-// PACING_ONLY (a,b,c,d,e), PACING_PARALLEL (1: a–d in parallel child processes, the default;
+// PACING_ONLY (a,b,c,d,e; f, the 12-minute low-demand return of issue 14, only when named), PACING_PARALLEL (1: a–d in parallel child processes, the default;
 // 0: one after the other), PACING_UPSTREAM_MS (simulator answer time, default 200),
 // PACING_SEED (arrival schedule, default 1), PACING_C_ALGORITHMS (default
 // token-bucket,fixed-window,sliding-log), PACING_D_MIX (urgent,high,normal,low shares, default 10,20,30,40).
@@ -58,7 +58,7 @@ function readSettings() {
     bPhases: list('PACING_B_PHASES', '0,15,30,45').map(Number),
   }
   if (!s.bPhases.every((x) => x >= 0 && x < 60)) throw new Error('PACING_B_PHASES: seconds into the upstream minute, 0 ≤ x < 60')
-  for (const x of s.only) if (!['a', 'b', 'c', 'd', 'e'].includes(x)) throw new Error(`PACING_ONLY: unknown scenario ${x}`)
+  for (const x of s.only) if (!['a', 'b', 'c', 'd', 'e', 'f'].includes(x)) throw new Error(`PACING_ONLY: unknown scenario ${x}`)
   for (const x of s.cAlgorithms) if (!ALGORITHMS.includes(x)) throw new Error(`PACING_C_ALGORITHMS: unknown algorithm ${x}`)
   if (s.dMix.length !== 4 || !s.dMix.every((x) => x >= 0) || s.dMix.reduce((a, b) => a + b, 0) <= 0) throw new Error('PACING_D_MIX: four non-negative shares, urgent,high,normal,low')
   return s
@@ -82,6 +82,7 @@ const TARGETS = {
   bServedPct: 93, // ≥ 93 % of the true limit over the last 2 minutes
   c429: 0, // no upstream 429 at all
   dUrgentP99Ms: 2000, // urgent p99 queue wait
+  fBackMinutes: 10, // L̂ within 3 % of the limit this soon after demand returns
 }
 
 function scenarioPlans(s) {
@@ -117,6 +118,15 @@ function scenarioPlans(s) {
     plans.push({
       ...defaults, id: 'd', scenario: 'd', algorithm: 'sliding-log', headers: 'none', retryAfter: false, trueRpm: L, configuredRpm: L, offered: 3,
       durationMs: ms(3), measureFromMs: 0, queue: { max_size: maxSize, per_consumer: maxSize, when_full: 'shed-lowest' }, mix: s.dMix.map((x) => x / total),
+    })
+  }
+  if (s.only.includes('f')) {
+    // Issue 14's faster return: two minutes at half the limit, unpaced (no rpm configured), end
+    // in one RPM 429 (scripted: a sliding log cannot refuse that demand), so L̂ is what the key
+    // was asked for; then 3× the limit. How long until L̂ is back within 3 % of the limit?
+    plans.push({
+      ...defaults, id: 'f-low-demand', scenario: 'f', algorithm: 'sliding-log', headers: 'none', retryAfter: false, trueRpm: L, configuredRpm: null, offered: 3,
+      lowDemand: { rpm: Math.round(L / 2), ms: ms(2) }, durationMs: ms(12), measureFromMs: ms(10),
     })
   }
   return plans
@@ -213,10 +223,11 @@ async function runScenario(plan) {
 
   const rng = prng(plan.seed * 7919 + plan.id.length * 31 + plan.id.charCodeAt(plan.id.length - 1))
   const ratePerMs = (plan.offered * plan.trueRpm) / 60_000
+  const rateAt = (t) => (plan.lowDemand && t < plan.lowDemand.ms ? plan.lowDemand.rpm / 60_000 : ratePerMs)
   /** Poisson arrivals over the run, with a priority drawn from the mix. */
   const schedule = []
   for (let t = 0; ;) {
-    t += -Math.log(1 - rng()) / ratePerMs
+    t += -Math.log(1 - rng()) / rateAt(t)
     if (t >= plan.durationMs) break
     const u = rng()
     let p = 0
@@ -306,6 +317,14 @@ async function runScenario(plan) {
     lastProgress = now
   }
   const progressTimer = setInterval(() => progress('load '), 15_000)
+  // f: the low-demand phase ends in one RPM 429, in OpenAI's words.
+  let refusedAtMs = null
+  const lowDemandEnd = plan.lowDemand
+    ? setTimeout(() => {
+      refusedAtMs = Date.now() - wall0
+      sim.script([{ kind: 'error', status: 429, body: { error: { message: 'Rate limit reached for requests per min (RPM): Limit 100, Used 100, Requested 1.', type: 'requests', code: 'rate_limit_exceeded' } } }])
+    }, plan.lowDemand.ms)
+    : null
 
   // Open loop: every arrival leaves at its scheduled time whatever the replies do.
   const pending = []
@@ -328,6 +347,7 @@ async function runScenario(plan) {
   })
   const loadEndedMs = Date.now() - wall0
   clearInterval(progressTimer)
+  if (lowDemandEnd) clearTimeout(lowDemandEnd)
   progress('load ')
 
   // Every request must end: wait for the queue to drain (at most the longest max wait + slack).
@@ -350,7 +370,7 @@ async function runScenario(plan) {
   await gw.shutdown()
   await sim.close()
 
-  const result = analyse(plan, { records, upstream, samples, access: access.lines.map((l) => JSON.parse(l)), loadEndedMs, timedOut, maxOutstanding, connections, lateness, simStats, finalStatus })
+  const result = analyse(plan, { records, upstream, samples, access: access.lines.map((l) => JSON.parse(l)), loadEndedMs, timedOut, maxOutstanding, connections, lateness, simStats, finalStatus, refusedAtMs })
   result.process = {
     cpuSeconds: r2((cpu.user + cpu.system) / 1e6),
     wallSeconds: r1((performance.now() - t0) / 1000),
@@ -443,6 +463,8 @@ function analyse(plan, d) {
     upstream: {
       whole: windowStats(upstream, 0, D, allowed),
       measured: windowStats(upstream, plan.measureFromMs, D, allowed),
+      // Issue 14's second target for b: < 1 % of the attempts from 40 s on are refused.
+      from40s: windowStats(upstream, 40_000, D, allowed),
       afterLoad: windowStats(upstream, D, Infinity, null),
       first429S: r1((upstream.find((u) => u.status === 429)?.t ?? NaN) / 1000),
       clusters429: clusters429(upstream.filter((u) => u.t < D)),
@@ -453,7 +475,30 @@ function analyse(plan, d) {
     samples,
   }
   if (plan.scenario === 'd') result.priorities = analysePriorities(plan, records, access)
+  if (plan.scenario === 'f') result.lowDemand = analyseLowDemand(plan, d)
   return result
+}
+
+/**
+ * Scenario f: L̂ when the scripted 429 taught it, and how long after demand returned (the end of
+ * the low-demand phase) the /status samples first show it within 3 % of the limit; upstream 429s
+ * from then on (the scripted one excluded).
+ */
+function analyseLowDemand(plan, d) {
+  const back = plan.lowDemand.ms
+  const ok = d.samples.filter((s) => !s.error && s.t >= back)
+  const taught = ok.find((s) => s.learned !== null)
+  const within = ok.find((s) => s.learned !== null && Math.abs(s.learned - plan.trueRpm) <= 0.03 * plan.trueRpm)
+  const after = d.upstream.filter((u) => u.t >= back && u.t < plan.durationMs)
+  return {
+    refusedAtS: d.refusedAtMs === null ? null : r1(d.refusedAtMs / 1000),
+    learnedAfter429: taught?.learned ?? null,
+    backMinutes: within ? r2((within.t - back) / 60_000) : null,
+    learnedAtEnd: ok.at(-1)?.learned ?? null,
+    upstream429sAfterReturn: Math.max(0, after.filter((u) => u.status === 429).length - 1),
+    attemptsAfterReturn: after.length,
+    path: ok.filter((s, i) => i === 0 || s.learned !== ok[i - 1].learned).map((s) => ({ t: r1(s.t / 1000), learned: s.learned })),
+  }
 }
 
 /**
@@ -895,11 +940,19 @@ function checksFor(runs, e) {
     if (r.plan.scenario === 'b') {
       add(id, 'upstream 429s, % of attempts, last 2 min', '< 1 %', fmtPct(r.upstream.measured.pct429), r.upstream.measured.pct429 < TARGETS.b429Pct, `${r.upstream.measured.r429} of ${r.upstream.measured.attempts}`)
       add(id, 'served, % of the true limit, last 2 min', '≥ 93 %', fmtPct(r.upstream.measured.servedPct), r.upstream.measured.servedPct >= TARGETS.bServedPct, `${r.upstream.measured.okPerMin} ok/min of ${r.plan.trueRpm}`)
+      add(id, 'upstream 429s, % of attempts from 40 s', '< 1 %', fmtPct(r.upstream.from40s.pct429), r.upstream.from40s.pct429 < TARGETS.b429Pct, `${r.upstream.from40s.r429} of ${r.upstream.from40s.attempts}`)
       add(id, 'upstream 429s, % of attempts, whole run', '(report)', fmtPct(r.upstream.whole.pct429), null, `${r.upstream.whole.r429} of ${r.upstream.whole.attempts}`)
     }
     if (r.plan.scenario === 'c') {
       add(id, 'upstream 429s, whole run', '0', fmtN(r.upstream.whole.r429), r.upstream.whole.r429 === TARGETS.c429, `of ${r.upstream.whole.attempts} attempts`)
       add(id, 'served, % of the limit, whole run', '(report)', fmtPct(r.upstream.whole.servedPct), null, `${r.upstream.whole.okPerMin} ok/min of ${r.plan.trueRpm}`)
+    }
+    if (r.plan.scenario === 'f') {
+      const f = r.lowDemand
+      add(id, 'minutes until L̂ within 3 % of the limit after demand returns', `≤ ${TARGETS.fBackMinutes} min`, f.backMinutes === null ? 'not reached' : `${f.backMinutes} min`, f.backMinutes !== null && f.backMinutes <= TARGETS.fBackMinutes,
+        `L̂ ${f.learnedAfter429} after the 429 at ${f.refusedAtS} s, ${f.learnedAtEnd} at the end; ${f.path.map((x) => `${x.t} s: ${x.learned}`).join(', ')}`)
+      add(id, 'upstream 429s after demand returned', '(report)', fmtN(f.upstream429sAfterReturn), null, `of ${fmtN(f.attemptsAfterReturn)} attempts`)
+      add(id, 'served, % of the limit, last 2 min', '(report)', fmtPct(r.upstream.measured.servedPct), null, `${r.upstream.measured.okPerMin} ok/min of ${r.plan.trueRpm}`)
     }
     if (r.plan.scenario === 'd') {
       const p = r.priorities

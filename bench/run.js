@@ -11,6 +11,7 @@
 //   npm run bench -- dashboard           CPU with the dashboard's event stream open vs closed (bench/dashboard.js)
 //   npm run bench -- soak                resident memory under 15 minutes of mixed traffic (bench/soak.js)
 //   npm run bench -- memory              memory idle, with 1,000 streams and with 1,000 waiting requests (bench/memory.js)
+//   npm run bench -- cluster             1 instance in memory vs 1 and 3 on Redis: CPU, latency, Redis commands per request (bench/cluster.js)
 //
 // Environment: BENCH_SECONDS (measured window, default 10), BENCH_WARMUP (default 3),
 // BENCH_RATE (open-loop rate, default 1000), BENCH_HIGH_RATE (the second open loop, default 3000),
@@ -22,10 +23,11 @@
 // false), BENCH_QUIET_WAIT (seconds to wait for other work on the machine to
 // stop before each run, default 10), BENCH_RETRIES (re-runs of a run that other work
 // disturbed, default 2), BENCH_BUDGET (seconds of wall time that waits and re-runs may stretch
-// the whole bench to, default 150).
+// the whole bench to, default 600).
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -45,6 +47,7 @@ const scrubMode = process.argv.slice(2).includes('scrub')
 const dashboardMode = process.argv.slice(2).includes('dashboard')
 const soakMode = process.argv.slice(2).includes('soak')
 const memoryMode = process.argv.slice(2).includes('memory')
+const clusterMode = process.argv.slice(2).includes('cluster')
 
 // A bench run takes minutes and the machine: --help or a mistyped option must not start one.
 const benchUsage = `Usage: npm run bench [-- MODE] [-- --profile]
@@ -289,13 +292,11 @@ function countUsageRecords(file) {
   return out.status === 0 && Number.isInteger(n) ? n : null
 }
 
-function countLines(file) {
-  return new Promise((resolve, reject) => {
-    let n = 0
-    createReadStream(file).on('data', (c) => {
-      for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) n++
-    }).on('end', () => resolve(n)).on('error', reject)
-  })
+/** Access-log lines in a log file: the lines whose msg is "request" (start and stop lines are not). */
+async function countAccessLines(file) {
+  let n = 0
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.includes('"msg":"request"')) n++
+  return n
 }
 
 // Waits and re-runs spend the slack between the planned run time and BENCH_BUDGET, so that a
@@ -343,6 +344,9 @@ async function measureOnce(scenario, kind, sim) {
   const target = await startTarget(kind, sim.url)
   try {
     const pre = await preflight(target.url, kind, target.auth)
+    // Idle is after the usage ledger's first batch (written 1 s after the preflight), so that
+    // everything a running sluice has — its writer thread included — is counted.
+    if (target.pid !== null) await new Promise((r) => setTimeout(r, 1500))
     const idleRssMb = target.pid === null ? null : residentMb(target.pid)
     const pids = [target.pid === null ? null : `sut=${target.pid}`, `sim=${sim.pid}`].filter(Boolean).join(',')
     const common = ['--url', target.url, '--warmup', String(settings.warmupS), '--duration', String(settings.durationS), '--cpu-pids', pids, '--clk-tck', String(clkTck), '--auth', target.auth]
@@ -355,12 +359,16 @@ async function measureOnce(scenario, kind, sim) {
         : ['--mode', 'open', '--rate', String(spec.rate())]
     const load = await runLoadProcess([...common, ...shape])
     const result = { scenario, target: kind, preflightModel: pre.model, idleRssMb, ...load }
-    if (target.eldFile && existsSync(target.eldFile)) result.eventLoop = JSON.parse(readFileSync(target.eldFile, 'utf8'))
+    // The probe writes at the window's start and at its end: only the second write is the window's.
+    if (target.eldFile && existsSync(target.eldFile)) {
+      const figures = JSON.parse(readFileSync(target.eldFile, 'utf8'))
+      if (figures.seq === 2) result.eventLoop = figures
+    }
     if (target.proc) {
       const exit = await stop(target.proc, kind)
       result.exit = exit
       if (target.accessLog) {
-        result.accessLogLines = await countLines(target.accessLog)
+        result.accessLogLines = await countAccessLines(target.accessLog)
         result.accessLogBytes = statSync(target.accessLog).size
         rmSync(target.accessLog)
       }
@@ -412,8 +420,10 @@ function checks(runs) {
     if (r.errors.total > 0) problems.push(`${r.errors.total} errors ${JSON.stringify(r.errors.byKind)}`)
     if (r.rate !== null && Math.abs(r.rps - r.rate) > r.rate * 0.02) problems.push(`achieved ${r.rps}/s, not ${r.rate}/s`)
     if (r.machine.otherCores > CONTENDED_CORES) warnings.push(`other processes used ${r.machine.otherCores} cores during the window`)
-    if (r.accessLogLines !== undefined && r.target !== 'sluice-nolog' && r.accessLogLines < r.completed) problems.push(`access log has ${r.accessLogLines} lines for ${r.completed} requests`)
-    if (r.usageRecords !== undefined && (r.usageRecords === null || r.usageRecords < r.completed)) problems.push(`usage ledger has ${r.usageRecords} records for ${r.completed} requests`)
+    // Every answered request (warm-up and the preflight included) has exactly one line and one record.
+    const served = r.answered + 1
+    if (r.accessLogLines !== undefined && r.target !== 'sluice-nolog' && r.accessLogLines !== served) problems.push(`access log has ${r.accessLogLines} request lines for ${served} answered requests`)
+    if (r.usageRecords !== undefined && r.usageRecords !== served) problems.push(`usage ledger has ${r.usageRecords} records for ${served} answered requests`)
     out.push({ name: `valid ${r.scenario}/${r.target}`, pass: problems.length === 0, warn: warnings.length > 0, text: [...problems, ...warnings].join('; ') || '0 errors, undisturbed' })
   }
   const pct = (x) => `${(x * 100).toFixed(1)}%`
@@ -521,14 +531,16 @@ async function profile() {
   if (profileTarget !== 'full' && profileTarget !== 'sluice') throw new Error('BENCH_PROFILE_TARGET is full or sluice')
   const dir = join(resultsDir, `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   mkdirSync(dir, { recursive: true })
-  const sim = await startSimulator({ ttftMs: 0 })
+  // BENCH_PROFILE_SCENARIO=stream profiles 100 concurrent streams instead of the closed loop.
+  const streaming = process.env.BENCH_PROFILE_SCENARIO === 'stream'
+  const sim = await startSimulator(streaming ? SCENARIOS.stream.upstream : { ttftMs: 0 })
   try {
     const target = await startTarget(profileTarget, sim.url, ['--cpu-prof', '--cpu-prof-dir', dir])
     try {
       await preflight(target.url, profileTarget, target.auth)
-      const load = await runLoadProcess(['--url', target.url, '--auth', target.auth, '--mode', 'closed', '--connections', String(settings.connections),
+      const load = await runLoadProcess(['--url', target.url, '--auth', target.auth, '--mode', streaming ? 'stream' : 'closed', '--connections', String(streaming ? settings.streams : settings.connections),
         '--warmup', String(settings.warmupS), '--duration', String(settings.durationS), '--cpu-pids', `sut=${target.pid}`, '--clk-tck', String(clkTck)])
-      process.stdout.write(`profiled closed loop: ${f0(load.rps)} rps, ${f1(load.cpu.sut.usPerRequest)} µs/req (profiler overhead included), ${load.errors.total} errors\n`)
+      process.stdout.write(`profiled ${streaming ? 'streams' : 'closed loop'}: ${f0(load.rps)} rps, ${f1(load.cpu.sut.usPerRequest)} µs/req (profiler overhead included), ${load.errors.total} errors\n`)
       await stop(target.proc, profileTarget)
       if (target.accessLog) rmSync(target.accessLog, { force: true })
     } finally {
@@ -552,8 +564,8 @@ process.once('SIGINT', () => {
   cleanup()
   process.exit(130)
 })
-// `pacing`, `concurrency`, `breaker` and `dashboard` run the scenarios of bench/pacing.js,
-// bench/concurrency.js, bench/breaker-soak.js and bench/dashboard.js instead; each starts and
+// `pacing`, `concurrency`, `breaker`, `dashboard` and `cluster` run the scenarios of bench/pacing.js,
+// bench/concurrency.js, bench/breaker-soak.js, bench/dashboard.js and bench/cluster.js instead; each starts and
 // stops its own servers. `scrub` measures in process, no servers.
 const run = pacingMode
   ? () => import('./pacing.js').then((m) => m.runPacing())
@@ -569,7 +581,9 @@ const run = pacingMode
             ? () => import('./soak.js').then((m) => m.runSoak())
             : memoryMode
               ? () => import('./memory.js').then((m) => m.runMemory())
-              : main
+              : clusterMode
+                ? () => import('./cluster.js').then((m) => m.runClusterBench())
+                : main
 run().then(cleanup, (err) => {
   cleanup()
   process.stderr.write(`bench failed: ${err.stack ?? err}\n`)

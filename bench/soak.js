@@ -5,7 +5,7 @@
 // upstream 500s and mid-stream resets drawn by the simulator. The question is whether RSS
 // levels off: the report gives its slope per minute over each third of the run.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -63,7 +63,10 @@ export async function runSoak() {
   const configFile = join(dir, 'sluice.yaml')
   writeFileSync(configFile, deployedConfig(sim.url, port, join(dir, 'sluice.db')))
   const key = createVirtualKey(root, configFile)
-  const child = spawn(process.execPath, ['dist/cli.js', 'start', '--config', configFile], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  // stdout (the access log) to a file, as deployed.
+  const out = openSync(join(dir, 'stdout.log'), 'w')
+  const child = spawn(process.execPath, ['dist/cli.js', 'start', '--config', configFile], { cwd: root, stdio: ['ignore', out, 'inherit'] })
+  closeSync(out)
   const url = `http://127.0.0.1:${port}`
   const pool = new Pool(url, { connections: 256, headersTimeout: 30_000, bodyTimeout: 30_000 })
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` }

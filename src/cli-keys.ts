@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseCommandLine, UsageError } from './cli-args.js'
+import { compileState } from './config/compile.js'
 import { loadKeysCommandConfig } from './config/load.js'
 import { parseDuration } from './config/units.js'
 import { ConsumerInputError, createConsumer, createKey } from './consumers/service.js'
 import { openStore } from './store/open.js'
 import { StoreConflictError } from './store/errors.js'
 import type { Store, VirtualKeyRow } from './store/types.js'
+import { openSharedState, type StateSettings } from './state/index.js'
 
 export const keysUsage = `Usage:
   sluice keys create --consumer NAME [--tier TIER] [--name LABEL] [--expires 30d]
@@ -14,8 +16,9 @@ export const keysUsage = `Usage:
                                      Prints the key once on stdout; only its prefix is kept.
   sluice keys list [--consumer NAME] [--json]
   sluice keys revoke PREFIX|ID       Revoke the key(s) with that prefix (sk-sluice-AbCd) or id
-Options for all: --config FILE (default ./sluice.yaml or $SLUICE_CONFIG; only its database and
-                 tiers are read, so no provider secret needs to be set),
+Options for all: --config FILE (default ./sluice.yaml or $SLUICE_CONFIG; only its database,
+                 tiers and state are read, so no provider secret needs to be set; with state on
+                 Redis a revoke reaches the running instances at once),
                  --database URL (overrides the config's database), -h, --help
 `
 
@@ -54,7 +57,7 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream = p
       case 'list':
         return await list(store, values, out, err)
       default:
-        return await revoke(store, positionals[0] as string, out, err)
+        return await revoke(store, positionals[0] as string, cfg === null ? null : compileState(cfg.state), out, err)
     }
   } catch (e) {
     if (e instanceof ConsumerInputError) {
@@ -119,7 +122,7 @@ async function list(store: Store, values: Values, out: NodeJS.WritableStream, er
   return 0
 }
 
-async function revoke(store: Store, target: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+async function revoke(store: Store, target: string, state: StateSettings | null, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let revoked: VirtualKeyRow[]
   try {
     revoked = await store.virtualKeys.revoke(target, Date.now())
@@ -135,9 +138,29 @@ async function revoke(store: Store, target: string, out: NodeJS.WritableStream, 
     return 1
   }
   for (const k of revoked) out.write(`revoked ${k.prefix} (${k.id})\n`)
+  if (state !== null && state.kind === 'redis' && (await publishRevoke(state, target, err))) {
+    err.write('running gateways on this Redis refuse it at once\n')
+    return 0
+  }
   // A running gateway trusts a key it has seen for up to 30 s before asking the database again.
   err.write('running gateways refuse it within 30 s (at once if revoked through the admin API)\n')
   return 0
+}
+
+/** Tells the running instances (their invalidation channel); false when Redis cannot be reached (the cache TTL then applies). */
+async function publishRevoke(settings: StateSettings, target: string, err: NodeJS.WritableStream): Promise<boolean> {
+  try {
+    const shared = await openSharedState(settings, { instanceId: 'sluice-keys-cli' })
+    try {
+      await shared.invalidation.publish({ kind: 'virtual-key-revoked', id: target, from: shared.instanceId })
+      return true
+    } finally {
+      await shared.close()
+    }
+  } catch (e) {
+    err.write(`could not tell the running gateways through Redis (${(e as Error).message})\n`)
+    return false
+  }
 }
 
 function describe(k: VirtualKeyRow) {

@@ -12,6 +12,7 @@ import { addConsumerRoutes } from './admin/consumers.js'
 import { addUsageRoutes } from './admin/usage.js'
 import { addDailyUsageRoute } from './admin/usage-daily.js'
 import { addConfigRoutes } from './admin/config-view.js'
+import { addClusterRoutes } from './admin/cluster.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
@@ -37,13 +38,19 @@ import { ConsumerDirectory, callerCheck, type KeyRecord } from './stages/auth/in
 import { openApiDocument } from './admin/openapi.js'
 import type { ConsumerRow, Store, VirtualKeyRow } from './store/types.js'
 import type { ConsumerSettingsInput } from './core/admit/index.js'
-import { createLogger, droppedLogLines, flushLoggerSync } from './telemetry/logger.js'
+import { createLogger, droppedLogLines, flushLogger, flushLoggerSync } from './telemetry/logger.js'
 import { createDashboard, dashboardGauges, type Dashboard } from './dashboard/index.js'
 import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { ConfigError } from './config/load.js'
 import { sqliteBesideRedis } from './config/references.js'
-import { openSharedState, type SharedState, type StateSettings } from './state/index.js'
+import { instanceTtlMs, openSharedState, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
+import { Cluster, type ClusterSnapshot } from './state/cluster.js'
+import type { SharedConsumerLimits } from './stages/admit/index.js'
+import { InvalidationRelay } from './state/invalidation-relay.js'
+import { SpendBacklog } from './state/spend-backlog.js'
+import { SettlementBatch } from './state/settlement-batch.js'
+import type { ConsumerCache } from './admin/consumers.js'
 import { createMetrics, type Metrics } from './telemetry/metrics.js'
 
 // The composition root: the only file that joins adapters to ports.
@@ -165,6 +172,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     opts.authCache?.now ?? (() => performance.now()),
     { ...opts.authCache, health: database },
   )
+  // Several instances (issue 15): the registry, the degraded mode, admin changes published to all.
+  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory', permitKeys: () => [...limits.all()].map((l) => l.id) })
+  const { cluster } = instances
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
   const touchKeys = (): Promise<void> => {
@@ -177,7 +187,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     return touchKeys()
   })
   const status = new StatusTracker()
-  status.degraded = () => (database.reachable ? null : 'database')
+  status.degraded = () => (database.reachable ? (cluster.up ? null : 'state') : cluster.up ? 'database' : 'database,state')
   const metrics = createMetrics({
     defaultMetrics: opts.processMetrics,
     inFlight: () => status.inFlight,
@@ -185,6 +195,8 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     usageBuffer: () => ledger.pending,
     usageBufferCapacity: () => ledger.capacity,
     databaseUp: () => (database.reachable ? 1 : 0),
+    stateUp: () => (cluster.up ? 1 : 0),
+    stateInstances: () => cluster.liveInstances,
     logLinesDropped: () => droppedLogLines(logger),
   })
   const drain = new Drain(() => status.inFlight)
@@ -196,6 +208,12 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     limits,
     breakers,
     shared,
+    // Redis away: each instance keeps to its share of a key's limit, by the live count last seen.
+    leases: {
+      liveInstances: () => cluster.liveInstances,
+      onError: (err) => logger.debug({ err: (err as Error).message }, 'permit leases: a Redis call failed; this instance keeps to its share'),
+      onLost: (ref) => logger.warn({ key: ref.keyId }, 'a running request lost its permit lease (Redis was away longer than a lease lives); its slot may be counted twice until it ends'),
+    },
     metrics,
     clock: opts.clock,
     timers,
@@ -208,7 +226,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     },
   })
   closers.add('scheduler', () => scheduler.close())
-  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind })
+  status.extra = () => ({ ...(scheduler.snapshot() as object), database: store.kind, state: instances.snapshot() })
   const prober = new Prober({
     clock: scheduler.clock,
     timers,
@@ -265,7 +283,13 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     shared,
     changed: () => undefined, // the scheduler hears every breaker change through the registry
   })
-  addConsumerRoutes(router, { store, cache: directory, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addConsumerRoutes(router, { store, cache: instances.consumerCache, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
+  addClusterRoutes(router, {
+    snapshot: () => cluster.snapshot(),
+    live: () => shared.instances.live(instanceTtlMs),
+    keys: () => [...limits.all()].map((l) => ({ id: l.id, provider: l.provider, key: l.key, limit: l.effective })),
+    permitsInUse: shared.kind === 'redis' ? (keyId) => shared.permits.inUse(keyId) : null,
+  })
   addUsageRoutes(router, { usage: store.usage, consumers: store.consumers })
   addDailyUsageRoute(router, { usage: store.usage, consumers: store.consumers, tiers: () => holder.current.tiers, now: () => scheduler.epoch.now() })
   addConfigRoutes(router, { runtime: () => holder.current, reload })
@@ -284,7 +308,14 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     logger,
     ledger: (record) => ledger.record(record),
     auth: { directory, epoch: () => scheduler.epoch.now() },
-    admit: { limits: consumerLimits, clock: scheduler.clock, epoch: () => scheduler.epoch.now(), spentSince: (id, since) => store.usage.spentSince(id, since) },
+    admit: {
+      limits: consumerLimits,
+      clock: scheduler.clock,
+      epoch: () => scheduler.epoch.now(),
+      spentSince: (id, since) => store.usage.spentSince(id, since),
+      // Memory: the in-process limiters alone, as fast as before shared state existed.
+      shared: instances.consumerLimits,
+    },
     isDraining: () => drain.draining,
     onFinished: (ctx) => {
       status.record(ctx)
@@ -345,6 +376,9 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       setDrained(clean)
       await closers.closeAll((name, err) => logger.warn({ err: (err as Error).message, part: name }, 'could not close cleanly'))
       logger.info({ clean }, 'stopped')
+      // Written out asynchronously first, so that the synchronous flush before exit has nothing
+      // left to reorder behind a write still in the thread pool.
+      await flushLogger(logger)
       flushLoggerSync(logger)
       return clean
     })()
@@ -365,6 +399,86 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     reload,
     events,
     shutdown,
+  }
+}
+
+interface Instances {
+  readonly cluster: Cluster
+  /** What the admin API tells when consumers and keys change: this instance's auth cache, and with Redis every instance's. */
+  readonly consumerCache: ConsumerCache
+  /** The consumer limits counted across instances; null in memory (the admit stage's in-process path). */
+  readonly consumerLimits: SharedConsumerLimits | null
+  snapshot(): ClusterSnapshot & { readonly spend_owed_consumers: number }
+}
+
+/**
+ * With `state: redis`: this instance joins the registry (heartbeats), relays admin changes to
+ * consumers and keys to the others, batches settlements and keeps spend that could not reach
+ * Redis; logs the degraded mode once each way. In memory nothing starts and every call stays in
+ * this process.
+ */
+async function joinInstances(
+  shared: SharedState,
+  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string; readonly permitKeys: () => Iterable<string> },
+): Promise<Instances> {
+  const { directory, logger, closers } = deps
+  // Budget spend that could not reach Redis is charged there once it answers again.
+  const owedSpend = new SpendBacklog()
+  const cluster = new Cluster(shared, {
+    timers: deps.timers,
+    ...(shared.kind === 'redis' ? { permitKeys: deps.permitKeys } : {}),
+    onHeartbeat: () => {
+      if (owedSpend.size > 0) void owedSpend.flush(shared.spend)
+    },
+    onDegraded: () => logger.warn({ state: deps.where }, 'shared state cannot be reached: each instance keeps to its share of every consumer limit until it answers'),
+    onRecovered: (downForMs) => {
+      logger.info({ downForMs }, 'shared state answers again: limits are counted across the instances again')
+      // Changes published while this instance was away never reached it.
+      directory.invalidate()
+    },
+    onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
+  })
+  const snapshot = () => ({ ...cluster.snapshot(), spend_owed_consumers: owedSpend.size })
+  if (shared.kind !== 'redis') return { cluster, consumerCache: directory, consumerLimits: null, snapshot }
+
+  // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
+  const settlements = new SettlementBatch(shared.consumerRates, {
+    timers: deps.timers,
+    onError: (err, items) => {
+      cluster.settlementsFailed()
+      // A flush that timed out may have been applied: owing it could charge the spend twice.
+      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
+      for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
+    },
+  })
+  closers.add('settlements', () => settlements.flush())
+  await cluster.start()
+  closers.add('instance registry', () => cluster.stop())
+  const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
+    apply: () => directory.invalidate(),
+    onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
+  })
+  await relay.start()
+  closers.add('invalidation relay', () => relay.stop())
+  return {
+    cluster,
+    snapshot,
+    consumerCache: {
+      invalidate: (change) => {
+        directory.invalidate()
+        relay.publish(change)
+      },
+      consumerCreated: () => directory.consumerCreated(),
+    },
+    consumerLimits: {
+      rates: shared.consumerRates,
+      spend: shared.spend,
+      health: shared.health,
+      instances: () => cluster.liveInstances,
+      failed: () => cluster.fellBack(),
+      owe: (id, period, pico) => owedSpend.owe(id, period, pico),
+      settle: (id, settlement) => settlements.add(id, settlement),
+    },
   }
 }
 

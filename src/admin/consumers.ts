@@ -6,22 +6,26 @@ import { ConsumerInputError, createConsumer, createKey } from '../consumers/serv
 import { SluiceError } from '../errors.js'
 import { StoreConflictError } from '../store/errors.js'
 import type { ConsumerPatch, ConsumerRow, Store, VirtualKeyRow } from '../store/types.js'
+import type { Invalidation } from '../state/invalidation.js'
 import type { AdminRequest, AdminResponse, Router } from './router.js'
 
 // Consumers and their virtual keys. Every change is followed by a word to the auth cache, so
 // the very next data-plane request sees it (a revoked key is refused at once, a new tier applies
-// at once). A key's secret appears in exactly one answer, the one that creates it; lists show
+// at once) — on every instance, when they share state (main.ts publishes the word). A key's secret appears in exactly one answer, the one that creates it; lists show
 // its prefix only.
 
 const base = '/api/admin'
 
 /** What the auth stage caches about consumers and keys (the ConsumerDirectory). */
 export interface ConsumerCache {
-  /** Keys or consumers changed: forget what was cached. */
-  invalidate(): void
+  /** Keys or consumers changed: forget what was cached. `change` says what, for the other instances. */
+  invalidate(change: CacheChange): void
   /** A consumer exists now: `auth` unset means required from the next request. */
   consumerCreated(): void
 }
+
+/** What changed: a key revoked (its id or prefix), a consumer disabled or otherwise changed (its id). */
+export type CacheChange = Pick<Invalidation, 'kind' | 'id'>
 
 export interface ConsumersDeps {
   readonly store: Store
@@ -115,7 +119,7 @@ export function addConsumerRoutes(router: Router, deps: ConsumersDeps): void {
     await checkNameFree(input.name)
     const row = await guard(() => createConsumer(store, new Set(deps.tiers().keys()), { name: input.name, tier: tierName, overrides: overridesOf(input.overrides) }, deps.now()), { name: input.name })
     cache.consumerCreated()
-    cache.invalidate()
+    cache.invalidate({ kind: 'consumer-changed', id: row.id })
     return { status: 201, body: describeConsumer(row) }
   })
 
@@ -132,7 +136,7 @@ export function addConsumerRoutes(router: Router, deps: ConsumersDeps): void {
     if (input.overrides !== undefined) patch.overrides = overridesOf(input.overrides)
     if (input.disabled !== undefined) patch.disabled = input.disabled
     const row = await guard(() => store.consumers.update(current.id, patch, deps.now()), input.name === undefined ? {} : { name: input.name })
-    cache.invalidate()
+    cache.invalidate({ kind: input.disabled === true ? 'consumer-disabled' : 'consumer-changed', id: current.id })
     if (row === null) throw new SluiceError('consumer_not_found', [current.id])
     return ok(describeConsumer(row))
   })
@@ -140,7 +144,7 @@ export function addConsumerRoutes(router: Router, deps: ConsumersDeps): void {
   router.add('DELETE', `${base}/consumers/{id}`, { role: 'admin', summary: 'Delete a consumer and its keys (its usage records stay)' }, async (r) => {
     const id = r.params.id as string
     const deleted = await store.consumers.delete(id)
-    cache.invalidate()
+    cache.invalidate({ kind: 'consumer-disabled', id })
     if (!deleted) throw new SluiceError('consumer_not_found', [id])
     return ok({ id, deleted: true })
   })
@@ -163,7 +167,8 @@ export function addConsumerRoutes(router: Router, deps: ConsumersDeps): void {
       expiresAt = now + parseDuration(input.expires_in)
     }
     const created = await guard(() => createKey(store, consumer.id, { name: input.name ?? null, expiresAt }, now), { fields: { expires_at: expiryField } })
-    cache.invalidate()
+    // A key tried before it existed is remembered as unknown for a few seconds: forget that too.
+    cache.invalidate({ kind: 'consumer-changed', id: consumer.id })
     const k = created.key
     return { status: 201, body: { key: created.secret, id: k.id, consumer_id: k.consumerId, prefix: k.prefix, name: k.name, created_at: iso(k.createdAt), expires_at: isoOrNull(k.expiresAt) } }
   })
@@ -185,7 +190,7 @@ export function addConsumerRoutes(router: Router, deps: ConsumersDeps): void {
   router.add('POST', `${base}/keys/{id_or_prefix}/revoke`, { role: 'admin', summary: 'Revoke a key by its id, or the one active key with this prefix' }, async (r) => {
     const target = r.params.id_or_prefix as string
     const revoked = await guard(() => store.virtualKeys.revoke(target, deps.now()), { target })
-    cache.invalidate()
+    cache.invalidate({ kind: 'virtual-key-revoked', id: target })
     if (revoked.length === 0) throw new SluiceError('virtual_key_not_found', [target])
     const now = deps.now()
     return ok({ object: 'list', data: revoked.map((k) => describeKey(k, now, null)) })

@@ -306,7 +306,8 @@ function compileProvider(id: string, p: ProviderConfigParsed, pools: UpstreamPoo
 
 const memoryState: StateSettings = Object.freeze({ kind: 'memory' })
 
-function compileState(state: SluiceConfigParsed['state']): StateSettings {
+/** `state:` as parsed → what openSharedState takes (also for `sluice keys`, which reads only a few fields). */
+export function compileState(state: SluiceConfigParsed['state']): StateSettings {
   if (state === 'memory') return memoryState
   if (typeof state === 'string') return parseRedisUrl(state)
   return parseRedisUrl(state.url, { password: state.password, keyPrefix: state.key_prefix, commandTimeoutMs: state.timeout })

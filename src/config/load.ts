@@ -40,7 +40,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 export function loadKeysCommandConfig(file: string, env: NodeJS.ProcessEnv = process.env): KeysCommandConfigParsed {
   const text = readConfigFile(file)
   const { doc, lineOf } = parseYaml(text, file)
-  const issues = interpolate(doc, env, lineOf, ['database', 'tiers'])
+  const issues = interpolate(doc, env, lineOf, ['database', 'tiers', 'state'])
   const result = KeysCommandConfig.safeParse(doc.toJS() ?? {}, { error: plainWording })
   if (result.success && issues.length === 0) return result.data
   throw new ConfigError(file, merge(issues, result.success ? [] : result.error.issues.map((i) => toIssue(i, doc, lineOf))))

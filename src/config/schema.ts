@@ -344,7 +344,7 @@ const stateSetting = z
   .union([z.literal('memory'), redisUrl, RedisStateConfig])
   .default('memory')
   .describe(
-    'Where limits live while sluice runs (pacers, permits, breakers, consumer rates, pins). memory (the default): in this process, for one instance. redis://host:6379/0 (or rediss://, or an object with url, password, key_prefix, timeout): instances then share their permits of upstream keys (as leases), breakers, probe leader and pins through it. Redis needs a shared database (postgres://…): instances must see the same consumers, keys and learned limits. Read at start only.',
+    'Where limits live while sluice runs (pacers, permits, breakers, consumer rates, pins). memory (the default): in this process, for one instance. redis://host:6379/0 (or rediss://, or an object with url, password, key_prefix, timeout): instances then count the RPM, TPM and budget of each consumer together, apply admin changes to consumers and keys on all of them within a second, list each other (GET /api/admin/cluster), and share their permits of upstream keys (as leases), breakers, probe leader and pins through it. While Redis cannot be reached each instance keeps to its share of every consumer limit (limit ÷ live instances) and /health/ready says degraded: "state". Redis needs a shared database (postgres://…): instances must see the same consumers, keys and learned limits. Read at start only.',
   )
 
 export const LogConfig = z
@@ -384,6 +384,8 @@ export const SluiceConfig = z
 export const KeysCommandConfig = z.object({
   database: databaseUrl,
   tiers: z.record(identifier, TierConfig).default({}),
+  // Read so that a revoke reaches the running instances at once (their invalidation channel).
+  state: stateSetting,
 })
 
 export { wildcardPattern } from './references.js'

@@ -204,10 +204,14 @@ export class BatchedDestination {
 
   #break(): void {
     this.#broken = true
-    for (const chunk of this.#sealed) this.#dropped += countLines(chunk)
+    this.#seal()
+    for (let i = 0; i < this.#sealed.length; i++) {
+      const chunk = this.#sealed[i] as Buffer
+      this.#dropped += countLines(i === 0 ? chunk.subarray(this.#offset) : chunk)
+    }
     this.#sealed.length = 0
     this.#sealedBytes = 0
-    this.#length = 0
+    this.#offset = 0
     const waiting = this.#flushed
     this.#flushed = []
     for (const done of waiting) done()

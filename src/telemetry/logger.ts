@@ -15,8 +15,30 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       base: { service: 'sluice' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    opts.destination ?? new BatchedDestination(),
+    opts.destination ?? stdoutDestination(),
   )
+}
+
+let stdout: BatchedDestination | null = null
+
+/**
+ * The process's one stdout destination. Whatever is still buffered is written out however the
+ * process ends (a failed start returning its exit code, a crash): shutdown flushes on its own
+ * path, and this catches the rest.
+ */
+function stdoutDestination(): BatchedDestination {
+  if (stdout === null) {
+    const destination = (stdout = new BatchedDestination())
+    process.once('exit', () => destination.flushSync())
+  }
+  return stdout
+}
+
+/** Resolves once everything the logger buffered has been written (or could not be). */
+export function flushLogger(logger: Logger): Promise<void> {
+  const destination = destinationOf(logger)
+  if (destination === null) return Promise.resolve()
+  return new Promise((resolve) => destination.flush(() => resolve()))
 }
 
 /** Writes out whatever the logger still buffers, synchronously, before the process exits. */

@@ -18,6 +18,10 @@ export interface MetricsOptions {
   readonly usageBufferCapacity?: () => number
   /** 1 while the database answers, 0 while it cannot be reached. */
   readonly databaseUp?: () => number
+  /** 1 while shared state (`state:`) answers (always in memory), 0 while each instance keeps to its share. */
+  readonly stateUp?: () => number
+  /** Live instances when last seen (1 in memory). */
+  readonly stateInstances?: () => number
   /** Log lines lost to a stdout that was gone or whose reader fell behind. */
   readonly logLinesDropped?: () => number
 }
@@ -74,6 +78,8 @@ export function createMetrics(opts: MetricsOptions = {}) {
     ),
     usageBufferCapacity: new Gauge('sluice_usage_buffer_capacity_records', 'Usage records the buffer holds at most (usage.buffer).', opts.usageBufferCapacity ?? (() => 0)),
     databaseUp: new Gauge('sluice_database_up', '1 while the database answers, 0 while it cannot be reached (then /health/ready says degraded: "database").', opts.databaseUp ?? (() => 1)),
+    stateUp: new Gauge('sluice_state_up', '1 while shared state (`state:` on Redis) answers, 0 while it cannot be reached: each instance then keeps to its share of every consumer limit and /health/ready says degraded: "state". Always 1 with state: memory.', opts.stateUp ?? (() => 1)),
+    stateInstances: new Gauge('sluice_state_instances', 'Live sluice instances sharing state, when last seen (their heartbeats); what a limit is divided by while shared state is down. 1 with state: memory.', opts.stateInstances ?? (() => 1)),
     logLinesDropped: new CounterReading('sluice_log_lines_dropped_total', 'Log lines (access log included) lost because stdout was closed or its reader fell 16 MB behind. Should stay 0.', opts.logLinesDropped ?? (() => 0)),
     usageDropped: new Counter('sluice_usage_records_dropped_total', 'Usage records dropped because the database fell behind and the buffer (usage.buffer) was full. Should stay 0.', []),
     spend: new Counter('sluice_spend_usd_total', 'USD charged to callers from the usage the upstream reported and `pricing`, by model route and consumer tier ("none" without one).', ['model', 'tier']),

@@ -29,17 +29,20 @@ abstract class Labelled<S> implements Family {
     readonly labelNames: readonly string[],
   ) {}
 
-  /** The series for these label values (in `labelNames` order), created on first use. */
+  /**
+   * The series for these label values (in `labelNames` order), created on first use. The tree
+   * is always as deep as there are label names: a missing value counts as '' (as it renders).
+   */
   series(...values: string[]): S {
     let level = this.#root
-    const last = values.length - 1
+    const last = this.labelNames.length - 1
     for (let i = 0; i < last; i++) {
-      const value = values[i] as string
+      const value = values[i] ?? ''
       let next = level.get(value) as Map<string, unknown> | undefined
       if (next === undefined) level.set(value, (next = new Map()))
       level = next
     }
-    const leafKey = last < 0 ? '' : (values[last] as string)
+    const leafKey = last < 0 ? '' : (values[last] ?? '')
     let series = level.get(leafKey) as S | undefined
     if (series === undefined) {
       series = this.create()

@@ -20,6 +20,9 @@ const PICO_PER_USD = 1e12
 const picoPerTokenOf = (usdPerMillion: number): number => Math.round(usdPerMillion * 1e6)
 const toPico = (usd: number): number => Math.round(usd * PICO_PER_USD)
 
+/** USD as the integer picodollars budgets count in (shared spend counters take these). */
+export const usdToPico = toPico
+
 const DAY_MS = 86_400_000
 const WEEK_MS = 7 * DAY_MS
 /** Unpriced model names remembered for warnOnce; past this, no more warnings (a flood of names is not a log flood). */

@@ -106,6 +106,26 @@ export function sameSettings(a: EffectiveSettings, b: EffectiveSettings): boolea
   )
 }
 
+const shares = new WeakMap<EffectiveSettings, { readonly instances: number; readonly share: EffectiveSettings }>()
+
+/**
+ * One instance's share of a consumer's rate limits while the instances cannot count together
+ * (shared state unreachable): RPM and TPM ÷ the live instances last seen, at least 1, so N
+ * instances together stay within the limit. The budget is not divided: the spend is a slow,
+ * period-long sum that each instance keeps counting from the last shared figure. Memoised per
+ * settings object, so the registry sees the same share until the count changes.
+ */
+export function instanceShare(settings: EffectiveSettings, instances: number): EffectiveSettings {
+  const n = Math.max(1, Math.floor(instances))
+  if (n === 1) return settings
+  const known = shares.get(settings)
+  if (known !== undefined && known.instances === n) return known.share
+  const part = (limit: number | null): number | null => (limit === null ? null : Math.max(1, Math.floor(limit / n)))
+  const share = Object.freeze({ ...settings, rpm: part(settings.rpm), tpm: part(settings.tpm) })
+  shares.set(settings, { instances: n, share })
+  return share
+}
+
 export function samePatterns(a: readonly string[], b: readonly string[]): boolean {
   return a === b || (a.length === b.length && a.every((p, i) => p === b[i]))
 }

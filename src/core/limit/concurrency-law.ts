@@ -34,6 +34,10 @@ export class ConcurrencyLaw {
   #overshootRef: number | null = null
   #failedProbes = 0
   #probesTaken = 0
+  /** When a probe was last given up untested: the next one waits the quiet time from then. */
+  #untestedAt: EpochMs | null = null
+  /** Slow start ended in an overshoot: the level above it is checked soon (exitCheckMs). */
+  #checkExit = false
   readonly #history: LimitAdjustment[] = []
 
   /** `changed` is told after every move worth persisting. */
@@ -106,11 +110,14 @@ export class ConcurrencyLaw {
    */
   cut(now: EpochMs, inflight: number): void {
     const ceiling = Math.max(min, inflight - 1)
+    const endsSlowStart = this.#slowStart
     this.#slowStart = false
     this.#probesTaken = 0
     const reference = this.#knownLevel(now)
     if (reference !== null && inflight > reference) {
       const echo = this.#overshootRef !== null && this.#inHold(now)
+      if (endsSlowStart) this.#checkExit = true
+      else if (!echo) this.#checkExit = false
       this.#overshootRef = reference
       this.#accepted = echo && this.#accepted !== null ? Math.min(this.#accepted, ceiling) : ceiling
       if (this.#probeFrom !== null) this.#failedProbes++
@@ -123,6 +130,7 @@ export class ConcurrencyLaw {
     }
     this.#lastCutAt = now
     this.#accepted = ceiling
+    this.#checkExit = false
     this.#era++
     this.#goodLevel = 0
     this.#overshootRef = null
@@ -160,18 +168,28 @@ export class ConcurrencyLaw {
     // Only concurrency 429s say anything about this limit: a rate 429 must not stop it growing.
     const since429 = this.#lastCutAt === null ? Infinity : now - this.#lastCutAt
     if (since429 < concurrencyDefaults.growthHoldMs) return
+    const accepted = this.#accepted
+    if (!this.#slowStart && accepted !== null && this.#probeFrom !== null) {
+      // Only a request granted at the probed level, and answered, shows the upstream takes it;
+      // any success may show that none was for a minute (demand below the level).
+      if (this.#limit >= accepted && level >= accepted) {
+        this.#probeTaken(now, inflight)
+        if (this.#slowStart) return
+      } else if (this.#lastProbeAt !== null && now - this.#lastProbeAt >= concurrencyDefaults.probeEveryMs) this.#probeUntested(now, inflight)
+    }
     if (inflight < concurrencyDefaults.saturation * Math.floor(this.#limit)) return
     if (this.#slowStart) {
       const next = Math.min(max, this.#limit + concurrencyDefaults.slowStartGain)
       if (next > this.#limit) this.#set(now, next, 'slow_start', inflight)
       return
     }
-    const accepted = this.#accepted
-    if (accepted !== null && this.#limit >= accepted && this.#probeFrom !== null) this.#probeTaken(now, inflight)
-    if (this.#slowStart) return
-    if (accepted !== null && this.#limit >= accepted && since429 >= this.#probeQuietMs() && this.#probeDue(now)) {
-      const raised = Math.min(max, accepted + Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted)))
+    const quiet = Math.min(since429, this.#untestedAt === null ? Infinity : now - this.#untestedAt)
+    if (this.#probeFrom === null && this.#accepted !== null && this.#limit >= this.#accepted && quiet >= this.#probeQuietMs() && this.#probeDue(now)) {
+      const accepted = this.#accepted
+      const step = this.#checkExit ? 1 : Math.max(1, Math.floor(concurrencyDefaults.probeShare * accepted))
+      const raised = Math.min(max, accepted + step)
       this.#lastProbeAt = now
+      this.#checkExit = false
       if (raised !== accepted) {
         this.#accepted = raised
         this.#probeFrom = accepted
@@ -196,8 +214,25 @@ export class ConcurrencyLaw {
     this.#record(now, from, from, 'slow_start', inflight)
   }
 
-  /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten. */
+  /**
+   * A minute after a probe no request has been granted at its level (demand stayed at the old
+   * Ĉ; L may still have grown there, since a success counts as saturated at 0.8 × floor(L)):
+   * the probe says nothing, and leaving it would show L above a cap nothing tested, for as long
+   * as demand stays low. Ĉ and L go back, and the next probe waits as after a refused one.
+   */
+  #probeUntested(now: EpochMs, inflight: number): void {
+    const from = this.#probeFrom as number
+    this.#probeFrom = null
+    this.#failedProbes++
+    this.#untestedAt = now
+    this.#accepted = from
+    if (this.#limit > from) this.#set(now, from, 'probe_untested', inflight)
+    else this.changed()
+  }
+
+  /** Two quiet minutes, doubled for every probe in a row the upstream refused, at most ten; soon after slow start's end. */
   #probeQuietMs(): number {
+    if (this.#checkExit) return concurrencyDefaults.exitCheckMs
     return Math.min(concurrencyDefaults.probeQuietMaxMs, concurrencyDefaults.probeQuietMs * 2 ** this.#failedProbes)
   }
 
@@ -210,6 +245,8 @@ export class ConcurrencyLaw {
     this.#goodLevel = 0
     this.#probeFrom = this.#overshootRef = null
     this.#failedProbes = this.#probesTaken = 0
+    this.#untestedAt = null
+    this.#checkExit = false
   }
 
   #set(now: EpochMs, next: number, reason: string, inflight: number): void {

@@ -31,6 +31,12 @@ export const concurrencyDefaults = {
   /** … and at most this often, by max(1, probeShare × Ĉ). */
   probeEveryMs: 60_000,
   probeShare: 0.1,
+  /**
+   * Where slow start ends is known only to within a level: an answer the gateway has seen may
+   * still count at the upstream for a moment, so its refusal can come one level early. The level
+   * above is probed once this long after that cut, not after the quiet minutes.
+   */
+  exitCheckMs: 15_000,
   historySize: 20,
 } as const
 

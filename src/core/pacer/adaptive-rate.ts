@@ -1,3 +1,4 @@
+import { AcceptedBySend } from './accepted-by-send.js'
 import { FixedWindowDetector, windowMs } from './fixed-window.js'
 import { SlidingCount } from './sliding-count.js'
 
@@ -40,13 +41,28 @@ const reopenAfterMs = 3_000
 const boundaryMarginMs = 100
 /** A refused request sent within this long after the boundary a pause waited for disproves the window. */
 const boundaryProofMs = 2_000
+/**
+ * A log that frees one request at a time cannot keep refusing after requests it had accepted
+ * left its 60 s; this many of them (at least, or this share of the span) may be our clock's
+ * error about the upstream's, not evidence of a window.
+ */
+const agedOutSlack = 2
+const agedOutSlackShare = 0.01
 const historySize = 10
 
 /** One move of L̂ or of what is known about the window, for /status. */
 export interface PacerAdjustment {
   /** The pacer's clock (monotonic ms). */
   readonly at: number
-  readonly reason: 'refusal_estimate' | 'window_estimate' | 'window_detected' | 'window_forgotten' | 'probe_increase' | 'low_demand_probe_increase'
+  readonly reason:
+    | 'refusal_estimate'
+    | 'suspected_boundary_estimate'
+    | 'window_estimate'
+    | 'window_detected'
+    | 'window_forgotten'
+    | 'probe_increase'
+    | 'low_demand_probe_increase'
+    | 'lower_bound_probe_increase'
   /** L̂ after the move, per minute (Infinity when unknown). */
   readonly estimate: number
 }
@@ -82,10 +98,20 @@ export class AdaptiveRate {
   last429At = -Infinity
   #lastStepAt = -Infinity
   #lastProbeAt = -Infinity
-  /** Whether L̂ was measured with demand waiting (or stated by headers); see fastProbeGain. */
-  #estimateMeasured = true
+  /**
+   * Why L̂ is only a lower bound, probed the fast way (fastProbeGain): taken at low demand, or
+   * since a suspected window boundary; null when it was measured with demand waiting (or stated
+   * by headers).
+   */
+  #lowerBound: 'low_demand' | 'boundary' | null = null
   #lastWaitingAt = -Infinity
   readonly #delivered = new SlidingCount()
+  readonly #acceptedBySend = new AcceptedBySend()
+  /** The current episode's first refused request, when it was sent, and whether its estimate came from the 60 s before it. */
+  #firstRefusedSend = -Infinity
+  #spanEstimate = false
+  /** The episode's refusals outlasted requests a log would have let go: a count that resets at an instant. */
+  #outlastedLog = false
   /** Whether this dimension's upstream counts in fixed windows, and where their boundaries are. */
   readonly window = new FixedWindowDetector()
   /** The latest dispatch refused in the current episode, and whether Retry-After (not backoff) set its pause. */
@@ -171,12 +197,14 @@ export class AdaptiveRate {
   /** A response that was not a 429: the upstream accepted `amount` units into its window. */
   accepted(now: number, dispatchedAt: number, amount: number): void {
     this.#delivered.add(now, amount)
+    this.#acceptedBySend.add(dispatchedAt, amount)
     this.#countInWindow(dispatchedAt, amount)
     // Only a request sent after the episode began proves it is over; answers to requests sent
     // before it are echoes of the same overload.
     if (dispatchedAt >= this.#episodeStartedAt) {
       if (this.#inEpisode && !this.#episodeToldWhen && dispatchedAt - this.#episodeStartedAt >= reopenAfterMs) {
         if (this.window.noteReopened(this.#lastRefusedDispatch, dispatchedAt)) this.#record(now, 'window_detected')
+        else if (this.window.known === null) this.#estimateSinceSuspectedBoundary(now, dispatchedAt)
       }
       this.#inEpisode = false
       this.#backoffMs = backoffMinMs
@@ -188,7 +216,7 @@ export class AdaptiveRate {
     if (w.limit !== null && w.limit > 0) {
       this.#headerLimit = w.limit
       this.estimate = w.limit
-      this.#estimateMeasured = true
+      this.#lowerBound = null
     }
     if (w.resetInMs !== null && w.resetInMs > 0 && this.window.noteResetInstant(now, now + w.resetInMs)) this.#record(now, 'window_detected')
     const limit = w.limit ?? this.#headerLimit
@@ -219,18 +247,21 @@ export class AdaptiveRate {
       this.#lastRefusedDispatch = dispatchedAt
       this.#episodeToldWhen = retryAfterMs !== null
       this.#pauseToWindowEnd = false
+      this.#firstRefusedSend = dispatchedAt
+      this.#spanEstimate = false
+      this.#outlastedLog = false
       this.#recover(now)
       const enforced = Math.min(this.#rate, this.target)
       const delivered = this.#delivered.sum(now)
       const floor = this.#floor()
       const windowStart = this.window.windowStart(dispatchedAt) ?? this.window.tentativeWindowStart(dispatchedAt)
-      const wholeWindow = windowStart !== null && windowStart === this.#countedWindowStart ? this.#acceptedInWindow : 0
+      const wholeWindow = windowStart !== null && windowStart === this.#countedWindowStart ? this.#windowTook(windowStart, dispatchedAt) : 0
       if (reestimate && wholeWindow >= minSamplesForEstimate) {
         // A known window: what it took since its boundary is the limit, never a span that
         // straddles a boundary (up to 2 L). Its budget and the pause to the next boundary hold
         // the rate, so there is nothing to halve.
         this.estimate = Math.max(floor, wholeWindow < this.estimate ? wholeWindow : 0.9 * this.estimate)
-        this.#estimateMeasured = true
+        this.#lowerBound = null
         this.#rate = this.target
         this.#pauseToWindowEnd = true
         this.#record(now, 'window_estimate')
@@ -240,7 +271,8 @@ export class AdaptiveRate {
         if (reestimate && delivered >= minSamplesForEstimate) {
           // Refused while delivering at least the estimate: the estimate itself is too high.
           this.estimate = Math.max(floor, delivered < this.estimate ? delivered : 0.9 * this.estimate)
-          this.#estimateMeasured = now - this.#lastWaitingAt <= demandRecentMs
+          this.#lowerBound = now - this.#lastWaitingAt <= demandRecentMs ? null : 'low_demand'
+          this.#spanEstimate = true
           this.#record(now, 'refusal_estimate')
         }
         // Unpaced until now: halve from the limit just learned instead.
@@ -250,6 +282,7 @@ export class AdaptiveRate {
     } else if (dispatchedAt > this.#lastRefusedDispatch) {
       this.#lastRefusedDispatch = dispatchedAt
     }
+    if (!started && dispatchedAt >= this.#episodeStartedAt) this.#noteRefusalOutlasting(dispatchedAt)
     if (dispatchedAt >= this.#pausedToBoundary && dispatchedAt - this.#pausedToBoundary < boundaryProofMs && this.window.known !== null) {
       // Sent just after the boundary a pause waited for, and refused all the same: no window resets there.
       this.window.forget()
@@ -313,7 +346,7 @@ export class AdaptiveRate {
   }
 
   #probe(now: number): void {
-    const fast = !this.#estimateMeasured
+    const fast = this.#lowerBound !== null
     const quiet = fast ? fastProbeAfterMs : probeAfterMs
     const every = fast ? fastProbeEveryMs : probeAfterMs
     if (this.estimate === Infinity || now - this.last429At < quiet || now - this.#lastProbeAt < every) return
@@ -321,7 +354,57 @@ export class AdaptiveRate {
     if (this.estimate >= cap) return
     this.#lastProbeAt = now
     this.estimate = Math.min(cap, (fast ? fastProbeGain : probeGain) * this.estimate)
-    this.#record(now, fast ? 'low_demand_probe_increase' : 'probe_increase')
+    this.#record(now, this.#lowerBound === null ? 'probe_increase' : this.#lowerBound === 'low_demand' ? 'low_demand_probe_increase' : 'lower_bound_probe_increase')
+  }
+
+  /**
+   * A request sent at `sentAt` during an episode was refused. A sliding log refuses only while
+   * the requests of its last 60 s fill it, and everything accepted before the episode was taken
+   * with fewer than the limit in the 60 s before it; so once requests accepted in the span
+   * before the first refusal have left the 60 s, a log would take the next one. Still refused,
+   * the upstream counts in a window that resets at an instant (a token bucket refills within
+   * 60 / L s, too soon to get here).
+   */
+  #noteRefusalOutlasting(sentAt: number): void {
+    const first = this.#firstRefusedSend
+    if (this.#outlastedLog || sentAt - first >= windowMs) return
+    const span = this.#acceptedBySend.between(first - windowMs, first)
+    const agedOut = this.#acceptedBySend.between(first - windowMs, sentAt - windowMs)
+    this.#outlastedLog = agedOut > Math.max(agedOutSlack, agedOutSlackShare * span)
+  }
+
+  /**
+   * Taken again at `reopenedAt` after refusals that outlasted a log: a window's boundary came in
+   * the gap, so the window before it started in the same gap a minute earlier, and the 60 s the
+   * episode's estimate came from straddled that boundary (up to 2 L for a fixed window started
+   * late in the upstream's minute). What was sent from the latest instant that boundary can have
+   * been up to the first refusal all fell in one window: a lower bound of L, as is half the span
+   * (two windows at most). L̂ becomes that bound and is probed the fast way; a refusal in the
+   * window now opening, or a second reopening, measures it.
+   */
+  #estimateSinceSuspectedBoundary(now: number, reopenedAt: number): void {
+    if (!this.#spanEstimate || !this.#outlastedLog) return
+    const first = this.#firstRefusedSend
+    const sinceBoundary = this.#acceptedBySend.between(reopenedAt - windowMs, first)
+    const halfSpan = this.#acceptedBySend.between(first - windowMs, first) / 2
+    const lower = Math.max(sinceBoundary, halfSpan)
+    if (lower < minSamplesForEstimate || lower >= this.estimate) return
+    this.estimate = Math.max(this.#floor(), lower)
+    this.#lowerBound = 'boundary'
+    this.#record(now, 'suspected_boundary_estimate')
+  }
+
+  /**
+   * What the window that starts at `start` took of requests sent up to `until`. A boundary known
+   * only to within u ms (the latest instant kept) lets the true window begin up to u ms earlier,
+   * where the pacer sent requests it counted in the window before: the count since `start` is a
+   * lower bound and the count since `start − u` an upper one. The middle halves the worst error;
+   * the lower bound alone kept L̂ below the limit for good (a window is refused again only above it).
+   */
+  #windowTook(start: number, until: number): number {
+    const uncertaintyMs = this.window.known?.uncertaintyMs ?? 0
+    if (uncertaintyMs === 0) return this.#acceptedInWindow
+    return (this.#acceptedInWindow + this.#acceptedBySend.between(start - uncertaintyMs, until + 1)) / 2
   }
 
   /** Counts what the upstream took of requests sent in the known window they were sent in. */
@@ -340,9 +423,9 @@ export class AdaptiveRate {
     if (this.#history.length > historySize) this.#history.shift()
   }
 
-  /** Whether L̂ is probed the fast way (it was taken at low demand; see fastProbeGain). */
+  /** Whether L̂ was taken at low demand (and is probed the fast way; see fastProbeGain). */
   get estimateFromLowDemand(): boolean {
-    return !this.#estimateMeasured
+    return this.#lowerBound === 'low_demand'
   }
 
   #floor(): number {

@@ -1,8 +1,12 @@
 import type { Consumer, RequestContext, Stage } from '../../context.js'
-import { defaultSettings, type ConsumerLimits, type LimiterRegistry } from '../../core/admit/index.js'
+import { defaultSettings, formatResetDuration, instanceShare, rateLimitHeaderNames, usdToPico, type BudgetPeriod, type BudgetTracker, type ConsumerLimits, type EffectiveSettings, type LimiterRegistry } from '../../core/admit/index.js'
 import type { Clock } from '../../core/clock.js'
 import type { Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
+import type { ConsumerRates, RateStanding, Settlement, SharedAdmitDecision } from '../../state/consumer-rates.js'
+import { StateUnavailableError } from '../../state/errors.js'
+import type { StateHealth } from '../../state/health.js'
+import type { SpendCounters } from '../../state/spend.js'
 import { requestCost } from '../../telemetry/cost.js'
 
 export interface AdmitPorts {
@@ -13,6 +17,24 @@ export interface AdmitPorts {
   readonly epoch: () => number
   /** USD a consumer has spent since an epoch ms, from the usage ledger: seeds a budget. */
   readonly spentSince: (consumerId: string, since: number) => Promise<number>
+  /** `state:` on Redis: the limits counted across every instance. Absent or null: this process counts alone (`state: memory`). */
+  readonly shared?: SharedConsumerLimits | null
+}
+
+/** The consumer limits several instances count together (src/state), and what to do when they cannot. */
+export interface SharedConsumerLimits {
+  readonly rates: ConsumerRates
+  readonly spend: SpendCounters
+  /** While down, each instance keeps to its share of every rate limit (instanceShare). */
+  readonly health: StateHealth
+  /** Live instances when last seen, at least 1: what a limit is divided by while shared state is down. */
+  instances(): number
+  /** A shared call failed and this request fell back to the share. */
+  failed(err: unknown): void
+  /** A finished request's cost that could not be added to the shared spend: charged once shared state answers again. */
+  owe(consumerId: string, period: BudgetPeriod, pico: number): void
+  /** Sends a finished request's settlement (batched with others: nobody waits for it). */
+  settle(consumerId: string, settlement: Settlement): void
 }
 
 /**
@@ -20,19 +42,31 @@ export interface AdmitPorts {
  * its priority cap, its RPM and TPM (429 rate_limit_exceeded) and its budget (429
  * budget_exceeded). Every answer carries OpenAI's x-ratelimit-* headers for the caller's real
  * standing. Tokens are charged from an estimate here and settled from usage at the end.
+ *
+ * With shared state the budget, RPM and TPM are one script on Redis (one round trip before the
+ * upstream call; the settlement after it goes in a batch with other requests', not awaited), so
+ * the headers count every instance's requests. When Redis cannot answer, the request is admitted
+ * against this instance's share of the limits instead, with the in-process limiters — never
+ * waiting on Redis beyond the state timeout.
  */
 export function admit(ports: AdmitPorts): Stage {
   const { clock } = ports
+  const shared = ports.shared ?? null
+  /** Consumers whose shared spend is being seeded from the ledger now. */
+  const reseeding = new Set<string>()
   // Not async: a caller without limits passes through without a promise of its own.
   return function admitStage(ctx, next) {
     const consumer = ctx.consumer
     if (consumer === null || consumer.settings === defaultSettings) return next()
-    return limited(ctx, next, consumer)
+    const settings = consumer.settings
+    // Nothing to count together (a consumer without a tier, or a tier of models only): no round trip.
+    if (shared === null || (settings.rpm === null && settings.tpm === null && settings.budgetUsd === null)) return limited(ctx, next, consumer, settings)
+    if (shared.health.up) return limitedTogether(ctx, next, consumer, shared)
+    return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
   }
 
-  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer): Promise<void> {
-    const settings = consumer.settings
-    const now = clock.now()
+  /** The consumer's limits in this process, and its models and priority checked (403 when the model is not allowed). */
+  function prepare(ctx: RequestContext, consumer: Consumer, settings: EffectiveSettings, now: number): ConsumerLimits {
     const limits = ports.limits.obtain(consumer.id, settings, now)
     ctx.priority = cappedPriority(ctx, settings.priorityDefault, settings.priorityMax)
     const model = ctx.model ?? (ctx.endpoint === 'passthrough' && !allowsEverything(settings.models) ? passthroughModel(ctx) : null)
@@ -40,6 +74,16 @@ export function admit(ports: AdmitPorts): Stage {
     if (model !== null && !limits.models.allows(model) && !(ctx.route !== null && limits.models.allows(ctx.route.name))) {
       throw new SluiceError('model_not_allowed', [model, consumer.tier === null ? '' : ` (${consumer.tier})`], { param: 'model' })
     }
+    return limits
+  }
+
+  /**
+   * Counted in this process: every limit with `state: memory`, this instance's share while
+   * shared state is down (`owing`: the spend is then kept for the shared counters).
+   */
+  async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, settings: EffectiveSettings, owing: SharedConsumerLimits | null = null): Promise<void> {
+    const now = clock.now()
+    const limits = prepare(ctx, consumer, settings, now)
     const budget = limits.budget
     if (budget !== null && !budget.seeded) {
       const start = budget.periodStart(ports.epoch())
@@ -48,11 +92,66 @@ export function admit(ports: AdmitPorts): Stage {
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
     const decision = limits.admit(now, ports.epoch(), tokens)
     setHeaders(ctx, limits.limiter.headers(now))
-    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.tooLarge, decision.retryAfterMs)
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
     try {
       await next()
     } finally {
-      settle(ctx, limits, tokens, clock.now(), ports.epoch())
+      const cost = settle(ctx, limits, tokens, clock.now(), ports.epoch())
+      if (owing !== null && budget !== null && cost > 0) owing.owe(consumer.id, budget.period, usdToPico(cost))
+    }
+  }
+
+  /**
+   * The shared spend of this period lacks the usage ledger's sum (a new period, or a Redis that
+   * restarted empty): add it in the background, once at a time per consumer. The request goes
+   * on meanwhile: one admitted against the unseeded figure is the price of not waiting.
+   */
+  function reseed(consumerId: string, budget: BudgetTracker, shared: SharedConsumerLimits): void {
+    if (reseeding.has(consumerId)) return
+    reseeding.add(consumerId)
+    const start = budget.periodStart(ports.epoch())
+    ports
+      .spentSince(consumerId, start)
+      .then((usd) => shared.spend.seed(consumerId, budget.period, start, usdToPico(usd)))
+      .catch(() => undefined) // tried again by the next request that finds it unseeded
+      .finally(() => reseeding.delete(consumerId))
+  }
+
+  /** Counted across the instances: one round trip to admit; the settlement goes in the next batch. */
+  async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
+    const settings = consumer.settings
+    const limits = prepare(ctx, consumer, settings, clock.now())
+    const budget = limits.budget
+    const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
+    let decision: SharedAdmitDecision
+    try {
+      // Once per consumer and process: the ledger's sum, which the first instance to seed writes for all.
+      if (budget !== null && !budget.seeded) {
+        const start = budget.periodStart(ports.epoch())
+        const spentUsd = await ports.spentSince(consumer.id, start).catch(budgetUnknown)
+        await shared.spend.seed(consumer.id, budget.period, start, usdToPico(spentUsd))
+        budget.seed(spentUsd, start)
+      }
+      const sharedBudget = budget === null ? null : { period: budget.period, limitPico: usdToPico(budget.limitUsd) }
+      decision = await shared.rates.admit(consumer.id, { rpm: settings.rpm, tpm: settings.tpm, budget: sharedBudget }, tokens)
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err
+      shared.failed(err)
+      return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
+    }
+    if (budget !== null && decision.spentPico !== null) {
+      // The local tracker follows the shared spend, so a fall-back to the share starts from it.
+      budget.seed(decision.spentPico / 1e12, ports.epoch())
+      if (decision.spendSeeded === false) reseed(consumer.id, budget, shared)
+    }
+    setSharedHeaders(ctx, decision)
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.refusedBy === 'budget' ? 'budget_exceeded' : 'rate_limit_exceeded', decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
+    try {
+      await next()
+    } finally {
+      const cost = requestCost(ctx)
+      if (budget !== null && cost > 0) budget.charge(ports.epoch(), cost)
+      shared.settle(consumer.id, { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: budget === null ? null : { period: budget.period, pico: usdToPico(cost) } })
     }
   }
 }
@@ -97,7 +196,20 @@ function setHeaders(ctx: RequestContext, pairs: readonly string[]): void {
   for (let i = 0; i + 1 < pairs.length; i += 2) res.setHeader(pairs[i] as string, pairs[i + 1] as string)
 }
 
-function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceeded' | 'budget_exceeded' | null, tooLarge: boolean, retryAfterMs: number | null): SluiceError {
+function setSharedHeaders(ctx: RequestContext, d: SharedAdmitDecision): void {
+  const res = ctx.res
+  if (res.headersSent) return
+  if (d.requests !== null) setStanding(ctx, rateLimitHeaderNames.requests, d.requests)
+  if (d.tokens !== null) setStanding(ctx, rateLimitHeaderNames.tokens, d.tokens)
+}
+
+function setStanding(ctx: RequestContext, names: readonly [string, string, string], s: RateStanding): void {
+  ctx.res.setHeader(names[0], String(s.limit))
+  ctx.res.setHeader(names[1], String(s.remaining))
+  ctx.res.setHeader(names[2], formatResetDuration(s.resetMs))
+}
+
+function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceeded' | 'budget_exceeded' | null, refusedBy: string | null, tooLarge: boolean, retryAfterMs: number | null): SluiceError {
   const opts = retryAfterMs === null ? {} : { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) }
   if (code === 'budget_exceeded') {
     const b = limits.budget
@@ -105,18 +217,23 @@ function refusal(name: string, limits: ConsumerLimits, code: 'rate_limit_exceede
     return new SluiceError('budget_exceeded', [name, `its ${what} is spent`], opts)
   }
   if (tooLarge) return new SluiceError('rate_limit_exceeded', [name, "the request's token estimate (prompt + max_tokens) alone exceeds its tokens per minute; lower max_tokens"], opts)
-  const dimension = limits.decision.refusedBy === 'tokens' ? 'tokens' : 'requests'
+  const dimension = refusedBy === 'tokens' ? 'tokens' : 'requests'
   return new SluiceError('rate_limit_exceeded', [name, `its tier allows no more ${dimension} per minute now`], opts)
 }
 
 /** Tokens charged at admission are settled from what the upstream reported, and the cost is charged to the budget. */
-function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): void {
+/** Returns the request's cost (USD). */
+function settle(ctx: RequestContext, limits: ConsumerLimits, charged: number, now: number, epochNow: number): number {
+  const cost = requestCost(ctx)
+  limits.settle(now, epochNow, charged, usedTokens(ctx, charged), cost)
+  return cost
+}
+
+/** Never sent: nothing used. Sent without a usage report: the estimate stands. */
+function usedTokens(ctx: RequestContext, charged: number): number {
   const usage = ctx.usage
   const prompt = usage?.promptTokens ?? null
-  const completion = usage?.completionTokens ?? 0
-  // Never sent: nothing used. Sent without a usage report: the estimate stands.
-  const used = ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + completion
-  limits.settle(now, epochNow, charged, used, requestCost(ctx))
+  return ctx.upstreamStartedAt === 0 ? 0 : prompt === null ? charged : prompt + (usage?.completionTokens ?? 0)
 }
 
 /** A budget the ledger cannot be asked about cannot be enforced: refuse for now rather than spend blind (or answer 500). */

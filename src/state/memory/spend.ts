@@ -18,6 +18,12 @@ export class MemorySpendCounters implements SpendCounters {
     return standing(this.#current(consumerId, period, now), period, now)
   }
 
+  /** read(), synchronously, with whether the period is seeded: what consumer-rates checks a budget against. */
+  standing(consumerId: string, period: BudgetPeriod, now: number): SpendStanding & { readonly seeded: boolean } {
+    const s = this.#current(consumerId, period, now)
+    return { ...standing(s, period, now), seeded: s.seeded }
+  }
+
   async seed(consumerId: string, period: BudgetPeriod, start: number, pico: number): Promise<SpendStanding> {
     const now = this.backing.now()
     const s = this.#current(consumerId, period, now)

@@ -1,30 +1,57 @@
-import type { RateLimits } from '../../core/admit/consumer-limiter.js'
-import type { ConsumerRates, RateStanding, SharedAdmitDecision } from '../consumer-rates.js'
-import type { RedisConnection } from './connection.js'
+import type { ConsumerRates, RateStanding, Settlement, SettlementItem, SharedAdmitDecision, SharedLimits } from '../consumer-rates.js'
+import type { RedisConnection, ScriptCall } from './connection.js'
 import type { RedisKeys } from './keys.js'
 
-/** Consumer RPM/TPM on Redis: one round trip to admit, one to settle. */
+const refusals = [null, 'requests', 'tokens', 'budget'] as const
+/** The spend key admit reads when the consumer has no budget: never read (ARGV budget -1), but a script declares its keys. */
+const noBudgetPeriod = 'total'
+
+/** Consumer RPM, TPM and budget on Redis: one round trip to admit, one (pipelined) to settle. */
 export class RedisConsumerRates implements ConsumerRates {
   constructor(
     readonly conn: RedisConnection,
     readonly keys: RedisKeys,
   ) {}
 
-  async admit(consumerId: string, limits: RateLimits, estimatedTokens: number): Promise<SharedAdmitDecision> {
-    const r = await this.conn.run<number[]>('consumer-admit', [this.keys.consumerRequests(consumerId), this.keys.consumerTokens(consumerId)], [limits.rpm ?? 0, limits.tpm ?? 0, estimatedTokens])
-    const [ok, refusedBy, tooLarge, retry, rRemaining, rReset, tRemaining, tReset] = r as [number, number, number, number, number, number, number, number]
+  async admit(consumerId: string, limits: SharedLimits, estimatedTokens: number): Promise<SharedAdmitDecision> {
+    const budget = limits.budget ?? null
+    const keys = [this.keys.consumerRequests(consumerId), this.keys.consumerTokens(consumerId), this.keys.spend(consumerId, budget?.period ?? noBudgetPeriod)]
+    const r = await this.conn.run<number[]>('consumer-admit', keys, [limits.rpm ?? 0, limits.tpm ?? 0, estimatedTokens, budget === null ? -1 : Math.round(budget.limitPico)])
+    const [ok, refusedBy, tooLarge, retry, rRemaining, rReset, tRemaining, tReset, spent, seeded] = r as [number, number, number, number, number, number, number, number, number, number]
     return {
       ok: ok === 1,
-      refusedBy: refusedBy === 1 ? 'requests' : refusedBy === 2 ? 'tokens' : null,
+      refusedBy: refusals[refusedBy] ?? null,
       tooLarge: tooLarge === 1,
       retryAfterMs: retry < 0 ? null : retry,
       requests: limits.rpm === null ? null : { limit: limits.rpm, remaining: rRemaining, resetMs: rReset },
       tokens: limits.tpm === null ? null : { limit: limits.tpm, remaining: tRemaining, resetMs: tReset },
+      spentPico: spent < 0 ? null : spent,
+      spendSeeded: seeded < 0 ? null : seeded === 1,
     }
   }
 
-  async settle(consumerId: string, tpm: number, charged: number, used: number): Promise<RateStanding> {
-    const [remaining, resetMs] = await this.conn.run<[number, number]>('consumer-settle', [this.keys.consumerTokens(consumerId)], [tpm, used - charged])
-    return { limit: tpm, remaining, resetMs }
+  async settle(consumerId: string, s: Settlement): Promise<RateStanding | null> {
+    const calls: ScriptCall[] = []
+    const settlesTokens = this.#calls(calls, consumerId, s)
+    if (calls.length === 0) return null
+    const replies = await this.conn.pipeline(calls)
+    if (!settlesTokens || s.tpm === null) return null
+    const [remaining, resetMs] = replies[0] as [number, number]
+    return { limit: s.tpm, remaining, resetMs }
+  }
+
+  async settleMany(items: readonly SettlementItem[]): Promise<void> {
+    const calls: ScriptCall[] = []
+    for (const item of items) this.#calls(calls, item.consumerId, item.settlement)
+    if (calls.length > 0) await this.conn.pipeline(calls)
+  }
+
+  /** Appends the script calls one settlement needs; true when the first of them settles tokens. */
+  #calls(calls: ScriptCall[], consumerId: string, s: Settlement): boolean {
+    const settlesTokens = s.tpm !== null && s.used !== s.charged
+    if (settlesTokens) calls.push({ script: 'consumer-settle', keys: [this.keys.consumerTokens(consumerId)], args: [s.tpm as number, s.used - s.charged] })
+    const pico = s.budget === null ? 0 : Math.round(s.budget.pico)
+    if (s.budget !== null && pico > 0) calls.push({ script: 'spend', keys: [this.keys.spend(consumerId, s.budget.period)], args: [s.budget.period, 'charge', pico, 0] })
+    return settlesTokens
   }
 }

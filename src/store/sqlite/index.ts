@@ -27,11 +27,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   } catch (err) {
     throw new Error(`could not open sqlite database ${opts.path}: ${(err as Error).message}`, { cause: err })
   }
+  let wal = false
   try {
     if (!memory) {
       // WAL lets readers (an operator's sqlite3 shell, a backup) work while sluice writes.
       const mode = db.pragma('journal_mode = WAL', { simple: true })
-      if (mode !== 'wal') opts.onWarning?.(`sqlite database ${opts.path}: journal_mode is ${String(mode)}, not wal (unsupported file system?)`)
+      wal = mode === 'wal'
+      if (!wal) opts.onWarning?.(`sqlite database ${opts.path}: journal_mode is ${String(mode)}, not wal (unsupported file system?)`)
     }
     db.pragma('busy_timeout = 5000')
     // NORMAL in WAL mode can lose the last commits on power loss, never corrupt the file:
@@ -47,8 +49,12 @@ export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     db.close()
     throw new Error(`sqlite database ${opts.path}: ${(err as Error).message}`, { cause: err })
   }
-  // A file's usage batches go through a writer thread; `:memory:` is one connection's alone.
-  return new SqliteStore(db, memory ? null : new ThreadedInserts(opts.path, rowsPerInsert))
+  // In WAL mode a file's usage batches go through a writer thread, whose commits are nearly all
+  // of the writes and so run nearly all the checkpoints (the event loop's connection keeps the
+  // default, so its own rare writes still keep the WAL bounded when no usage is written).
+  // Without WAL the thread's writes would block this connection's reads (a key lookup on the
+  // request path) for the whole batch, so batches stay here; `:memory:` is one connection's alone.
+  return new SqliteStore(db, wal ? new ThreadedInserts(opts.path, rowsPerInsert) : null)
 }
 
 // better-sqlite3 is synchronous, so every method does its work before returning; `async` turns

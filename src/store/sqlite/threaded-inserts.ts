@@ -60,8 +60,10 @@ export class ThreadedInserts {
     this.#closed = true
     const worker = this.#worker
     if (worker === null) return
-    if (this.#pending.size > 0) await new Promise<void>((done) => this.#drained.push(done))
+    // Listened for before waiting: a thread that dies meanwhile must not leave close() hanging.
     const exited = new Promise<void>((done) => worker.once('exit', () => done()))
+    if (this.#pending.size > 0) await new Promise<void>((done) => this.#drained.push(done))
+    if (this.#worker !== worker) return
     // Referenced until it has exited: otherwise a process with nothing else left to do ends
     // right here, before whatever shutdown still had to do after closing the database.
     worker.ref()

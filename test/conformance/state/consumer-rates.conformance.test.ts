@@ -2,7 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConsumerLimiter } from '../../../src/core/admit/consumer-limiter.js'
 import type { SharedAdmitDecision } from '../../../src/state/consumer-rates.js'
 import type { SharedState } from '../../../src/state/shared-state.js'
-import { backends, type StateCluster } from './backends.js'
+import { backends, startOfTests, type StateCluster } from './backends.js'
+
+const tokens = (tpm: number, charged: number, used: number) => ({ tpm, charged, used, budget: null })
+const usd = (x: number) => Math.round(x * 1e12)
 
 describe.each(backends)('consumer rates: $name', (backend) => {
   let cluster: StateCluster
@@ -27,7 +30,7 @@ describe.each(backends)('consumer rates: $name', (backend) => {
     }
     expect(answers.map((d) => d.ok)).toEqual([true, true, true, true, true, false])
     expect(answers.map((d) => d.requests?.remaining)).toEqual([4, 3, 2, 1, 0, 0])
-    expect(answers[5]).toEqual({ ok: false, refusedBy: 'requests', tooLarge: false, retryAfterMs: 12_000, requests: { limit: 5, remaining: 0, resetMs: 60_000 }, tokens: null })
+    expect(answers[5]).toEqual({ ok: false, refusedBy: 'requests', tooLarge: false, retryAfterMs: 12_000, requests: { limit: 5, remaining: 0, resetMs: 60_000 }, tokens: null, spentPico: null, spendSeeded: null })
     cluster.advance(11_999)
     expect((await a.consumerRates.admit('team', rpm5, 100)).ok).toBe(false)
     cluster.advance(1)
@@ -52,6 +55,8 @@ describe.each(backends)('consumer rates: $name', (backend) => {
       retryAfterMs: 6_000,
       requests: { limit: 3, remaining: 2, resetMs: 20_000 },
       tokens: { limit: 1000, remaining: 100, resetMs: 54_000 },
+      spentPico: null,
+      spendSeeded: null,
     })
     expect(await b.consumerRates.admit('t', limits, 1001)).toMatchObject({ ok: false, refusedBy: 'tokens', tooLarge: true, retryAfterMs: null })
     expect((await c.consumerRates.admit('t', limits, 100)).requests?.remaining).toBe(1)
@@ -61,10 +66,12 @@ describe.each(backends)('consumer rates: $name', (backend) => {
     const limits = { rpm: null, tpm: 1000 }
     await a.consumerRates.admit('s', limits, 800)
     let standing
-    expect(await cluster.roundTrips(b, async () => (standing = await b.consumerRates.settle('s', 1000, 800, 300)))).toBe(backend.trips(1))
+    expect(await cluster.roundTrips(b, async () => (standing = await b.consumerRates.settle('s', tokens(1000, 800, 300))))).toBe(backend.trips(1))
     expect(standing).toEqual({ limit: 1000, remaining: 700, resetMs: 18_000 })
-    expect(await b.consumerRates.settle('s', 1000, 500, 0)).toEqual({ limit: 1000, remaining: 1000, resetMs: 0 })
-    expect(await c.consumerRates.settle('s', 1000, 0, 1500)).toEqual({ limit: 1000, remaining: 0, resetMs: 90_000 })
+    expect(await b.consumerRates.settle('s', tokens(1000, 500, 0))).toEqual({ limit: 1000, remaining: 1000, resetMs: 0 })
+    expect(await c.consumerRates.settle('s', tokens(1000, 0, 1500))).toEqual({ limit: 1000, remaining: 0, resetMs: 90_000 })
+    // Nothing to settle: no round trip.
+    expect(await cluster.roundTrips(a, async () => expect(await a.consumerRates.settle('s', tokens(1000, 10, 10))).toBeNull())).toBe(0)
     expect(await a.consumerRates.admit('s', limits, 1)).toMatchObject({ ok: false, refusedBy: 'tokens', retryAfterMs: 30_060 })
   })
 
@@ -98,6 +105,8 @@ describe.each(backends)('consumer rates: $name', (backend) => {
         expect({ step, ...got }).toEqual({
           step,
           ...wanted,
+          spentPico: null,
+          spendSeeded: null,
           requests: { limit: 20, remaining: r.remaining, resetMs: r.resetMs },
           tokens: { limit: 5000, remaining: t.remaining, resetMs: t.resetMs },
         })
@@ -106,8 +115,59 @@ describe.each(backends)('consumer rates: $name', (backend) => {
         const used = random(1200)
         reference.settle(now, charged, used)
         const t = reference.tokens!.peek(now)
-        expect({ step, ...(await a.consumerRates.settle('fuzz', 5000, charged, used)) }).toEqual({ step, limit: 5000, remaining: t.remaining, resetMs: t.resetMs })
+        const settled = await a.consumerRates.settle('fuzz', tokens(5000, charged, used))
+        expect({ step, ...settled }).toEqual(charged === used ? { step } : { step, limit: 5000, remaining: t.remaining, resetMs: t.resetMs })
       }
     }
+  })
+
+  it('a spent budget refuses before the rates (no slot taken) until its period ends; settle charges cost and tokens in one round trip', async () => {
+    const limits = { rpm: 10, tpm: 10_000, budget: { period: 'day' as const, limitPico: usd(1) } }
+    expect(await a.consumerRates.admit('b', limits, 100)).toMatchObject({ ok: true, spentPico: 0, requests: { remaining: 9 } })
+    let standing
+    const settlement = { tpm: 10_000, charged: 100, used: 50, budget: { period: 'day' as const, pico: usd(0.6) } }
+    expect(await cluster.roundTrips(b, async () => (standing = await b.consumerRates.settle('b', settlement)))).toBe(backend.trips(1))
+    expect(standing).toMatchObject({ limit: 10_000, remaining: 9_950 })
+    expect(await c.consumerRates.admit('b', limits, 100)).toMatchObject({ ok: true, spentPico: usd(0.6), requests: { remaining: 8 } })
+    // Cost only: still one round trip.
+    expect(await cluster.roundTrips(a, () => a.consumerRates.settle('b', { tpm: 10_000, charged: 100, used: 100, budget: { period: 'day', pico: usd(0.4) } }))).toBe(backend.trips(1))
+    const endOfDay = Date.UTC(2027, 0, 16) - startOfTests
+    expect(await b.consumerRates.admit('b', limits, 100)).toEqual({
+      ok: false,
+      refusedBy: 'budget',
+      tooLarge: false,
+      retryAfterMs: endOfDay,
+      requests: { limit: 10, remaining: 8, resetMs: 12_000 },
+      tokens: { limit: 10_000, remaining: 9_850, resetMs: 900 },
+      spentPico: usd(1),
+      spendSeeded: false,
+    })
+    // The spend counters see the same sum.
+    expect((await c.spend.read('b', 'day')).spentPico).toBe(usd(1))
+    cluster.advance(endOfDay)
+    expect(await c.consumerRates.admit('b', limits, 100)).toMatchObject({ ok: true, spentPico: 0, requests: { remaining: 9 } })
+    // A 'total' budget never comes back.
+    const total = { rpm: null, tpm: null, budget: { period: 'total' as const, limitPico: usd(0.5) } }
+    await a.consumerRates.settle('t', { tpm: null, charged: 0, used: 0, budget: { period: 'total', pico: usd(0.5) } })
+    expect(await b.consumerRates.admit('t', total, 1)).toEqual({ ok: false, refusedBy: 'budget', tooLarge: false, retryAfterMs: null, requests: null, tokens: null, spentPico: usd(0.5), spendSeeded: false })
+    // Seeded from the ledger: admit says so, and a new period is unseeded again.
+    await c.spend.seed('b', 'day', startOfTests + endOfDay, usd(0.2))
+    expect(await a.consumerRates.admit('b', limits, 1)).toMatchObject({ ok: true, spentPico: usd(0.2), spendSeeded: true })
+    cluster.advance(86_400_000)
+    expect(await a.consumerRates.admit('b', limits, 1)).toMatchObject({ ok: true, spentPico: 0, spendSeeded: false })
+  })
+
+  it('settles several consumers in one round trip (a batch), none when there is nothing to settle', async () => {
+    const limits = { rpm: null, tpm: 1000, budget: { period: 'day' as const, limitPico: usd(1) } }
+    await a.consumerRates.admit('x', limits, 500)
+    await a.consumerRates.admit('y', limits, 500)
+    const items = [
+      { consumerId: 'x', settlement: { tpm: 1000, charged: 0, used: -400, budget: { period: 'day' as const, pico: usd(0.25) } } },
+      { consumerId: 'y', settlement: { tpm: 1000, charged: 0, used: 100, budget: null } },
+    ]
+    expect(await cluster.roundTrips(b, () => b.consumerRates.settleMany(items))).toBe(backend.trips(1))
+    expect(await c.consumerRates.admit('x', limits, 1)).toMatchObject({ tokens: { remaining: 899 }, spentPico: usd(0.25) })
+    expect(await c.consumerRates.admit('y', limits, 1)).toMatchObject({ tokens: { remaining: 399 } })
+    expect(await cluster.roundTrips(b, () => b.consumerRates.settleMany([]))).toBe(0)
   })
 })

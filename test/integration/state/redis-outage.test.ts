@@ -1,14 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { StateUnavailableError } from '../../../src/state/errors.js'
 import { openSharedState } from '../../../src/state/index.js'
 import { createRedisState, type RedisSharedState } from '../../../src/state/redis/index.js'
 import { parseRedisUrl } from '../../../src/state/settings.js'
+import { freePort, PrivateRedis } from '../../support/private-redis.js'
 
 // The Redis adapter when Redis goes away. A private redis-server on a free port, started and
 // stopped by this test (never the shared one on 6379). Every call must fail fast — within the
@@ -19,50 +15,8 @@ const commandTimeoutMs = 200
 /** Fail fast: the timeout, plus room for a loaded machine. Far below anything a client would notice as a hang. */
 const fastMs = commandTimeoutMs + 800
 
-let dir: string
+let redis: PrivateRedis
 let port: number
-let server: ChildProcess | null = null
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port
-      s.close(() => resolve(p))
-    })
-  })
-}
-
-/** Starts redis-server and resolves once it says it accepts connections (bounded). */
-async function startRedis(): Promise<void> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] })
-  server = child
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 5 s: ${out}`)), 5_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`redis-server exited with ${code}: ${out}`))
-    })
-  })
-}
-
-async function stopRedis(): Promise<void> {
-  const child = server
-  server = null
-  if (child === null || child.exitCode !== null) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await exited
-}
 
 /** Resolves on the next health change to `up`, or fails after `ms`. */
 function healthBecomes(state: RedisSharedState, up: boolean, ms: number): Promise<void> {
@@ -93,15 +47,12 @@ async function timed(fn: () => Promise<unknown>): Promise<{ error: unknown; ms: 
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'))
-  port = await freePort()
-  await startRedis()
+  redis = await PrivateRedis.create()
+  port = redis.port
 })
 
 afterAll(async () => {
-  if (server !== null) server.kill('SIGCONT')
-  await stopRedis()
-  rmSync(dir, { recursive: true, force: true })
+  await redis?.destroy()
 })
 
 describe('Redis state when Redis fails', () => {
@@ -159,7 +110,7 @@ describe('Redis state when Redis fails', () => {
     expect(held.granted).toBe(true)
 
     const down = healthBecomes(s, false, 5_000)
-    await stopRedis()
+    await redis.stop()
     await down
 
     const calls: (() => Promise<unknown>)[] = [
@@ -180,7 +131,7 @@ describe('Redis state when Redis fails', () => {
     // Back on the same port, empty (no persistence): health returns without anyone calling, and
     // every script runs again on the new server, pipelines included.
     const up = healthBecomes(s, true, 5_000)
-    await startRedis()
+    await redis.start()
     await up
     expect((await s.permits.acquire('k', 5)).granted).toBe(true)
     expect(await s.permits.renew([{ keyId: 'k', leaseId: held.leaseId! }])).toEqual([false])
@@ -192,7 +143,7 @@ describe('Redis state when Redis fails', () => {
   it('times out within the state timeout when Redis hangs (stopped, connection still open)', async () => {
     const s = await open()
     await s.breakers.read('k')
-    server!.kill('SIGSTOP')
+    redis.freeze()
     try {
       const { error, ms } = await timed(() => s.permits.acquire('k', 5))
       expect(error).toBeInstanceOf(StateUnavailableError)
@@ -201,7 +152,7 @@ describe('Redis state when Redis fails', () => {
       expect(ms).toBeLessThan(fastMs)
       expect(s.health.up).toBe(false)
     } finally {
-      server!.kill('SIGCONT')
+      redis.thaw()
     }
     expect((await s.permits.acquire('k', 5)).granted).toBe(true)
     expect(s.health.up).toBe(true)

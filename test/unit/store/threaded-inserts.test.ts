@@ -50,10 +50,12 @@ describe('ThreadedInserts: a SQLite file written from a thread of its own', () =
   })
 
   it('close() waits for the batches already handed over, then refuses new ones', async () => {
-    const pending = inserts.insertMany(table, rows(0, 50))
+    let stored = false
+    const pending = inserts.insertMany(table, rows(0, 50)).then(() => (stored = true))
     await inserts.close()
-    await pending
+    expect(stored).toBe(true) // close() resolved only after the batch did
     expect((db.prepare('SELECT COUNT(*) AS c FROM items').get() as { c: number }).c).toBe(50)
+    await pending
     await expect(inserts.insertMany(table, rows(100, 1))).rejects.toThrow('closed')
   })
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { BatchedDestination, type FdWriter } from '../../../src/telemetry/log-destination.js'
+import { createLogger, droppedLogLines, flushLogger } from '../../../src/telemetry/logger.js'
 import { FakeTime } from '../../support/fake-time.js'
 
 /** A stdout that takes writes when told to: each write waits in `calls` until complete() answers it. */
@@ -77,7 +78,7 @@ describe('BatchedDestination', () => {
   })
 
   it('has one write in flight at a time and continues a partial write where it stopped', () => {
-    const { stdout, dest } = setup({ chunkBytes: 64 })
+    const { stdout, dest } = setup({ chunkBytes: 256 })
     for (let i = 0; i < 10; i++) dest.write(line(i))
     expect(stdout.calls).toHaveLength(1)
     stdout.complete({ partial: 5 })
@@ -111,21 +112,22 @@ describe('BatchedDestination', () => {
     expect(stdout.text()).toBe(line(1) + line(2))
   })
 
-  it('drops and counts lines once stdout is gone, and flush callbacks still run', () => {
-    const { stdout, dest } = setup()
-    dest.write(line(1))
-    dest.write(line(2))
+  it('drops and counts lines once stdout is gone (those written half and those not yet sealed too), and flush callbacks still run', () => {
+    const { stdout, dest } = setup({ chunkBytes: 256 })
+    for (let i = 0; i < 8; i++) dest.write(line(i)) // more than a chunk: one write goes out
+    expect(stdout.calls).toHaveLength(1)
+    stdout.complete({ partial: line(0).length + 3 }) // line 0 whole, line 1 begun
     let flushed = 0
     dest.flush(() => flushed++)
     stdout.complete({ code: 'EPIPE' })
     expect(flushed).toBe(1)
-    expect(dest.dropped).toBe(2)
-    expect(dest.write(line(3))).toBe(false)
-    expect(dest.dropped).toBe(3)
+    expect(dest.dropped).toBe(7)
+    expect(dest.write(line(9))).toBe(false)
+    expect(dest.dropped).toBe(8)
   })
 
   it('drops lines beyond maxPendingBytes while the reader is stalled, and says how many', () => {
-    const { stdout, dest } = setup({ chunkBytes: 64, maxPendingBytes: 200 })
+    const { stdout, dest } = setup({ chunkBytes: 256, maxPendingBytes: 400 })
     let accepted = 0
     for (let i = 0; i < 100; i++) if (dest.write(line(i))) accepted++
     expect(dest.dropped).toBe(100 - accepted)
@@ -136,14 +138,14 @@ describe('BatchedDestination', () => {
   })
 
   it('flushSync writes what is held synchronously, leaving a write in flight to land by itself', () => {
-    const { stdout, dest } = setup({ chunkBytes: 64 })
-    for (let i = 0; i < 6; i++) dest.write(line(i))
+    const { stdout, dest } = setup({ chunkBytes: 256 })
+    for (let i = 0; i < 12; i++) dest.write(line(i))
     expect(stdout.calls).toHaveLength(1) // the first chunk is in flight
     dest.flushSync()
     expect(stdout.syncWrites).toBeGreaterThan(0)
     stdout.drain()
     const got = stdout.text().split('\n').filter(Boolean).sort()
-    expect(got).toEqual(Array.from({ length: 6 }, (_, i) => line(i).trim()).sort())
+    expect(got).toEqual(Array.from({ length: 12 }, (_, i) => line(i).trim()).sort())
   })
 
   it('runs flush callbacks once everything written before them has left', () => {
@@ -156,5 +158,19 @@ describe('BatchedDestination', () => {
     expect(flushed).toBe(1)
     stdout.drain()
     expect(flushed).toBe(2)
+  })
+})
+
+describe('the logger on a BatchedDestination', () => {
+  it('reports the lines its destination dropped, for sluice_log_lines_dropped_total', async () => {
+    const stdout = new FakeStdout()
+    const logger = createLogger({ destination: new BatchedDestination(1, { io: stdout, timers: new FakeTime() }) })
+    logger.info('one')
+    logger.info('two')
+    const flushed = flushLogger(logger)
+    stdout.complete({ code: 'EPIPE' })
+    await flushed
+    expect(droppedLogLines(logger)).toBe(2)
+    expect(droppedLogLines(createLogger({ destination: { write: () => undefined } }))).toBe(0)
   })
 })

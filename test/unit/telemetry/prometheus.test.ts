@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Counter, Gauge, Histogram } from '../../../src/telemetry/prometheus.js'
+import { Counter, CounterReading, Gauge, Histogram } from '../../../src/telemetry/prometheus.js'
 
 describe('Prometheus text families', () => {
   it('renders a counter per label set, escaping label values', () => {
@@ -8,6 +8,29 @@ describe('Prometheus text families', () => {
     c.series('1', 'q"uo\\te\nnl').inc(2)
     c.series('2', 'y').inc()
     expect(c.render()).toBe('# HELP x_total Things.\n# TYPE x_total counter\nx_total{a="1",b="q\\"uo\\\\te\\nnl"} 3\nx_total{a="2",b="y"} 1\n')
+  })
+
+  it('finds one series per label set, the same object each time, with label values shared across levels kept apart', () => {
+    const c = new Counter('y_total', 'Things.', ['a', 'b', 'c'])
+    const one = c.series('p', 'q', 'r')
+    expect(c.series('p', 'q', 'r')).toBe(one)
+    const swapped = c.series('q', 'p', 'r')
+    expect(swapped).not.toBe(one)
+    // A missing value is '' (as it renders), and never lands where a deeper level lives.
+    const short = c.series('p', 'q')
+    expect(short).not.toBe(one)
+    expect(c.series('p', 'q', '')).toBe(short)
+    short.inc()
+    one.inc(2)
+    expect(c.render()).toBe('# HELP y_total Things.\n# TYPE y_total counter\ny_total{a="p",b="q",c="r"} 2\ny_total{a="q",b="p",c="r"} 0\ny_total{a="p",b="q",c=""} 1\n')
+  })
+
+  it('renders a count kept elsewhere as a counter, read when scraped', () => {
+    let dropped = 3
+    const c = new CounterReading('z_total', 'Lost.', () => dropped)
+    expect(c.render()).toBe('# HELP z_total Lost.\n# TYPE z_total counter\nz_total 3\n')
+    dropped = 4
+    expect(c.render()).toContain('z_total 4\n')
   })
 
   it('renders cumulative histogram buckets, +Inf, sum and count', () => {

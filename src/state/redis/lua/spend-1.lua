@@ -1,5 +1,6 @@
 --[[ spend-1.lua  A consumer's budget spend in the current period, summed across instances.
-  KEYS[1] spend  hash: start (epoch ms of the period held), pico (picodollars spent in it), seeded (1|0)
+  KEYS[1] spend  hash: start (epoch ms of the period held), until (epoch ms it ends; -1: never),
+                 pico (picodollars spent in it), seeded (1|0); consumer-admit-3.lua reads pico and until
   ARGV[1] 0 (tests: a fixed now, ms)   ARGV[2] period: day | week | month | total   ARGV[3] op: charge | read | seed
   ARGV[4] charge: picodollars to add · seed: the usage ledger's sum   ARGV[5] seed: the period start it was summed from
   Returns {picodollars spent, period start, ms until the next period (-1: never, 'total')}. O(1).
@@ -65,7 +66,7 @@ local nxt = nextStart(period, start)
 if dirty then
   local s = '0'
   if seeded then s = '1' end
-  redis.call('HSET', KEYS[1], 'start', start, 'pico', pico, 'seeded', s)
+  redis.call('HSET', KEYS[1], 'start', start, 'until', nxt, 'pico', pico, 'seeded', s)
   if nxt >= 0 then redis.call('PEXPIRE', KEYS[1], math.max(nxt - now, 0) + DAY) end
 end
 local reset = -1

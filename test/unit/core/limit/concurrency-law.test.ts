@@ -89,6 +89,27 @@ describe('ConcurrencyLaw', () => {
     expect([law.accepted, law.limit, law.history.at(-1)?.reason]).toEqual([40, 40, 'overshoot_429'])
   })
 
+  it('slow start that ends in an overshoot checks the level above 15 s later, by one, then probes as usual', () => {
+    const law = new ConcurrencyLaw(() => undefined)
+    for (let i = 0; i < 4; i++) law.succeeded(t0, 8, 9) // slow start to L 10; level 9 taken
+    // Refused at 10: the upstream may still have counted an answer the gateway had seen (cap 10, not 9).
+    law.cut(t0 + 100, 10)
+    expect([law.accepted, law.limit, law.history.at(-1)?.reason]).toEqual([9, 9, 'overshoot_429'])
+    law.succeeded(t0 + 14_000, 9)
+    expect(law.accepted).toBe(9)
+    law.succeeded(t0 + 15_200, 9)
+    expect(law.accepted).toBe(10)
+    expect(law.history.at(-1)).toMatchObject({ old_limit: 9, new_limit: 10, reason: 'probe_increase' })
+    // Refused again: the cap was 9 after all; the next probe waits four quiet minutes (max(1, 10 % of 9) = 1).
+    for (let t = t0 + 15_300; law.limit < 10; t += 100) law.succeeded(t, 9)
+    law.cut(t0 + 20_000, 10)
+    expect([law.accepted, law.limit]).toEqual([9, 9])
+    law.succeeded(t0 + 20_000 + 3 * 60_000, 9)
+    expect(law.accepted).toBe(9)
+    law.succeeded(t0 + 20_000 + 4 * 60_000, 9)
+    expect(law.accepted).toBe(10)
+  })
+
   it('reset forgets everything it learned', () => {
     const law = new ConcurrencyLaw(() => undefined)
     law.cut(t0, 3)

@@ -280,6 +280,51 @@ describe('ConcurrencyLimit: growth', () => {
     expect(l.history.filter((h) => h.reason === 'overshoot_429').length).toBe(5)
   })
 
+  it('a cap of 2 at low demand: L settles on the cap; a probe demand never tests is given up a minute later', () => {
+    // Three clients against a cap of 2: the first burst's third request is refused.
+    const l = adaptive()
+    l.refused(t0, 'concurrent', 3)
+    let now = t0 + 5 * sec
+    // From then on demand never has more than 2 in flight: a success at level 2 every 4 s.
+    const untilL3 = t0 + 10 * min
+    const effective: number[] = []
+    for (; now < untilL3; now += 4 * sec) {
+      l.succeeded(now, 2, 2)
+      effective.push(l.effective)
+    }
+    expect(l.learnedExact).toBe(2)
+    expect(l.acceptedLevel).toBe(2)
+    const reasons = l.history.map((h) => h.reason)
+    // Successes at 2 count as saturated at L = 2.x and took L to the probed 3, but nothing was
+    // granted at 3: the probe was not taken (no slow start), and was given up after a minute.
+    expect(reasons.filter((r) => r === 'probe_untested').length).toBe(reasons.filter((r) => r === 'probe_increase').length)
+    expect(reasons).toContain('probe_untested')
+    expect(reasons).not.toContain('slow_start')
+    expect(l.slowStart).toBe(false)
+    // Above the cap for at most a minute after each probe, and the probes back off (2, then 4 min, then 8).
+    const above = effective.filter((e) => e > 2).length * 4 * sec
+    expect(above).toBeLessThanOrEqual(reasons.filter((r) => r === 'probe_increase').length * min)
+    expect(reasons.filter((r) => r === 'probe_increase').length).toBeLessThanOrEqual(3)
+  })
+
+  it('a probe is taken only by a request granted at the probed level', () => {
+    const l = adaptive(10, 10)
+    l.refused(t0, 'concurrent', 11) // Ĉ 10, L 9
+    let now = saturatedSuccesses(l, t0 + 5 * sec, t0 + 2 * min, 100)
+    l.succeeded(now, 10, 10) // probe: Ĉ 11
+    expect(l.acceptedLevel).toBe(11)
+    for (let i = 0; i < 20 && l.effective < 11; i++) l.succeeded((now += 100), 10, 10)
+    expect(l.effective).toBe(11)
+    // Levels up to 10 do not take it; one at 11 does, and the next probe comes a minute later.
+    l.succeeded((now += 100), 10, 10)
+    expect(l.history.at(-1)?.reason).not.toBe('probe_untested')
+    l.succeeded((now += 100), 11, 11)
+    saturatedSuccesses(l, now + 100, now + 61 * sec, 100)
+    const probes = l.history.filter((h) => h.reason === 'probe_increase')
+    expect(probes.map((p) => [p.old_limit, p.new_limit])).toEqual([[10, 11], [11, 12]])
+    expect(l.history.map((h) => h.reason)).not.toContain('probe_untested')
+  })
+
   it('never grows above 200', () => {
     const l = adaptive(199.99)
     saturatedSuccesses(l, t0, t0 + 10 * sec, 10)
