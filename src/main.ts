@@ -16,6 +16,7 @@ import { addClusterRoutes } from './admin/cluster.js'
 import type { Route } from './admin/router.js'
 import type { PeakEwma } from './core/balance/index.js'
 import { PinTable } from './core/balance/pins.js'
+import { SharedPinTable } from './core/balance/shared-pins.js'
 import { BreakerRegistry } from './core/breaker/index.js'
 import { Prober, VllmMetricsScraper } from './health/index.js'
 import { createAdminHandler, Router } from './admin/index.js'
@@ -207,6 +208,12 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     limits,
     breakers,
     shared,
+    // Redis away: each instance keeps to its share of a key's limit, by the live count last seen.
+    leases: {
+      liveInstances: () => cluster.liveInstances,
+      onError: (err) => logger.debug({ err: (err as Error).message }, 'permit leases: a Redis call failed; this instance keeps to its share'),
+      onLost: (ref) => logger.warn({ key: ref.keyId }, 'a running request lost its permit lease (Redis was away longer than a lease lives); its slot may be counted twice until it ends'),
+    },
     metrics,
     clock: opts.clock,
     timers,
@@ -225,6 +232,8 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     timers,
     breakers,
     shared,
+    onSharedError: (err) => logger.debug({ err: (err as Error).message }, 'probe leadership: a Redis call failed; retrying'),
+    onLeadership: (provider, leader, epoch) => logger.info({ provider, leader, epoch }, leader ? 'probe leader: this instance probes the keys of this provider' : 'probe leader: another instance probes the keys of this provider'),
     onResult: (target, result) => {
       const b = breakers.get(target.id)
       if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
@@ -313,7 +322,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       dashboard.record(ctx)
     },
     scheduler,
-    pins: new PinTable(),
+    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response')) : new PinTable(),
     shared,
   })
   const handler = createHandler({

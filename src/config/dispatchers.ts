@@ -16,6 +16,16 @@ function dispatcher<T>(path: string, name: 'Pool' | 'Agent'): T {
   }
 }
 
+// The index also gives every dispatcher its request/stream/pipeline methods; the probes and the
+// vLLM scraper call dispatcher.request(), which without this is undefined in a process that
+// never loads the index (every probe then failed as a reset).
+try {
+  const base = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }
+  Object.assign(base.prototype, require('undici/lib/api/index.js') as object)
+} catch {
+  require('undici')
+}
+
 export const Pool = dispatcher<typeof UndiciPool>('undici/lib/dispatcher/pool.js', 'Pool')
 export type Pool = UndiciPool
 export const Agent = dispatcher<typeof UndiciAgent>('undici/lib/dispatcher/agent.js', 'Agent')

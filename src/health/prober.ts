@@ -4,6 +4,7 @@ import type { BreakerEvents, HealthFailure, ProbeBreaker } from './breaker-port.
 import { exchange, transportFailure, type CheckResponse } from './exchange.js'
 import { systemTimers, type Clock, type TimerHandle, type Timers } from '../core/clock.js'
 import type { SharedState } from '../state/index.js'
+import { ProbeLeadership } from './probe-leadership.js'
 
 /** What a probe needs of a key's pacer (KeyPacer has it). */
 export type ProbePacer = Pick<KeyPacer, 'wait' | 'take' | 'settled'>
@@ -61,6 +62,10 @@ export interface ProberOptions {
   readonly timers?: Timers
   /** Shared state: with Redis, only the probe leader of a provider probes its keys. */
   readonly shared?: SharedState | null
+  /** Redis calls that failed for the probe leadership (it retries by itself). */
+  readonly onSharedError?: (err: unknown) => void
+  /** This instance became or stopped being the probe leader of a provider. */
+  readonly onLeadership?: (provider: string, leader: boolean, epoch: number) => void
 }
 
 /**
@@ -124,6 +129,8 @@ export class Prober {
   readonly #timers: Timers
   readonly #onResult: ((target: ProbeTarget, result: ProbeResult) => void) | null
   readonly #unlisten: () => void
+  /** With state on Redis: who probes each provider; null for one instance, which probes everything itself. */
+  readonly #leadership: ProbeLeadership | null
   #slots = new Map<string, Slot>()
   /** probeNow calls waiting for a pacer slot; close() ends them. */
   readonly #sleeps = new Set<{ handle: TimerHandle; wake: () => void }>()
@@ -134,6 +141,17 @@ export class Prober {
     this.#rand = opts.rand ?? Math.random
     this.#timers = opts.timers ?? systemTimers
     this.#onResult = opts.onResult ?? null
+    const shared = opts.shared
+    this.#leadership =
+      shared?.kind === 'redis'
+        ? new ProbeLeadership({
+            shared,
+            timers: this.#timers,
+            rand: this.#rand,
+            ...(opts.onSharedError ? { onError: opts.onSharedError } : {}),
+            ...(opts.onLeadership ? { onChange: opts.onLeadership } : {}),
+          })
+        : null
     this.#unlisten = opts.breakers.listen((b) => {
       const slot = this.#slots.get(b.id)
       if (slot !== undefined) this.#look(slot, this.#clock.now())
@@ -160,6 +178,7 @@ export class Prober {
     }
     for (const [id, slot] of this.#slots) if (!next.has(id)) this.#drop(slot)
     this.#slots = next
+    this.#leadership?.watch(new Set(targets.map((t) => providerOf(t.id))))
     const now = this.#clock.now()
     for (const slot of next.values()) this.#look(slot, now)
   }
@@ -182,6 +201,11 @@ export class Prober {
     }
   }
 
+  /** Which providers this instance probes as leader (state: redis); null for one instance. */
+  leadership(): Record<string, { leader: boolean; epoch: number }> | null {
+    return this.#leadership?.snapshot() ?? null
+  }
+
   /** Counters per target, in the order they were given, for the admin API. */
   stats(): ProbeStats[] {
     const out: ProbeStats[] = []
@@ -196,6 +220,7 @@ export class Prober {
     if (this.#closed) return
     this.#closed = true
     this.#unlisten()
+    void this.#leadership?.close()
     for (const slot of this.#slots.values()) this.#drop(slot)
     this.#slots.clear()
     for (const s of this.#sleeps) {
@@ -244,6 +269,12 @@ export class Prober {
     // A probe never jumps the pacer: it waits for the slot like any request would.
     const wait = t.pacer?.wait(now, t.tokens, false) ?? 0
     if (wait > 0) return this.#arm(slot, now + wait, now)
+    if (this.#leadership !== null && !this.#leadership.leads(providerOf(t.id))) {
+      // Another instance probes this provider: follow its verdicts, one interval from now.
+      slot.lastStartAt = now
+      void this.#follow(slot, this.#leadership)
+      return
+    }
     // A failure to report (a throwing breaker or onResult) must not become an unhandled
     // rejection; #probe re-arms the slot in its finally either way.
     this.#start(slot, now).catch(() => undefined)
@@ -295,12 +326,23 @@ export class Prober {
       if (t.breaker.wantsProbe(at)) {
         if (ok) t.breaker.probePassed(at)
         else if (failure !== null) t.breaker.probeFailed(at, failure)
+        if (ok || failure !== null) this.#leadership?.report(providerOf(t.id), t.id, ok, !t.breaker.wantsProbe(at))
       }
       this.#onResult?.(t, result)
     } finally {
       if (!this.#closed && this.#slots.get(t.id) === slot) this.#look(slot, this.#clock.now())
     }
     return result
+  }
+
+  /** Not the leader: a key the leader's probes restored comes back here too; otherwise the next look is one interval on. */
+  async #follow(slot: Slot, leadership: ProbeLeadership): Promise<void> {
+    const verdict = await leadership.follow(slot.target.id)
+    if (this.#closed || this.#slots.get(slot.target.id) !== slot) return
+    const breaker = slot.target.breaker
+    // As many passes as closing takes (successThreshold), bounded in case a breaker never closes.
+    for (let i = 0; verdict === 'restored' && i < 10 && breaker.wantsProbe(this.#clock.now()); i++) breaker.probePassed(this.#clock.now())
+    this.#look(slot, this.#clock.now())
   }
 
   #drop(slot: Slot): void {
@@ -327,6 +369,12 @@ export class Prober {
       this.#sleeps.add(entry)
     })
   }
+}
+
+/** Targets are named provider~key. */
+function providerOf(id: string): string {
+  const tilde = id.indexOf('~')
+  return tilde < 0 ? id : id.slice(0, tilde)
 }
 
 /**

@@ -13,6 +13,7 @@ export { heartbeatEveryMs, instanceTtlMs, type InstanceRegistry, type LiveInstan
 export type { Invalidation, InvalidationBus } from './invalidation.js'
 export { leaderRenewMs, leaderTtlMs, type LeaderElection, type LeaderInfo, type Leadership } from './leader.js'
 export { LeaseKeeper } from './lease-keeper.js'
+export type { PaceGrant, SharedPacing } from './pacing.js'
 export { leaseTtlMs, renewEveryMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from './permits.js'
 export type { PinStore } from './pins.js'
 export type { StateSettings } from './settings.js'

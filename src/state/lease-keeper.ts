@@ -23,6 +23,8 @@ export interface LeasedGrant {
   readonly permit: Permit | null
   /** Leases held on the key after the call, every instance's. */
   readonly inUse: number
+  /** The key's limit the call was judged by. */
+  readonly limit: number
 }
 
 export class LeaseKeeper {
@@ -51,13 +53,16 @@ export class LeaseKeeper {
     return this.#held.size
   }
 
-  /** A permit on `keyId` if fewer than `limit` are held across the instances; `onEnd` hears its outcome once. */
-  async acquire(keyId: string, limit: number, onEnd: PermitListener | null = null): Promise<LeasedGrant> {
-    const grant = await this.#ports.acquire(keyId, limit, this.#ttlMs)
-    if (!grant.granted || grant.leaseId === null) return { permit: null, inUse: grant.inUse }
+  /**
+   * A permit on `keyId` if fewer than the key's limit are held across the instances (`limit`
+   * and `announce` as PermitLeases.acquire takes them); `onEnd` hears its outcome once.
+   */
+  async acquire(keyId: string, limit: number, onEnd: PermitListener | null = null, announce = true): Promise<LeasedGrant> {
+    const grant = await this.#ports.acquire(keyId, limit, this.#ttlMs, announce)
+    if (!grant.granted || grant.leaseId === null) return { permit: null, inUse: grant.inUse, limit: grant.limit }
     const ref = { keyId, leaseId: grant.leaseId }
     this.#held.set(ref.leaseId, ref)
-    return { permit: new LeasedPermit(this, ref, grant.inUse, onEnd), inUse: grant.inUse }
+    return { permit: new LeasedPermit(this, ref, grant.inUse, onEnd), inUse: grant.inUse, limit: grant.limit }
   }
 
   /** Renews every held lease in one round trip; returns how many were still held. */

@@ -17,6 +17,8 @@
 
 /** A lease lives this long after its last renewal: a crashed instance's permits come back by themselves. */
 export const leaseTtlMs = 30_000
+/** An announced limit is forgotten after this long without a lease taken on the key. */
+export const sharedLimitTtlMs = 3_600_000
 /** Renewal period: three renewals can be missed before a running request loses its lease. */
 export const renewEveryMs = 10_000
 
@@ -26,6 +28,8 @@ export interface LeaseGrant {
   readonly leaseId: string | null
   /** Leases held on the key after the call, every instance's (the granted one included). */
   readonly inUse: number
+  /** The limit the call was judged by: the key's shared limit (see PermitLeases.acquire). */
+  readonly limit: number
 }
 
 export interface LeaseRef {
@@ -40,8 +44,13 @@ export interface LeaseCount {
 }
 
 export interface PermitLeases {
-  /** A lease on `keyId` if fewer than `limit` are held (expired ones do not count). */
-  acquire(keyId: string, limit: number, ttlMs?: number): Promise<LeaseGrant>
+  /**
+   * A lease on `keyId` if fewer than the key's limit are held (expired ones do not count). The
+   * key's limit is one for every instance: `limit` when `announce` is true (the default: a
+   * fixed limit, or one this instance just learned), else the last limit any instance
+   * announced, or `limit` when none has in the last `sharedLimitTtlMs`.
+   */
+  acquire(keyId: string, limit: number, ttlMs?: number, announce?: boolean): Promise<LeaseGrant>
   /** Ends a lease: true the first time, false when it was released already or had expired. */
   release(keyId: string, leaseId: string): Promise<boolean>
   /** Extends leases still held, all in one round trip; per lease, whether it was still held. */

@@ -4,6 +4,7 @@ import type { StateHealth } from './health.js'
 import type { InstanceRegistry } from './instances.js'
 import type { InvalidationBus } from './invalidation.js'
 import type { LeaderElection } from './leader.js'
+import type { SharedPacing } from './pacing.js'
 import type { PermitLeases } from './permits.js'
 import type { PinStore } from './pins.js'
 import type { SpendCounters } from './spend.js'
@@ -15,6 +16,7 @@ export interface SharedState {
   /** This instance, as leases, trials and the registry name it. */
   readonly instanceId: string
   readonly permits: PermitLeases
+  readonly pacing: SharedPacing
   readonly breakers: SharedBreakers
   readonly leaders: LeaderElection
   readonly consumerRates: ConsumerRates

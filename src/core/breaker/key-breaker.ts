@@ -84,6 +84,11 @@ export class KeyBreaker {
     this.#groups = groups
   }
 
+  /** What it was configured with (a shared breaker across instances opens for the same periods). */
+  get settings(): BreakerSettings {
+    return this.#settings
+  }
+
   /** Out of service (open, half-open or disabled), as last seen: what the ejection cap counts. */
   get out(): boolean {
     return this.#state !== 'closed'
@@ -183,6 +188,17 @@ export class KeyBreaker {
     const was = this.#state
     this.#reset()
     if (was !== 'closed') this.onChange?.(this)
+  }
+
+  /**
+   * Another instance took this key out (state: redis): out here too, for this breaker's own
+   * open period, so no instance keeps sending to a key the others found failing. A key already
+   * out here is left as it is.
+   */
+  openedElsewhere(now: number): void {
+    this.#advance(now)
+    if (this.#state !== 'closed') return
+    this.#open(now)
   }
 
   /** A probe passed: one success toward successThreshold, from open, half-open or auth-disabled. */

@@ -1,8 +1,9 @@
 import type { Provider, ProviderKey } from '../../config/runtime.js'
-import type { Stage } from '../../context.js'
+import type { RequestContext, Stage } from '../../context.js'
 import type { PinTable } from '../../core/balance/pins.js'
 import { SluiceError } from '../../errors.js'
 import { createdObjectId, createsObject, referencedObject } from './pinning.js'
+import { sharesPins } from '../../core/balance/shared-pins.js'
 
 export interface BalancePorts {
   /** Which key created which file, batch or stored response; outlives config generations. */
@@ -21,9 +22,22 @@ export function balance(ports: BalancePorts): Stage {
   return function balanceStage(ctx, next) {
     const provider = ctx.passthrough
     if (provider === null) return next()
-    const now = performance.now()
     const object = referencedObject(ctx)
     const pinned = object === null ? undefined : pins.keyOf(`${provider.id}\0${object}`)
+    // Not pinned here: with several instances, another may have created it (one round trip).
+    if (object !== null && pinned === undefined && sharesPins(pins)) {
+      return pins.lookup(`${provider.id}\0${object}`).then((shared) => {
+        choose(ctx, provider, object, shared)
+        return next()
+      })
+    }
+    choose(ctx, provider, object, pinned)
+    return next()
+  }
+
+  /** The pinned key when there is one (or a clear error when it is out), else the next in service; and the pin of what this request creates. */
+  function choose(ctx: RequestContext, provider: Provider, object: string | null, pinned: string | undefined): void {
+    const now = performance.now()
     if (pinned !== undefined) {
       const key = provider.keys.find((k) => k.id === pinned)
       if (key === undefined || isOut(key, now)) {
@@ -43,7 +57,6 @@ export function balance(ports: BalancePorts): Stage {
         if (id !== null) pins.pin(`${provider.id}\0${id}`, keyId)
       }
     }
-    return next()
   }
 }
 

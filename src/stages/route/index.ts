@@ -3,6 +3,7 @@ import type { RequestContext, Stage } from '../../context.js'
 import { hashPair } from '../../core/balance/index.js'
 import { responseObjectId } from '../../core/balance/created-object.js'
 import type { PinTable } from '../../core/balance/pins.js'
+import { sharesPins, type SharedPinTable } from '../../core/balance/shared-pins.js'
 import { SluiceError } from '../../errors.js'
 
 const twoTo53 = 2 ** 53
@@ -21,12 +22,14 @@ export function route(rand: () => number = Math.random, pins: PinTable | null = 
       // A response stored by a managed POST /v1/responses goes back to the provider that has it,
       // whether or not a passthrough provider is configured.
       const owner = pins === null ? null : responseOwner(ctx.runtime, pins, ctx.pathBelowV1)
-      if (owner !== null) {
-        ctx.passthrough = owner
-        return next()
+      // Not pinned here: with several instances, another may have stored it (one round trip).
+      if (owner === null && sharesPins(pins)) {
+        return sharedResponseOwner(ctx.runtime, pins, ctx.pathBelowV1).then((shared) => {
+          passTo(ctx, shared)
+          return next()
+        })
       }
-      if (!runtime.passthrough) throw new SluiceError('not_found', [ctx.req.method, ctx.req.url])
-      ctx.passthrough = runtime.passthrough
+      passTo(ctx, owner)
       return next()
     }
     const model = ctx.model as string
@@ -46,6 +49,21 @@ export function route(rand: () => number = Math.random, pins: PinTable | null = 
     if (found.split !== null) assignGroup(ctx, found, found.split, rand)
     return next()
   }
+}
+
+/** Passthrough to `owner` (the provider holding a stored response), else to the passthrough provider. */
+function passTo(ctx: RequestContext, owner: Provider | null): void {
+  if (owner === null && !ctx.runtime.passthrough) throw new SluiceError('not_found', [ctx.req.method, ctx.req.url])
+  ctx.passthrough = owner ?? ctx.runtime.passthrough
+}
+
+/** responseOwner, asking every instance's pins: one round trip, the providers' lookups in parallel. */
+async function sharedResponseOwner(runtime: RequestContext['runtime'], pins: SharedPinTable, pathBelowV1: string): Promise<Provider | null> {
+  const id = responseObjectId(pathBelowV1)
+  if (id === null) return null
+  const providers = [...runtime.providers.values()]
+  const keys = await Promise.all(providers.map((p) => pins.lookup(`${p.id}\0${id}`)))
+  return providers[keys.findIndex((k) => k !== undefined)] ?? null
 }
 
 /** The provider whose key created the stored response a path names, if sluice pinned it. */

@@ -127,6 +127,12 @@ async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, r
   for (;;) {
     if (attempt instanceof SluiceError) return attempt
     if (attempt === null) throw new Error('the scheduler granted a request without an attempt')
+    // Several instances: the key's permit must also be a lease across them (one round trip).
+    if (scheduler.leases !== null && !(await scheduler.leases.confirm(attempt, () => ctx.clientGone))) {
+      if (ctx.clientGone) throw new ClientGoneError()
+      attempt = await wait(pool.requeue(w), w)
+      continue
+    }
     ctx.attempts.push(attempt)
     ctx.current = attempt
     if (!ctx.res.headersSent) ctx.res.setHeader('x-sluice-attempts', ctx.attempts.length)

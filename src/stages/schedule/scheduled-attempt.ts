@@ -42,8 +42,13 @@ export interface ScheduledAttemptOptions {
 export class ScheduledAttempt extends Attempt {
   readonly pacer: KeyPacer
   readonly breaker: KeyBreaker
-  readonly permit: Permit
+  /** Replaced once, before sending, by the permit that also holds a lease across instances (state: redis). */
+  permit: Permit
   readonly trial: boolean
+  /** state: redis — who holds the key's shared half-open trial for this attempt (its verdict is reported there); null otherwise. */
+  sharedTrial: string | null = null
+  /** state: redis — the request and token intervals it was charged on the key's shared schedule. */
+  sharedPace: readonly [number, number] | null = null
   readonly dispatchedAt: number
   readonly tokens: number
   /** The upstream's rate-limit headers, once its answer began. */

@@ -9,6 +9,8 @@ import type { PacerRegistry } from '../../core/pacer/registry.js'
 import { priorityNames, type Priority } from '../../core/queue/index.js'
 import type { SharedState } from '../../state/index.js'
 import type { Metrics } from '../../telemetry/metrics.js'
+import { LeasedPermits, type LeasedPermitsOptions } from './leased-permits.js'
+import { SharedBreakerMirror } from './shared-breakers.js'
 import { scheduleMetrics, type ScheduleMetrics } from './metrics.js'
 import { Pool, type LoadReader } from './pool.js'
 import { Wakeups } from './wakeups.js'
@@ -35,6 +37,8 @@ export interface SchedulerOptions {
   readonly readLoad?: LoadReader
   /** Shared state (`state:`); in memory the scheduler keeps using its in-process counters. */
   readonly shared?: SharedState | null
+  /** With Redis state: live instances as last seen, and what to say when leases fail. */
+  readonly leases?: Omit<LeasedPermitsOptions, 'leases' | 'pacing' | 'clock' | 'epoch' | 'timers'>
 }
 
 const systemEpoch: Clock = { now: () => Date.now() }
@@ -49,6 +53,10 @@ export class Scheduler {
   readonly epoch: Clock
   /** null in memory mode: every limit is this process's own. */
   readonly shared: SharedState | null
+  /** Permits as leases across instances; null in memory mode, where the local count is the whole truth. */
+  readonly leases: LeasedPermits | null
+  /** Breakers kept in step across instances (state: redis); null in memory mode. */
+  readonly #breakerMirror: SharedBreakerMirror | null
   readonly #attemptPorts: AttemptPorts
   readonly #pools = new Map<string, Pool>()
   readonly #wakeups: Wakeups
@@ -70,6 +78,11 @@ export class Scheduler {
     this.timers = opts.timers ?? systemTimers
     this.epoch = opts.epoch ?? systemEpoch
     this.shared = opts.shared?.kind === 'redis' ? opts.shared : null
+    this.#breakerMirror =
+      this.shared === null || opts.breakers === undefined
+        ? null
+        : new SharedBreakerMirror({ breakers: this.shared.breakers, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror, givenBack: (a) => this.#woken(a) })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)
@@ -135,6 +148,8 @@ export class Scheduler {
     // A 2xx whose stream broke or whose client left is no evidence the key had room to spare.
     if (!a.permit.release(ok ? 'success' : a.refusal === 'concurrent' ? 'dropped' : 'ignore', this.epoch.now())) return
     judge(a, now)
+    if (a.sharedTrial !== null) this.#breakerMirror?.settled(a, now, ok)
+    this.leases?.settled(a, now)
     const d = a.deployment
     if (d !== null && a.firstByteAt > 0 && status >= 200 && status < 300) d.ttft.observe(a.firstByteAt - a.startedAt, a.firstByteAt)
     this.#wakeups.poke(a.breaker)
@@ -153,6 +168,13 @@ export class Scheduler {
       pool.queue.adjustCounter(w.consumer, w.priority, used + completion - w.cost, w.weight)
     }
     this.#wakeups.poke(pacer)
+  }
+
+  /** What waits on an attempt's key may look again (a permit, trial or pacer charge was freed). */
+  #woken(a: ScheduledAttempt): void {
+    this.#wakeups.poke(a.breaker)
+    if (a.deployment !== null) this.#wakeups.poke(a.deployment.limit)
+    this.#wakeups.poke(a.pacer)
   }
 
   /**
@@ -232,6 +254,8 @@ export class Scheduler {
   }
 
   close(): void {
+    this.leases?.close()
+    this.#breakerMirror?.close()
     this.#unlisten()
     this.#wakeups.close()
   }

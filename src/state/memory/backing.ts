@@ -10,6 +10,10 @@ import type { SharedBreakerState } from '../breakers.js'
 export class MemoryBacking {
   /** keyId → lease id → expiry. */
   readonly leases = new Map<string, Map<string, number>>()
+  /** Each key's shared concurrency limit and when it is forgotten. */
+  readonly leaseLimits = new Map<string, { limit: number; until: number }>()
+  /** Each key's shared GCRA schedule: requests and tokens TATs, and a pause. */
+  readonly paces = new Map<string, { requests: number; tokens: number; pausedUntil: number }>()
   readonly breakers = new Map<string, BreakerRecord>()
   readonly leaders = new Map<string, { holder: string; until: number; epoch: number }>()
   readonly limiters = new Map<string, { limiter: ConsumerLimiter; rpm: number | null; tpm: number | null }>()

@@ -7,6 +7,7 @@ import { MemoryConsumerRates } from './consumer-rates.js'
 import { MemoryInstanceRegistry } from './instances.js'
 import { MemoryInvalidationBus } from './invalidation.js'
 import { MemoryLeaderElection } from './leader.js'
+import { MemorySharedPacing } from './pacing.js'
 import { MemoryPermitLeases } from './permits.js'
 import { MemoryPinStore } from './pins.js'
 import { MemorySpendCounters } from './spend.js'
@@ -27,6 +28,7 @@ export function createMemoryState(opts: MemoryStateOptions = {}): SharedState {
     kind: 'memory',
     instanceId,
     permits: new MemoryPermitLeases(backing, instanceId),
+    pacing: new MemorySharedPacing(backing),
     breakers: new MemorySharedBreakers(backing),
     leaders: new MemoryLeaderElection(backing),
     consumerRates: new MemoryConsumerRates(backing),

@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
+import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
 import type { MemoryBacking } from './backing.js'
 
 export class MemoryPermitLeases implements PermitLeases {
@@ -9,13 +9,16 @@ export class MemoryPermitLeases implements PermitLeases {
     readonly instanceId: string,
   ) {}
 
-  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
+  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs, announce = true): Promise<LeaseGrant> {
     const now = this.backing.now()
+    const shared = this.backing.leaseLimits.get(keyId)
+    const applied = !announce && shared !== undefined && shared.until > now ? shared.limit : limit
+    if (announce || applied === limit) this.backing.leaseLimits.set(keyId, { limit, until: now + sharedLimitTtlMs })
     const leases = this.#live(keyId, now)
-    if (leases.size >= limit) return { granted: false, leaseId: null, inUse: leases.size }
+    if (leases.size >= applied) return { granted: false, leaseId: null, inUse: leases.size, limit: applied }
     const leaseId = `${this.instanceId}/${++this.#seq}`
     leases.set(leaseId, now + ttlMs)
-    return { granted: true, leaseId, inUse: leases.size }
+    return { granted: true, leaseId, inUse: leases.size, limit: applied }
   }
 
   async release(keyId: string, leaseId: string): Promise<boolean> {

@@ -8,6 +8,7 @@ import { RedisConsumerRates } from './consumer-rates.js'
 import { RedisInstanceRegistry } from './instances.js'
 import { RedisInvalidationBus } from './invalidation.js'
 import { RedisLeaderElection } from './leader.js'
+import { RedisSharedPacing } from './pacing.js'
 import { RedisPermitLeases } from './permits.js'
 import { RedisPinStore } from './pins.js'
 import { RedisSpendCounters } from './spend.js'
@@ -40,6 +41,7 @@ export function createRedisState(settings: RedisStateSettings, opts: RedisStateO
     connection,
     keys,
     permits: new RedisPermitLeases(connection, keys, instanceId),
+    pacing: new RedisSharedPacing(connection, keys),
     breakers: new RedisSharedBreakers(connection, keys),
     leaders: new RedisLeaderElection(connection, keys),
     consumerRates: new RedisConsumerRates(connection, keys),

@@ -2,10 +2,19 @@
 // ({k:<keyId>}, {c:<consumerId>} …), so one upstream key's leases and breaker, or one consumer's
 // RPM, TPM and spend, sit in one cluster slot and a script touching several of them stays legal.
 
+export interface UpstreamKeys {
+  readonly leases: string
+  /** The concurrency limit every instance enforces (acquire-lease-2.lua). */
+  readonly limit: string
+  /** The shared GCRA schedule (pace-1.lua). */
+  readonly pace: string
+  readonly breaker: string
+}
+
 export class RedisKeys {
   readonly instances: string
   readonly invalidation: string
-  readonly #byUpstreamKey = new Map<string, { readonly leases: string; readonly breaker: string }>()
+  readonly #byUpstreamKey = new Map<string, UpstreamKeys>()
 
   constructor(readonly prefix: string) {
     this.instances = `${prefix}{instances}`
@@ -13,11 +22,11 @@ export class RedisKeys {
   }
 
   /** Memoised: upstream key ids are few (the config's), and these are read on every request. */
-  upstream(keyId: string): { readonly leases: string; readonly breaker: string } {
+  upstream(keyId: string): UpstreamKeys {
     let keys = this.#byUpstreamKey.get(keyId)
     if (keys === undefined) {
       const tag = `${this.prefix}{k:${keyId}}`
-      keys = Object.freeze({ leases: `${tag}:leases`, breaker: `${tag}:breaker` })
+      keys = Object.freeze({ leases: `${tag}:leases`, limit: `${tag}:limit`, pace: `${tag}:pace`, breaker: `${tag}:breaker` })
       this.#byUpstreamKey.set(keyId, keys)
     }
     return keys

@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
+import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
 import type { RedisConnection, ScriptCall } from './connection.js'
 import type { RedisKeys } from './keys.js'
 
@@ -12,10 +12,11 @@ export class RedisPermitLeases implements PermitLeases {
     readonly instanceId: string,
   ) {}
 
-  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
+  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs, announce = true): Promise<LeaseGrant> {
     const leaseId = `${this.instanceId}/${++this.#seq}`
-    const [granted, inUse] = await this.conn.run<[number, number]>('acquire-lease', [this.keys.upstream(keyId).leases], [leaseId, limit, ttlMs])
-    return granted === 1 ? { granted: true, leaseId, inUse } : { granted: false, leaseId: null, inUse }
+    const keys = this.keys.upstream(keyId)
+    const [granted, inUse, applied] = await this.conn.run<[number, number, number]>('acquire-lease', [keys.leases, keys.limit], [leaseId, limit, ttlMs, announce ? 1 : 0, sharedLimitTtlMs])
+    return granted === 1 ? { granted: true, leaseId, inUse, limit: applied } : { granted: false, leaseId: null, inUse, limit: applied }
   }
 
   async release(keyId: string, leaseId: string): Promise<boolean> {

@@ -24,7 +24,7 @@ describe.each(backends)('permit leases: $name', (backend) => {
     expect(grants.map((g) => g.inUse)).toEqual([1, 2, 3])
     expect(new Set(grants.map((g) => g.leaseId)).size).toBe(3)
     const refused = await a.permits.acquire('nv-1', 3)
-    expect(refused).toEqual({ granted: false, leaseId: null, inUse: 3 })
+    expect(refused).toEqual({ granted: false, leaseId: null, inUse: 3, limit: 3 })
     // Another key has its own count.
     expect((await a.permits.acquire('nv-2', 1)).granted).toBe(true)
   })
@@ -88,6 +88,17 @@ describe.each(backends)('permit leases: $name', (backend) => {
     expect(await a.permits.renew([{ keyId: 'k2', leaseId: forgotten.leaseId! }])).toEqual([false])
     expect(await a.permits.release('k2', forgotten.leaseId!)).toBe(false)
     expect(await a.permits.renew([])).toEqual([])
+  })
+
+  it('one limit per key: an announced limit is what every instance is judged by until another is announced', async () => {
+    // Nobody has announced: the caller's own limit applies, and becomes the key's.
+    expect(await a.permits.acquire('one', 4, leaseTtlMs, false)).toMatchObject({ granted: true, inUse: 1, limit: 4 })
+    // b learned 2 and says so: it holds for a too, though a still thinks 4.
+    expect(await b.permits.acquire('one', 2, leaseTtlMs, true)).toMatchObject({ granted: true, inUse: 2, limit: 2 })
+    expect(await a.permits.acquire('one', 4, leaseTtlMs, false)).toMatchObject({ granted: false, inUse: 2, limit: 2 })
+    // A refusal still announces: a raised limit is everyone's at once.
+    expect(await a.permits.acquire('one', 3, leaseTtlMs, true)).toMatchObject({ granted: true, inUse: 3, limit: 3 })
+    expect(await b.permits.acquire('one', 2, leaseTtlMs, false)).toMatchObject({ granted: false, inUse: 3, limit: 3 })
   })
 
   it('a lowered limit refuses until enough leases end', async () => {

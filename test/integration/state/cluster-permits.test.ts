@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
+import { leasesKey, maxOverlap, redisUrl, startCluster, utilisation, type Cluster } from '../../support/cluster.js'
+import { send, type Reply } from '../../support/data-plane.js'
+import { within } from '../../support/failover.js'
+
+// Three sluice processes sharing Redis and Postgres in front of one simulator (issue 15):
+// permits in use across the instances never exceed what the upstream allows, and the permits of
+// an instance killed with requests in flight come back by themselves when their leases expire.
+
+const ttftMs = 300
+const clients = 24
+
+const yaml = (simUrl: string) => (database: string, prefix: string) => `
+database: ${database}
+state: { url: "${redisUrl}", key_prefix: "${prefix}" }
+log: { level: info }
+providers:
+  capped: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: cap6, key: sk-sim-cap6 }] }
+  fixed: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: fixed3, key: sk-sim-fixed3, max_concurrent: 3 }] }
+  paced: { type: openai, base_url: "${simUrl}/v1", keys: [{ id: rpm600, key: sk-sim-rpm600, rpm: 600 }] }
+models:
+  paced: { targets: [{ provider: paced, model: sim-model }] }
+  capped: { targets: [{ provider: capped, model: sim-model }] }
+  fixed: { targets: [{ provider: fixed, model: sim-model }] }
+`
+
+function ask(url: string, model: string, id: string): Promise<Reply> {
+  return send(url, '/v1/chat/completions', { headers: { 'x-request-id': id }, body: { model, messages: [{ role: 'user', content: id }], max_tokens: 5 } })
+}
+
+/** `total` requests from `clients` loops, each sending its next request when the last is answered, round-robin over the instances. */
+async function drive(urls: readonly string[], model: string, total: number, tag: string): Promise<Reply[]> {
+  const replies: Reply[] = []
+  let next = 0
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      for (let i = next++; i < total; i = next++) replies.push(await ask(urls[i % urls.length] as string, model, `${tag}-${i}`))
+    }),
+  )
+  return replies
+}
+
+describe('three instances on Redis: permits are leases', () => {
+  let sim: Simulator
+  let cluster: Cluster
+  beforeAll(async () => {
+    sim = await startSimulator({
+      config: {
+        latency: { ttft_ms: ttftMs },
+        completion_tokens: 5,
+        keys: { 'sk-sim-cap6': { id: 'cap6', max_concurrent: 6, headers: 'none' }, 'sk-sim-fixed3': { id: 'fixed3', max_concurrent: 10, headers: 'none' }, 'sk-sim-rpm600': { id: 'rpm600', headers: 'none' } },
+      },
+    })
+    cluster = await startCluster(3, yaml(sim.url), 'permits')
+  }, 60_000)
+  afterAll(async () => {
+    await cluster?.close()
+    await sim?.close()
+  })
+
+  it('a hidden concurrency cap of 6: after the instances learn it, the upstream never sees more than 6 at once, and is kept ≥ 90 % busy', async () => {
+    // Warm-up: every instance meets the cap and learns it.
+    const warm = await drive(cluster.urls, 'capped', 150, 'warm')
+    expect(warm.every((r) => r.status === 200)).toBe(true)
+    const from = Date.now()
+    const measured = await drive(cluster.urls, 'capped', 200, 'measured')
+    expect(measured.every((r) => r.status === 200)).toBe(true)
+    const records = sim.requests().filter((r) => r.key_id === 'cap6' && r.started_at >= from)
+    const lastStart = Math.max(...records.map((r) => r.started_at))
+    expect(records.filter((r) => r.status === 429)).toEqual([])
+    expect(maxOverlap(records)).toBeLessThanOrEqual(6)
+    // While the clients still had requests to send: the tail, as they run out, is not the gateway's doing.
+    expect(utilisation(records, 6, from, lastStart)).toBeGreaterThanOrEqual(0.9)
+  }, 60_000)
+
+  it('a key paced at 600 RPM: three instances together send at most 10 a second, not 30', async () => {
+    const from = Date.now()
+    const replies = await drive(cluster.urls, 'paced', 60, 'paced')
+    expect(replies.every((r) => r.status === 200)).toBe(true)
+    const starts = sim
+      .requests()
+      .filter((r) => r.key_id === 'rpm600' && r.started_at >= from)
+      .map((r) => r.started_at)
+      .sort((x, y) => x - y)
+    expect(starts).toHaveLength(60)
+    // 0.97 × 10 a second, spaced by one shared schedule: 59 gaps take at least ~6 s.
+    const perSecond = (starts.length - 1) / (((starts.at(-1) as number) - (starts[0] as number)) / 1000)
+    expect(perSecond).toBeLessThanOrEqual(10.5)
+    expect(perSecond).toBeGreaterThanOrEqual(8)
+  }, 60_000)
+
+  it('kill -9 with requests in flight: its leases expire within 35 s and the other instances take the key again', async () => {
+    const victim = cluster.processes[2]
+    if (victim === undefined) throw new Error('no third instance')
+    const key = leasesKey(cluster.prefix, 'fixed~fixed3')
+    sim.configure({ latency: { ttft_ms: 60_000 } })
+    // Three requests hold every permit of the fixed-3 key on the third instance; they never end.
+    const held = [0, 1, 2].map((i) => ask(cluster.urls[2] as string, 'fixed', `held-${i}`).catch(() => null))
+    await within(
+      (async () => {
+        while ((await cluster.redis.zcard(key)) < 3) await new Promise((r) => setTimeout(r, 50))
+      })(),
+      15_000,
+      'the third instance to hold 3 leases',
+    )
+    const [seconds, micros] = await cluster.redis.time()
+    const killedAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+    victim.kill('SIGKILL')
+    await within(victim.exited, 10_000, 'the killed instance to exit')
+    await Promise.all(held)
+    sim.configure({ latency: { ttft_ms: ttftMs } })
+
+    // Its leases are still there (a crash releases nothing), and each expires within 35 s of the kill.
+    const leases = await cluster.redis.zrange(key, 0, -1, 'WITHSCORES')
+    const victims = leases.filter((_, i) => i % 2 === 0)
+    const expiries = leases.filter((_, i) => i % 2 === 1).map(Number)
+    expect(expiries).toHaveLength(3)
+    for (const at of expiries) expect(at - killedAt).toBeLessThanOrEqual(35_000)
+
+    // Three requests through the first instance wait for those slots, then all run at once.
+    const started = Date.now()
+    const replies = await within(Promise.all([0, 1, 2].map((i) => ask(cluster.urls[0] as string, 'fixed', `after-${i}`))), 40_000, 'requests after the kill')
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200])
+    const served = sim.requests().filter((r) => r.key_id === 'fixed3' && r.started_at >= started)
+    expect(served).toHaveLength(3)
+    expect(Math.min(...served.map((r) => r.started_at)) - killedAt).toBeLessThanOrEqual(35_000)
+    expect(maxOverlap(served)).toBe(3)
+    // Gone from the set (the first instance's own releases may still be on their way).
+    const left = await cluster.redis.zrange(key, 0, -1)
+    expect(left.filter((id) => victims.includes(id))).toEqual([])
+  }, 90_000)
+})

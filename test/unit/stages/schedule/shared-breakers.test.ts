@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import { BreakerRegistry, type KeyBreaker } from '../../../../src/core/breaker/index.js'
+import { defaultBreakerSettings } from '../../../../src/core/breaker/types.js'
+import { createMemoryState, MemoryBacking } from '../../../../src/state/memory/index.js'
+import { SharedBreakerMirror } from '../../../../src/stages/schedule/shared-breakers.js'
+import type { ScheduledAttempt } from '../../../../src/stages/schedule/scheduled-attempt.js'
+import { FakeTime } from '../../../support/fake-time.js'
+
+// Two instances' breakers kept in step through one shared breaker store (memory here; the
+// store's Redis adapter passes the same conformance suite): a key one instance takes out goes
+// out on the other at the next sync, and of two instances whose breakers half-open together,
+// one wins the trial.
+
+const settings = { ...defaultBreakerSettings, openMs: 10_000, maxOpenMs: 10_000, jitter: 0 }
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await Promise.resolve()
+}
+
+function instance(time: FakeTime, backing: MemoryBacking, id: string) {
+  const registry = new BreakerRegistry(() => 0.5)
+  const breaker = registry.obtain('p', 'k', settings)
+  const shared = createMemoryState({ backing, instanceId: id })
+  const mirror = new SharedBreakerMirror({ breakers: shared.breakers, registry, instanceId: id, clock: time, timers: time, rand: () => 0.5 })
+  return { registry, breaker, mirror }
+}
+
+const attemptOn = (breaker: KeyBreaker, trial: boolean) => ({ breaker, trial, sharedTrial: null }) as unknown as ScheduledAttempt
+
+describe('SharedBreakerMirror', () => {
+  it('a key out on one instance goes out on the other within a sync period; one instance wins the half-open trial', async () => {
+    const time = new FakeTime()
+    const backing = new MemoryBacking(() => time.now())
+    const a = instance(time, backing, 'a')
+    const b = instance(time, backing, 'b')
+    a.breaker.failed(time.now(), 'connect', false) // a refused connection opens at once
+    expect(a.breaker.state(time.now())).toBe('open')
+    await flush()
+    expect(b.breaker.state(time.now())).toBe('closed')
+    await b.mirror.sync()
+    expect(b.breaker.state(time.now())).toBe('open')
+
+    time.advance(10_000)
+    expect([a.breaker.state(time.now()), b.breaker.state(time.now())]).toEqual(['half-open', 'half-open'])
+    const ta = attemptOn(a.breaker, a.breaker.dispatched(time.now()))
+    const tb = attemptOn(b.breaker, b.breaker.dispatched(time.now()))
+    const claims = await Promise.all([a.mirror.claim(ta), b.mirror.claim(tb)])
+    expect(claims.filter((c) => c.won)).toHaveLength(1)
+    const [winner, winnerAttempt] = claims[0]?.won ? [a, ta] : [b, tb]
+    // The winner's trial succeeds twice (success_threshold 2): closed there, and in the shared breaker.
+    winner.breaker.succeeded(time.now(), true)
+    winner.mirror.settled(winnerAttempt, time.now(), true)
+    await flush()
+    const again = attemptOn(winner.breaker, winner.breaker.dispatched(time.now()))
+    expect(await winner.mirror.claim(again)).toEqual({ won: true })
+    winner.breaker.succeeded(time.now(), true)
+    winner.mirror.settled(again, time.now(), true)
+    await flush()
+    expect(winner.breaker.state(time.now())).toBe('closed')
+    // The other's trial now finds the key closed everywhere: its own to run.
+    const loser = winner === a ? b : a
+    loser.breaker.released(time.now(), true)
+    expect(await loser.mirror.claim(attemptOn(loser.breaker, loser.breaker.dispatched(time.now())))).toEqual({ won: true })
+    a.mirror.close()
+    b.mirror.close()
+  })
+})
