@@ -5,30 +5,19 @@
 import { spawn } from 'node:child_process'
 import { setMaxListeners } from 'node:events'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Pool } from 'undici'
 import { startSimulator } from '../dist/simulator/index.js'
 import { createVirtualKey, deployedConfig } from './deployed.js'
+import { freePort } from './free-port.js'
 import { CHAT_BODY, CHAT_PATH, STREAM_BODY } from './load.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..')
 const streams = Number(process.env.MEMORY_STREAMS ?? 1000)
 const waiting = Number(process.env.MEMORY_WAITING ?? 1000)
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 

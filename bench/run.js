@@ -26,13 +26,13 @@
 // the whole bench to, default 600).
 import { spawn, spawnSync } from 'node:child_process'
 import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { request } from 'undici'
 import { createVirtualKey, deployedConfig } from './deployed.js'
+import { freePort } from './free-port.js'
 import { CHAT_BODY, CHAT_PATH, machineTicks } from './load.js'
 import { summariseProfile, formatProfile } from './profile-summary.js'
 
@@ -176,17 +176,6 @@ async function stop(proc, what) {
   clearTimeout(timer)
   if (signal === 'SIGKILL') process.stderr.write(`warning: ${what} ignored SIGTERM and was killed\n`)
   return { code, signal }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 /** One chat request; checks that the reply is a 200 chat completion. */

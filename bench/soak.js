@@ -6,30 +6,19 @@
 // levels off: the report gives its slope per minute over each third of the run.
 import { spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
 import { startSimulator } from '../dist/simulator/index.js'
 import { createVirtualKey, deployedConfig } from './deployed.js'
+import { freePort } from './free-port.js'
 import { CHAT_BODY, CHAT_PATH, STREAM_BODY } from './load.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const minutes = Number(process.env.SOAK_MINUTES ?? 15)
 const rate = Number(process.env.SOAK_RATE ?? 150)
 const sampleS = Number(process.env.SOAK_SAMPLE_S ?? 10)
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 const residentKb = (pid) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)?.[1])
 
