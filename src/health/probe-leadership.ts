@@ -84,6 +84,14 @@ export class ProbeLeadership {
   }
 
   /**
+   * Whether this instance probes `provider`'s keys itself: as its leader, or while Redis cannot
+   * be reached (no leader can be elected or followed then, and a key out must still come back).
+   */
+  probesHere(provider: string): boolean {
+    return this.leads(provider) || !this.#shared.health.up
+  }
+
+  /**
    * A leader's probe verdict on a key, written with its epoch (refused there if a newer leader
    * has written). The leader's own breaker, which knows the configured success_threshold,
    * decides when the key is back: `restored` closes the shared breaker with this pass.

@@ -269,7 +269,7 @@ export class Prober {
     // A probe never jumps the pacer: it waits for the slot like any request would.
     const wait = t.pacer?.wait(now, t.tokens, false) ?? 0
     if (wait > 0) return this.#arm(slot, now + wait, now)
-    if (this.#leadership !== null && !this.#leadership.leads(providerOf(t.id))) {
+    if (this.#leadership !== null && !this.#leadership.probesHere(providerOf(t.id))) {
       // Another instance probes this provider: follow its verdicts, one interval from now.
       slot.lastStartAt = now
       void this.#follow(slot, this.#leadership)
