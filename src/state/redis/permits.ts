@@ -19,7 +19,15 @@ export class RedisPermitLeases implements PermitLeases {
       typeof limit === 'number'
         ? [leaseId, limit, ttlMs, 'fixed', sharedLimitTtlMs, -1, 0]
         : [leaseId, limit.limit, ttlMs, 'offer', sharedLimitTtlMs, limit.accepted ?? -1, limit.generation]
-    const reply = await this.conn.run<[number, number, number, number, number]>('acquire-lease', [keys.leases, keys.law], args)
+    let reply: [number, number, number, number, number]
+    try {
+      reply = await this.conn.run<[number, number, number, number, number]>('acquire-lease', [keys.leases, keys.law], args)
+    } catch (err) {
+      // Timed out, perhaps after Redis took the lease: remove it by the id we made, or it would
+      // hold a permit for a lease's whole TTL. Nothing waits for this.
+      this.conn.command('ZREM', keys.leases, leaseId).catch(() => {})
+      throw err
+    }
     const [granted, inUse, applied, accepted, generation] = reply
     const judged = { inUse, limit: applied, accepted: accepted < 0 ? null : accepted, generation }
     return granted === 1 ? { granted: true, leaseId, ...judged } : { granted: false, leaseId: null, ...judged }
