@@ -81,9 +81,11 @@ export class LeasedPermits {
    * lease too). False: the attempt was given back whole; requeue the request (or, when its
    * client has gone, drop it).
    */
-  async confirm(a: ScheduledAttempt, clientGone: () => boolean): Promise<boolean> {
+  async confirm(a: ScheduledAttempt, clientGone: () => boolean, admission: Promise<void> | null = null): Promise<boolean> {
     const limit = (a.deployment as Deployment).limit
     const local = a.permit
+    // The caller's admission, sent a moment ago: its answer comes back with the lease's.
+    const admitted = admission === null ? null : admission.then(() => null, (err: unknown) => err)
     // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
     const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
     // And the key's shared pace, at the rate this instance's pacer has learned (also beside it).
@@ -102,6 +104,13 @@ export class LeasedPermits {
     const claim = claiming === null ? null : await claiming
     const paced = pacing === null ? 0 : await pacing
     if (lease !== null && lease !== local) a.permit = new MirroredPermit(local, lease, limit)
+    const refused = admitted === null ? null : await admitted
+    if (refused !== null) {
+      // The caller may not send this now: everything this try took goes back, and it hears why.
+      if (pacing !== null && paced === 0) this.#unpace(a)
+      this.#giveBack(a, limit, null)
+      throw refused
+    }
     if (lease === null || (claim !== null && !claim.won)) {
       // Its place on the shared schedule goes back: another instance may use it now.
       if (pacing !== null && paced === 0) this.#unpace(a)
