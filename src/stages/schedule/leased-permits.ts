@@ -3,7 +3,7 @@ import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { headroom } from '../../core/pacer/adaptive-rate.js'
-import { LeaseKeeper, type LeaseRef, type PermitLeases, type SharedPacing } from '../../state/index.js'
+import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedPacing, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -28,6 +28,8 @@ export interface LeasedPermitsOptions {
   readonly timers: Timers
   /** Live instances as last seen: with Redis away, each takes its share of a limit, limit ÷ this. */
   readonly liveInstances?: () => number
+  /** While down, nothing here asks Redis: a call could only wait out the state timeout. */
+  readonly health?: StateHealth
   /** A running request's lease had expired when renewed (Redis away for a lease's TTL). */
   readonly onLost?: (ref: LeaseRef) => void
   /** Redis could not be asked (the fallback to a share was used) or a release or renewal failed. */
@@ -46,6 +48,7 @@ export class LeasedPermits {
   readonly #clock: Clock
   readonly #epoch: Clock
   readonly #liveInstances: () => number
+  readonly #health: StateHealth
   readonly #onError: (err: unknown) => void
   readonly #trials: SharedBreakerMirror | null
   readonly #pacing: SharedPacing
@@ -59,6 +62,7 @@ export class LeasedPermits {
     this.#clock = opts.clock
     this.#epoch = opts.epoch
     this.#liveInstances = opts.liveInstances ?? (() => 1)
+    this.#health = opts.health ?? alwaysUp
     this.#onError = opts.onError ?? (() => {})
     this.#trials = opts.trials ?? null
     this.#pacing = opts.pacing
@@ -85,6 +89,13 @@ export class LeasedPermits {
    */
   async confirm(a: ScheduledAttempt, clientGone: () => boolean): Promise<boolean> {
     const limit = (a.deployment as Deployment).limit
+    if (!this.#health.up) {
+      // Shared state down: this instance alone decides, within its share of the limit (as the
+      // catch below), its own pacer and breaker judge the rest — at once, not after a call that
+      // could only time out.
+      if (limit.inflight > Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances())))) return this.#giveBack(a, limit, this.#nextRetry(limit))
+      return clientGone() ? this.#giveBack(a, limit, null) : true
+    }
     const local = a.permit
     // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
     const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
