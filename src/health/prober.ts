@@ -335,11 +335,18 @@ export class Prober {
     return result
   }
 
-  /** Not the leader: a key the leader's probes restored comes back here too; otherwise the next look is one interval on. */
+  /**
+   * Not the leader: a key the leader's probes restored comes back here too, one no leader will
+   * judge is probed here; otherwise the next look is one interval on.
+   */
   async #follow(slot: Slot, leadership: ProbeLeadership): Promise<void> {
     const verdict = await leadership.follow(slot.target.id)
     if (this.#closed || this.#slots.get(slot.target.id) !== slot) return
     const breaker = slot.target.breaker
+    if (verdict === 'probe' && slot.running === null && breaker.wantsProbe(this.#clock.now())) {
+      this.#start(slot, this.#clock.now()).catch(() => undefined)
+      return
+    }
     // As many passes as closing takes (successThreshold), bounded in case a breaker never closes.
     for (let i = 0; verdict === 'restored' && i < 10 && breaker.wantsProbe(this.#clock.now()); i++) breaker.probePassed(this.#clock.now())
     this.#look(slot, this.#clock.now())
