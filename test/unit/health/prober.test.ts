@@ -632,3 +632,20 @@ describe('Prober on an instance that does not lead probes (state: redis)', () =>
     expect(b.passed).toHaveLength(1)
   })
 })
+
+describe('Prober: a key back in service', () => {
+  it('says so once when a key that wanted probes no longer does, and not for a key that never went out', () => {
+    const back: string[] = []
+    prober.close()
+    prober = new Prober({ clock: time, breakers, rand: () => 0, timers: time, onBack: (t) => back.push(t.id) })
+    const out = breakers.breaker('p~out')
+    const fine = breakers.breaker('p~fine')
+    prober.setTargets([target(out), target(fine)])
+    fine.set(false)
+    out.set(true)
+    expect(back).toEqual([])
+    out.set(false)
+    out.set(false)
+    expect(back).toEqual(['p~out'])
+  })
+})
