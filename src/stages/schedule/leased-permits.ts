@@ -3,7 +3,7 @@ import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { headroom } from '../../core/pacer/adaptive-rate.js'
-import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedPacing, type StateHealth } from '../../state/index.js'
+import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -55,8 +55,6 @@ export class LeasedPermits {
   readonly #givenBack: (a: ScheduledAttempt) => void
   /** Retry delay per key while every instance's permits are held; absent once a lease is granted. */
   readonly #retryMs = new Map<ConcurrencyLimit, number>()
-  /** The adaptive limit this instance last announced per key: a new value is announced once, then followed by all. */
-  readonly #announced = new Map<ConcurrencyLimit, number>()
 
   constructor(opts: LeasedPermitsOptions) {
     this.#clock = opts.clock
@@ -103,7 +101,10 @@ export class LeasedPermits {
     const pacing = this.#pace(a)
     let lease: Permit | null
     try {
-      lease = (await this.#keeper.acquire(limit.id, limit.effective, null, this.#announces(limit))).permit
+      const grant = await this.#keeper.acquire(limit.id, limit.adaptive ? learnedOffer(limit) : limit.effective)
+      lease = grant.permit
+      const shared = grant.shared
+      if (limit.adaptive) limit.follow(this.#epoch.now(), shared.limit, shared.accepted, shared.generation, grant.inUse)
     } catch (err) {
       // Redis away: this instance alone decides, within its share of the limit.
       this.#onError(err)
@@ -122,22 +123,6 @@ export class LeasedPermits {
     if (!clientGone()) return true
     if (pacing !== null) this.#unpace(a)
     return this.#giveBack(a, limit, null)
-  }
-
-  /**
-   * Whether this acquire sets the key's limit for every instance: a fixed limit always (the
-   * config is every instance's), a learned one when this instance's law moved it since it last
-   * said. Otherwise the instances follow the last limit any of them learned, so one key has one
-   * limit however many instances judge it.
-   */
-  #announces(limit: ConcurrencyLimit): boolean {
-    if (!limit.adaptive) return true
-    const value = limit.effective
-    if (this.#announced.get(limit) === value) return false
-    const first = !this.#announced.has(limit)
-    this.#announced.set(limit, value)
-    // An instance that has learned nothing yet follows what the others learned.
-    return !first || limit.acceptedLevel !== null
   }
 
   /** Ends the renewals (shutdown); leases still held expire by themselves. */
@@ -206,6 +191,15 @@ export class LeasedPermits {
     this.#givenBack(a)
     return false
   }
+}
+
+/**
+ * What this instance's law has learned of the key, offered as the key's shared limit: one key has
+ * one limit however many instances judge it, moved by whichever of them sees cause, and each
+ * instance's law follows the one the lease was judged by (ConcurrencyLaw.follow).
+ */
+function learnedOffer(limit: ConcurrencyLimit): SharedLimit {
+  return { limit: limit.effective, accepted: limit.acceptedLevel, generation: limit.generation }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { BreakerRegistry, type KeyBreaker } from '../../../../src/core/breaker/index.js'
 import { defaultBreakerSettings } from '../../../../src/core/breaker/types.js'
-import { StateUnavailableError, type SharedBreakers } from '../../../../src/state/index.js'
+import { StateUnavailableError } from '../../../../src/state/index.js'
 import { createMemoryState, MemoryBacking } from '../../../../src/state/memory/index.js'
 import { SharedBreakerMirror } from '../../../../src/stages/schedule/shared-breakers.js'
 import type { ScheduledAttempt } from '../../../../src/stages/schedule/scheduled-attempt.js'
