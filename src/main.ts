@@ -323,7 +323,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       dashboard.record(ctx)
     },
     scheduler,
-    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response')) : new PinTable(),
+    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response'), undefined, shared.health) : new PinTable(),
     shared,
   })
   const handler = createHandler({
