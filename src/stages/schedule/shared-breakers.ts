@@ -1,6 +1,6 @@
 import type { BreakerRegistry, BreakerState, KeyBreaker } from '../../core/breaker/index.js'
 import { every, type Clock, type Timers } from '../../core/clock.js'
-import type { BreakerPolicy, BreakerView, SharedBreakers } from '../../state/index.js'
+import { alwaysUp, type BreakerPolicy, type BreakerView, type SharedBreakers, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 
 // Breakers across instances (state: redis). Each instance still counts its own failures in its
@@ -31,6 +31,8 @@ export interface SharedBreakerMirrorOptions {
   readonly timers: Timers
   readonly rand?: () => number
   readonly onError?: (err: unknown) => void
+  /** While down, the once-a-second sync is skipped (every read would only time out); it resumes, retries included, once up. */
+  readonly health?: StateHealth
 }
 
 export type TrialClaim = { readonly won: true } | { readonly won: false; readonly retryMs: number }
@@ -42,6 +44,7 @@ export class SharedBreakerMirror {
   readonly #clock: Clock
   readonly #rand: () => number
   readonly #onError: (err: unknown) => void
+  readonly #health: StateHealth
   readonly #unlisten: () => void
   readonly #stopSync: () => void
   /** Breakers this instance opened because the shared one was out: not tripped back. */
@@ -64,6 +67,7 @@ export class SharedBreakerMirror {
     this.#clock = opts.clock
     this.#rand = opts.rand ?? Math.random
     this.#onError = opts.onError ?? (() => {})
+    this.#health = opts.health ?? alwaysUp
     this.#unlisten = opts.registry.listen((b) => this.#changed(b as KeyBreaker))
     this.#stopSync = every(opts.timers, breakerSyncMs, () => void this.sync())
   }
@@ -104,7 +108,7 @@ export class SharedBreakerMirror {
 
   /** Reads every key's shared breaker; opens here the keys out there. */
   async sync(): Promise<void> {
-    if (this.#syncing) return
+    if (this.#syncing || !this.#health.up) return
     this.#syncing = true
     this.#releaseUnanswered()
     this.#retell()

@@ -117,4 +117,22 @@ describe('SharedBreakerMirror', () => {
     expect((await store.read(breaker.id)).state).toBe('open')
     mirror.close()
   })
+
+  it('while shared state is down the sync reads nothing (every read would only time out); once up it syncs again', async () => {
+    const time = new FakeTime()
+    const backing = new MemoryBacking(() => time.now())
+    const registry = new BreakerRegistry(() => 0.5)
+    registry.obtain('p', 'k', settings)
+    const store = createMemoryState({ backing, instanceId: 'a' }).breakers
+    let reads = 0
+    const counting = failingBreakers(store, { read: (keyId) => (reads++, store.read(keyId)) })
+    const health = { up: false, onChange: () => () => {} }
+    const mirror = new SharedBreakerMirror({ breakers: counting, health, registry, instanceId: 'a', clock: time, timers: time, rand: () => 0.5 })
+    await mirror.sync()
+    expect(reads).toBe(0)
+    health.up = true
+    await mirror.sync()
+    expect(reads).toBe(1)
+    mirror.close()
+  })
 })
