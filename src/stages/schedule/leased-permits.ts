@@ -3,7 +3,7 @@ import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { headroom } from '../../core/pacer/adaptive-rate.js'
-import { LeaseKeeper, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing } from '../../state/index.js'
+import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -28,6 +28,8 @@ export interface LeasedPermitsOptions {
   readonly timers: Timers
   /** Live instances as last seen: with Redis away, each takes its share of a limit, limit ÷ this. */
   readonly liveInstances?: () => number
+  /** While down, nothing here asks Redis: a call could only wait out the state timeout. */
+  readonly health?: StateHealth
   /** A running request's lease had expired when renewed (Redis away for a lease's TTL). */
   readonly onLost?: (ref: LeaseRef) => void
   /** Redis could not be asked (the fallback to a share was used) or a release or renewal failed. */
@@ -46,6 +48,7 @@ export class LeasedPermits {
   readonly #clock: Clock
   readonly #epoch: Clock
   readonly #liveInstances: () => number
+  readonly #health: StateHealth
   readonly #onError: (err: unknown) => void
   readonly #trials: SharedBreakerMirror | null
   readonly #pacing: SharedPacing
@@ -57,6 +60,7 @@ export class LeasedPermits {
     this.#clock = opts.clock
     this.#epoch = opts.epoch
     this.#liveInstances = opts.liveInstances ?? (() => 1)
+    this.#health = opts.health ?? alwaysUp
     this.#onError = opts.onError ?? (() => {})
     this.#trials = opts.trials ?? null
     this.#pacing = opts.pacing
@@ -83,9 +87,21 @@ export class LeasedPermits {
    */
   async confirm(a: ScheduledAttempt, clientGone: () => boolean, admission: Promise<void> | null = null): Promise<boolean> {
     const limit = (a.deployment as Deployment).limit
-    const local = a.permit
     // The caller's admission, sent a moment ago: its answer comes back with the lease's.
     const admitted = admission === null ? null : admission.then(() => null, (err: unknown) => err)
+    if (!this.#health.up) {
+      // Shared state down: this instance alone decides, within its share of the limit (as the
+      // catch below), its own pacer and breaker judge the rest — at once, not after a call that
+      // could only time out. (An admission sent just before it went down falls back by itself.)
+      const refused = admitted === null ? null : await admitted
+      if (refused !== null) {
+        this.#giveBack(a, limit, null)
+        throw refused
+      }
+      if (!this.#withinShare(limit)) return this.#giveBack(a, limit, this.#nextRetry(limit))
+      return clientGone() ? this.#giveBack(a, limit, null) : true
+    }
+    const local = a.permit
     // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
     const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
     // And the key's shared pace, at the rate this instance's pacer has learned (also beside it).
@@ -99,7 +115,7 @@ export class LeasedPermits {
     } catch (err) {
       // Redis away: this instance alone decides, within its share of the limit.
       this.#onError(err)
-      lease = limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances()))) ? local : null
+      lease = this.#withinShare(limit) ? local : null
     }
     const claim = claiming === null ? null : await claiming
     const paced = pacing === null ? 0 : await pacing
@@ -121,6 +137,11 @@ export class LeasedPermits {
     if (!clientGone()) return true
     if (pacing !== null) this.#unpace(a)
     return this.#giveBack(a, limit, null)
+  }
+
+  /** Redis away: whether the key's permits here stay within this instance's share of its limit (limit ÷ live instances, at least 1). */
+  #withinShare(limit: ConcurrencyLimit): boolean {
+    return limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances())))
   }
 
   /** Ends the renewals (shutdown); leases still held expire by themselves. */
