@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, request, type Server } from 'node:http'
+import { Redis } from 'ioredis'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, type Gateway } from '../../../src/main.js'
@@ -25,6 +26,8 @@ describe('a limited consumer on Redis: admission and lease in one round trip', (
   let gw: Gateway
   let limited: Caller
   let free: Caller
+  let once: Caller
+  let prefix: string
   /** proxy.flights when each request reached the upstream, in arrival order. */
   const atUpstream: number[] = []
   /** Requests answered so far: each releases its lease once (a ZREM), after its answer. */
@@ -45,13 +48,14 @@ describe('a limited consumer on Redis: admission and lease in one round trip', (
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`
     proxy = await FlightProxy.start(Number(new URL(redisUrl).port || 6379))
     db = await postgresDatabase('flights')
+    prefix = `flights-${randomBytes(4).toString('hex')}:`
     gw = await startGateway({
       config: {
         value: {
           database: db.url,
-          state: { url: proxy.url, key_prefix: `flights-${randomBytes(4).toString('hex')}:` },
+          state: { url: proxy.url, key_prefix: prefix },
           auth: 'required',
-          tiers: { limited: { rpm: 1000 } },
+          tiers: { limited: { rpm: 1000 }, once: { rpm: 1 } },
           providers: { sim: { type: 'openai', base_url: `${upstreamUrl}/v1`, keys: [{ id: 'k1', key: 'sk-sim-test-1', max_concurrent: 10 }] } },
           models: { 'test-model': { targets: [{ provider: 'sim', model: 'sim-model' }] } },
         },
@@ -65,6 +69,7 @@ describe('a limited consumer on Redis: admission and lease in one round trip', (
     })
     limited = await makeCaller(gw, 'limited', 'limited')
     free = await makeCaller(gw, 'free', null)
+    once = await makeCaller(gw, 'once', 'once')
   }, 30_000)
 
   afterAll(async () => {
@@ -100,5 +105,28 @@ describe('a limited consumer on Redis: admission and lease in one round trip', (
     }
     expect(Math.min(...freeFlights)).toBe(1)
     expect(Math.min(...limitedFlights)).toBe(1)
+  })
+
+  it('a refused admission, heard beside a granted lease, gives the lease back and the caller its 429', async () => {
+    const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: once.secret, maxRetries: 0 })
+    const ask = () => client.chat.completions.create({ model: 'test-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })
+    const arrived = atUpstream.length
+    await ask()
+    await proxy.until('ZREM', ++answered)
+    const refused = await ask().then(
+      () => null,
+      (err: unknown) => err,
+    )
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError)
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).error).toMatchObject({ code: 'rate_limit_exceeded' })
+    // It never reached the upstream, and the lease it took beside its admission is gone.
+    expect(atUpstream.length).toBe(arrived + 1)
+    await proxy.until('ZREM', ++answered)
+    const redis = new Redis(redisUrl)
+    try {
+      expect(await redis.zcard(`${prefix}{k:sim~k1}:leases`)).toBe(0)
+    } finally {
+      redis.disconnect()
+    }
   })
 })
