@@ -133,6 +133,11 @@ export class AdaptiveRate {
     this.ceiling = ceiling ?? Infinity
   }
 
+  /** The limit per minute the upstream's headers last stated (the key's own, whoever sends to it); Infinity when none. */
+  get statedLimit(): number {
+    return this.#headerLimit
+  }
+
   get target(): number {
     return headroom * Math.min(this.ceiling, this.estimate)
   }

@@ -154,11 +154,14 @@ export class LeasedPermits {
    * neither dimension has a configured limit. Redis away: 0, the local pacer alone decides.
    */
   #pace(a: ScheduledAttempt): Promise<number> | null {
-    // The configured ceilings only: what an instance learned without headers (a retreat, an
-    // estimate from its own successes) measures its own share of the traffic, and would hold
-    // every instance to that share. Learned limits stay with each instance's pacer.
-    const rpm = headroom * a.pacer.requests.ceiling
-    const tpm = headroom * a.pacer.tokens.ceiling
+    // The configured ceilings, and the limits the upstream's headers state: both are the key's
+    // whole limit, whichever instance read them, so one instance's headers pace every instance.
+    // What an instance learned without headers (a retreat, an estimate from its own successes)
+    // measures its own share of the traffic, and would hold every instance to that share: it
+    // stays with that instance's pacer.
+    const { requests, tokens } = a.pacer
+    const rpm = headroom * Math.min(requests.ceiling, requests.statedLimit)
+    const tpm = headroom * Math.min(tokens.ceiling, tokens.statedLimit)
     if (rpm === Infinity && tpm === Infinity) return null
     const requestInterval = rpm === Infinity ? 0 : 60_000 / rpm
     const tokenInterval = tpm === Infinity ? 0 : 60_000 / tpm
