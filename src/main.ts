@@ -44,7 +44,7 @@ import { SluiceError } from './errors.js'
 import { Closers } from './lifecycle.js'
 import { ConfigError } from './config/load.js'
 import { sqliteBesideRedis } from './config/references.js'
-import { instanceTtlMs, openSharedState, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
+import { instanceTtlMs, openSharedState, StateScriptError, StateUnavailableError, type SharedState, type StateSettings } from './state/index.js'
 import { Cluster, type ClusterSnapshot } from './state/cluster.js'
 import type { SharedConsumerLimits } from './stages/admit/index.js'
 import { InvalidationRelay } from './state/invalidation-relay.js'
@@ -447,8 +447,9 @@ async function joinInstances(
     timers: deps.timers,
     onError: (err, items) => {
       cluster.settlementsFailed()
-      // A flush that timed out may have been applied: owing it could charge the spend twice.
-      if (!(err instanceof StateUnavailableError) || err.reason === 'timeout') return
+      // A flush that timed out may have been applied: owing it could charge the spend twice. A
+      // script error comes with only the settlements whose spend was refused.
+      if (err instanceof StateUnavailableError ? err.reason === 'timeout' : !(err instanceof StateScriptError)) return
       for (const { consumerId, settlement } of items) if (settlement.budget !== null) owedSpend.owe(consumerId, settlement.budget.period, settlement.budget.pico)
     },
   })

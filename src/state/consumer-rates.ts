@@ -70,8 +70,12 @@ export interface ConsumerRates {
    * settle). Returns the TPM standing when tokens were settled (a TPM, and used ≠ charged), else null.
    */
   settle(consumerId: string, settlement: Settlement): Promise<RateStanding | null>
-  /** Several settlements (any consumers) in one round trip, none when there is nothing to settle. */
-  settleMany(items: readonly SettlementItem[]): Promise<void>
+  /**
+   * Several settlements (any consumers) in one round trip, none when there is nothing to settle.
+   * Resolves with the items whose cost the shared spend refused (a script error: the others
+   * were applied), so that only theirs is owed; rejects when none could be sent.
+   */
+  settleMany(items: readonly SettlementItem[]): Promise<readonly SettlementItem[]>
 }
 
 export interface SettlementItem {

@@ -1,6 +1,7 @@
 import type { BudgetPeriod } from '../core/admit/budget.js'
 import { systemTimers, type TimerHandle, type Timers } from '../core/clock.js'
 import type { ConsumerRates, Settlement, SettlementItem } from './consumer-rates.js'
+import { StateScriptError } from './errors.js'
 
 // Settlements of finished requests (tokens estimate → usage, cost → budget), sent together: one
 // round trip per `flushMs` for every request that finished meanwhile, summed per consumer, instead
@@ -14,7 +15,10 @@ export interface SettlementBatchOptions {
   readonly flushMs?: number
   /** Sent at once when this many consumers wait (bounds one pipeline). Default 200. */
   readonly maxItems?: number
-  /** A flush that failed: what it carried is lost to the rates (and the caller may owe the spend). */
+  /**
+   * A flush that failed: what it carried is lost to the rates (and the caller may owe the spend).
+   * A StateScriptError comes with only the items whose spend was refused (the rest was applied).
+   */
   readonly onError?: (err: unknown, items: readonly SettlementItem[]) => void
 }
 
@@ -81,7 +85,9 @@ export class SettlementBatch {
       }
       this.#pending = new Map()
       const sent: Promise<void> = this.#rates.settleMany(items).then(
-        () => undefined,
+        (unspent) => {
+          if (unspent.length > 0) this.#onError(new StateScriptError('spend', `the shared spend refused ${unspent.length} settlement(s)`), unspent)
+        },
         (err: unknown) => this.#onError(err, items),
       )
       this.#inFlight.add(sent)

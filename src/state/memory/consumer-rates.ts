@@ -42,8 +42,9 @@ export class MemoryConsumerRates implements ConsumerRates {
     return standing(limiter.tokens, now)
   }
 
-  async settleMany(items: readonly SettlementItem[]): Promise<void> {
+  async settleMany(items: readonly SettlementItem[]): Promise<readonly SettlementItem[]> {
     for (const item of items) await this.settle(item.consumerId, item.settlement)
+    return []
   }
 
   #limiter(consumerId: string, limits: RateLimits, now: number): ConsumerLimiter {

@@ -118,6 +118,17 @@ export class RedisConnection implements StateHealth {
 
   /** Several script calls in one round trip; each result in order (a failed call rejects the whole). */
   async pipeline(calls: readonly ScriptCall[]): Promise<unknown[]> {
+    const out = await this.pipelineEach(calls)
+    for (const value of out) if (value instanceof Error) throw value
+    return out
+  }
+
+  /**
+   * Several script calls in one round trip, each result in order; a call the script refused is
+   * its own result (a StateScriptError) while the others were applied. Rejects only when the
+   * pipeline as a whole got no answer.
+   */
+  async pipelineEach(calls: readonly ScriptCall[]): Promise<unknown[]> {
     if (calls.length === 0) return []
     const pipe = this.redis.pipeline()
     for (const c of calls) this.#script(pipe, c.script, c.keys)(...c.keys, this.testClock.nowMs, ...c.args)
@@ -129,13 +140,12 @@ export class RedisConnection implements StateHealth {
       throw this.#mapError('pipeline', err)
     }
     if (replies === null) throw new StateUnavailableError('disconnected', 'Redis pipeline was not sent')
+    this.health.answered()
     const out: unknown[] = []
     for (let i = 0; i < replies.length; i++) {
       const [err, value] = replies[i] as [Error | null, unknown]
-      if (err) throw this.#mapError((calls[i] as ScriptCall).script, err)
-      out.push(value)
+      out.push(err ? this.#mapError((calls[i] as ScriptCall).script, err) : value)
     }
-    this.health.answered()
     return out
   }
 

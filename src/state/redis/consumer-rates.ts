@@ -40,10 +40,22 @@ export class RedisConsumerRates implements ConsumerRates {
     return { limit: s.tpm, remaining, resetMs }
   }
 
-  async settleMany(items: readonly SettlementItem[]): Promise<void> {
+  async settleMany(items: readonly SettlementItem[]): Promise<readonly SettlementItem[]> {
     const calls: ScriptCall[] = []
-    for (const item of items) this.#calls(calls, item.consumerId, item.settlement)
-    if (calls.length > 0) await this.conn.pipeline(calls)
+    /** The item each call settles, by call index. */
+    const owners: SettlementItem[] = []
+    for (const item of items) {
+      this.#calls(calls, item.consumerId, item.settlement)
+      while (owners.length < calls.length) owners.push(item)
+    }
+    if (calls.length === 0) return []
+    const results = await this.conn.pipelineEach(calls)
+    const unspent: SettlementItem[] = []
+    // Only the spend is owed: a TPM settlement that failed matters for a minute at most.
+    results.forEach((result, i) => {
+      if (result instanceof Error && (calls[i] as ScriptCall).script === 'spend') unspent.push(owners[i] as SettlementItem)
+    })
+    return unspent
   }
 
   /** Appends the script calls one settlement needs; true when the first of them settles tokens. */

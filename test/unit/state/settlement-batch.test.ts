@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ConsumerRates, SettlementItem } from '../../../src/state/consumer-rates.js'
+import { StateScriptError } from '../../../src/state/errors.js'
 import { SettlementBatch } from '../../../src/state/settlement-batch.js'
 import { FakeTime } from '../../support/fake-time.js'
 
@@ -7,7 +8,7 @@ import { FakeTime } from '../../support/fake-time.js'
 // settleMany per flush period (or at once when many consumers wait), nothing when there is
 // nothing to settle, and a failed flush reported with what it carried.
 
-function recorder(fail = false) {
+function recorder(fail = false, refuses: (item: SettlementItem) => boolean = () => false) {
   const flushes: SettlementItem[][] = []
   const rates: ConsumerRates = {
     admit: () => Promise.reject(new Error('unused')),
@@ -15,6 +16,7 @@ function recorder(fail = false) {
     settleMany: async (items) => {
       flushes.push([...items])
       if (fail) throw new Error('Redis away')
+      return items.filter(refuses)
     },
   }
   return { rates, flushes }
@@ -66,5 +68,15 @@ describe('SettlementBatch', () => {
     batch.add('a', { tpm: null, charged: 0, used: 0, budget: day(1) })
     await batch.flush()
     expect(errors).toEqual(['Redis away: a'])
+  })
+
+  it('reports a flush whose spend was refused for some consumers with only theirs (the rest was applied)', async () => {
+    const reported: [unknown, string[]][] = []
+    const { rates } = recorder(false, (item) => item.consumerId === 'b')
+    const batch = new SettlementBatch(rates, { timers: new FakeTime(), onError: (err, items) => void reported.push([err, items.map((i) => i.consumerId)]) })
+    batch.add('a', { tpm: null, charged: 0, used: 0, budget: day(1) })
+    batch.add('b', { tpm: null, charged: 0, used: 0, budget: day(2) })
+    await batch.flush()
+    expect(reported).toEqual([[expect.any(StateScriptError), ['b']]])
   })
 })

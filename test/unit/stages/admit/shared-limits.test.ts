@@ -88,7 +88,7 @@ describe('admit with shared state', () => {
 
   it('a consumer with nothing to count (no tier, or a tier of models only) never calls shared state', async () => {
     const calls: string[] = []
-    const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never, settleMany: async () => void calls.push('settleMany') }
+    const rates: ConsumerRates = { admit: async () => void calls.push('admit') as never, settle: async () => void calls.push('settle') as never, settleMany: async () => (calls.push('settleMany'), []) }
     const stage = admit({ limits: new LimiterRegistry(), clock: { now: () => 0 }, epoch: () => epoch, spentSince: async () => 0, shared: { rates, spend: createMemoryState().spend, health: new Switch(), instances: () => 3, failed: () => {}, owe: () => {}, settle: () => {} } })
     expect((await call(stage, effectiveSettings(null, null))).error).toBeNull()
     expect((await call(stage, effectiveSettings({ models: ['m'] }, null))).error).toBeNull()
