@@ -8,6 +8,18 @@ function drain(q: PoolQueue<Item>): Item[] {
   return out
 }
 
+/** Consumers A and B with two requests each of one priority, pushed alternately (A first). */
+function twoConsumers(): { q: PoolQueue<Item>; a: Item[]; b: Item[] } {
+  const q = new PoolQueue<Item>()
+  const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
+  const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
+  for (let i = 0; i < 2; i++) {
+    q.push(a[i] as Item)
+    q.push(b[i] as Item)
+  }
+  return { q, a, b }
+}
+
 describe('PoolQueue', () => {
   it('is empty to begin with', () => {
     const q = new PoolQueue<Item>()
@@ -62,13 +74,7 @@ describe('PoolQueue', () => {
     })
 
     it('refunds the consumer\'s counter, so the retry keeps its place among consumers', () => {
-      const q = new PoolQueue<Item>()
-      const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
-      const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
-      for (let i = 0; i < 2; i++) {
-        q.push(a[i] as Item)
-        q.push(b[i] as Item)
-      }
+      const { q, a, b } = twoConsumers()
       for (let bounce = 0; bounce < 5; bounce++) {
         const e = q.pop()
         expect(e).toBe(a[0])
@@ -179,13 +185,7 @@ describe('PoolQueue', () => {
 
   describe('served out of turn', () => {
     it('take(): an entry behind the head leaves charged to its consumer, as if popped', () => {
-      const q = new PoolQueue<Item>()
-      const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
-      const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
-      for (let i = 0; i < 2; i++) {
-        q.push(a[i] as Item)
-        q.push(b[i] as Item)
-      }
+      const { q, a, b } = twoConsumers()
       expect(q.peek()).toBe(a[0])
       expect(q.take(b[0] as Item)).toBe(true)
       expect(q.take(b[0] as Item)).toBe(false)
@@ -196,13 +196,7 @@ describe('PoolQueue', () => {
     })
 
     it('charge(): an entry removed uncharged and then served counts as served', () => {
-      const q = new PoolQueue<Item>()
-      const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
-      const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
-      for (let i = 0; i < 2; i++) {
-        q.push(a[i] as Item)
-        q.push(b[i] as Item)
-      }
+      const { q, a, b } = twoConsumers()
       expect(q.remove(a[0] as Item)).toBe(true)
       q.charge(a[0] as Item)
       expect(drain(q)).toEqual([b[0], a[1], b[1]])
