@@ -79,6 +79,12 @@ export class RequestContext {
    * the ledger read about the upstream (status, timings, usage) is this one's.
    */
   current: Attempt | null = null
+  /**
+   * The caller's admission across instances (state: redis), sent but not yet answered: the
+   * schedule stage awaits it beside the first key's lease, so both cost one round trip; it
+   * rejects with the caller's 429. Set by admit for managed requests only; null once taken.
+   */
+  admission: Promise<void> | null = null
   /** Time spent waiting in the queue, ms (all waits of a request together). */
   queuedMs = 0
   /** 0 urgent … 3 low; null until the scheduler reads X-Priority. */

@@ -234,6 +234,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     shared,
     onSharedError: (err) => logger.debug({ err: (err as Error).message }, 'probe leadership: a Redis call failed; retrying'),
     onLeadership: (provider, leader, epoch) => logger.info({ provider, leader, epoch }, leader ? 'probe leader: this instance probes the keys of this provider' : 'probe leader: another instance probes the keys of this provider'),
+    onBack: (target) => logger.info({ key: target.id }, 'key back in service'),
     onResult: (target, result) => {
       const b = breakers.get(target.id)
       if (b) metrics.probes.series(b.provider, b.key, result.ok ? 'pass' : result.failure === null ? 'neutral' : 'fail').inc()
@@ -322,7 +323,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
       dashboard.record(ctx)
     },
     scheduler,
-    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response')) : new PinTable(),
+    pins: shared.kind === 'redis' ? new SharedPinTable(shared.pins, (err) => logger.warn({ err: (err as Error).message }, 'could not share or read a pin of a file, batch or response'), undefined, shared.health) : new PinTable(),
     shared,
   })
   const handler = createHandler({

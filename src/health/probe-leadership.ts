@@ -9,7 +9,10 @@ import { leaderRenewMs, leaderTtlMs, type BreakerPolicy, type SharedState } from
 // then back) cannot overwrite what a newer one wrote. The instances that do not lead follow
 // the verdicts instead: at each of their probe times they read the key's shared breaker (which
 // the scheduler's SharedBreakerMirror trips when an instance takes a key out), and a key seen
-// out there and closed since — the leader's probes restored it — is restored on them too.
+// out there and closed since — the leader's probes restored it — is restored on them too. A key
+// out here that they never saw out there (the leader closed it before they first looked, or
+// their own trip never reached Redis) they probe themselves: no verdict of the leader's will
+// ever come for it.
 
 /** The shared breaker's rules for verdicts; the scripts take no settings of their own. */
 const probePolicy: Omit<BreakerPolicy, 'jitterFactor'> = {
@@ -35,7 +38,11 @@ export interface ProbeLeadershipOptions {
   readonly onChange?: (provider: string, leader: boolean, epoch: number) => void
 }
 
-export type Follow = 'restored' | 'out' | 'unknown'
+/**
+ * restored: the leader's probes closed it; out: still out there; unknown: Redis did not answer;
+ * probe: closed there but never seen out, so only a probe of this instance's own can tell.
+ */
+export type Follow = 'restored' | 'out' | 'unknown' | 'probe'
 
 export class ProbeLeadership {
   readonly #shared: SharedState
@@ -105,7 +112,8 @@ export class ProbeLeadership {
 
   /**
    * For an instance that does not lead: what the leader's probes say of a key that is out here.
-   * `restored` once the shared breaker, seen out before, is closed again.
+   * `restored` once the shared breaker, seen out before, is closed again; `probe` when it is
+   * closed and was never seen out.
    */
   async follow(keyId: string): Promise<Follow> {
     try {
@@ -114,8 +122,7 @@ export class ProbeLeadership {
         this.#sawOut.add(keyId)
         return 'out'
       }
-      if (!this.#sawOut.delete(keyId)) return 'unknown'
-      return 'restored'
+      return this.#sawOut.delete(keyId) ? 'restored' : 'probe'
     } catch (err) {
       this.#onError(err)
       return 'unknown'

@@ -66,6 +66,8 @@ export interface ProberOptions {
   readonly onSharedError?: (err: unknown) => void
   /** This instance became or stopped being the probe leader of a provider. */
   readonly onLeadership?: (provider: string, leader: boolean, epoch: number) => void
+  /** A key that wanted probes no longer does: its probes, the probe leader's or a live trial restored it. */
+  readonly onBack?: (target: ProbeTarget) => void
 }
 
 /**
@@ -128,6 +130,7 @@ export class Prober {
   readonly #rand: () => number
   readonly #timers: Timers
   readonly #onResult: ((target: ProbeTarget, result: ProbeResult) => void) | null
+  readonly #onBack: (target: ProbeTarget) => void
   readonly #unlisten: () => void
   /** With state on Redis: who probes each provider; null for one instance, which probes everything itself. */
   readonly #leadership: ProbeLeadership | null
@@ -141,6 +144,7 @@ export class Prober {
     this.#rand = opts.rand ?? Math.random
     this.#timers = opts.timers ?? systemTimers
     this.#onResult = opts.onResult ?? null
+    this.#onBack = opts.onBack ?? (() => {})
     const shared = opts.shared
     this.#leadership =
       shared?.kind === 'redis'
@@ -234,7 +238,9 @@ export class Prober {
   #look(slot: Slot, now: number): void {
     const wants = slot.target.breaker.wantsProbe(now)
     if (wants && !slot.wanted) slot.wantedSince = now
+    const back = slot.wanted && !wants
     slot.wanted = wants
+    if (back) this.#onBack(slot.target)
     if (!wants) return this.#disarm(slot)
     // A probe in flight arms the next one when it ends.
     if (slot.running !== null || slot.timer !== null) return
@@ -262,10 +268,7 @@ export class Prober {
     if (this.#closed || this.#slots.get(slot.target.id) !== slot || slot.running !== null) return
     const now = this.#clock.now()
     const t = slot.target
-    if (!t.breaker.wantsProbe(now)) {
-      slot.wanted = false
-      return
-    }
+    if (!t.breaker.wantsProbe(now)) return this.#look(slot, now)
     // A probe never jumps the pacer: it waits for the slot like any request would.
     const wait = t.pacer?.wait(now, t.tokens, false) ?? 0
     if (wait > 0) return this.#arm(slot, now + wait, now)
@@ -335,11 +338,18 @@ export class Prober {
     return result
   }
 
-  /** Not the leader: a key the leader's probes restored comes back here too; otherwise the next look is one interval on. */
+  /**
+   * Not the leader: a key the leader's probes restored comes back here too, one no leader will
+   * judge is probed here; otherwise the next look is one interval on.
+   */
   async #follow(slot: Slot, leadership: ProbeLeadership): Promise<void> {
     const verdict = await leadership.follow(slot.target.id)
     if (this.#closed || this.#slots.get(slot.target.id) !== slot) return
     const breaker = slot.target.breaker
+    if (verdict === 'probe' && slot.running === null && breaker.wantsProbe(this.#clock.now())) {
+      this.#start(slot, this.#clock.now()).catch(() => undefined)
+      return
+    }
     // As many passes as closing takes (successThreshold), bounded in case a breaker never closes.
     for (let i = 0; verdict === 'restored' && i < 10 && breaker.wantsProbe(this.#clock.now()); i++) breaker.probePassed(this.#clock.now())
     this.#look(slot, this.#clock.now())

@@ -61,7 +61,7 @@ export class SimulatorState {
   }
 
   open(req: IncomingMessage, res: ServerResponse, path: string): Exchange {
-    return new Exchange({ req, res, id: this.#nextId++, path, startedAt: this.clock.now(), onEnd: (ex, aborted) => this.#finish(ex, aborted) })
+    return new Exchange({ req, res, id: this.#nextId++, path, startedAt: this.clock.now(), onLastByte: (ex) => this.#release(ex), onEnd: (ex, aborted) => this.#finish(ex, aborted) })
   }
 
   /** The request passed the limits: it counts as in flight until it ends. */
@@ -78,19 +78,31 @@ export class SimulatorState {
     return this.#inflightByModel
   }
 
+  /**
+   * An admitted request stops counting against its key's concurrency as its last byte is
+   * written, as a real server frees the slot when it has generated the answer — not when the
+   * socket reports it flushed, which a busy process hears after the client already has it all
+   * (and has sent its next request, refused at a level the upstream does not really hold).
+   */
+  #release(ex: Exchange): void {
+    if (!ex.admitted || ex.releasedAt !== null) return
+    ex.releasedAt = this.clock.now()
+    ;(ex.ledger ?? this.stats.ledger(NO_KEY_ID)).release()
+    this.stats.totals.release()
+    const model = ex.model ?? ''
+    const left = (this.#inflightByModel.get(model) ?? 1) - 1
+    if (left > 0) this.#inflightByModel.set(model, left)
+    else this.#inflightByModel.delete(model)
+  }
+
   #finish(ex: Exchange, aborted: boolean): void {
     const { req, res } = ex
     const status = res.headersSent ? res.statusCode : 0
     const outcome: Outcome = aborted ? 'aborted' : ex.outcome ?? (status >= 200 && status < 300 ? 'ok' : 'error')
     const ledger = ex.ledger ?? this.stats.ledger(NO_KEY_ID)
-    ledger.end(outcome, ex.admitted)
-    this.stats.totals.end(outcome, ex.admitted)
-    if (ex.admitted) {
-      const model = ex.model ?? ''
-      const left = (this.#inflightByModel.get(model) ?? 1) - 1
-      if (left > 0) this.#inflightByModel.set(model, left)
-      else this.#inflightByModel.delete(model)
-    }
+    this.#release(ex)
+    ledger.end(outcome)
+    this.stats.totals.end(outcome)
     const record: RequestRecord = {
       id: ex.id,
       key_id: ex.keyId,
@@ -100,7 +112,7 @@ export class SimulatorState {
       stream: ex.stream,
       status,
       started_at: ex.startedAt,
-      ended_at: this.clock.now(),
+      ended_at: ex.releasedAt ?? this.clock.now(),
       aborted,
       bytes_sent: ex.bytesSent,
       sha256: ex.digest(),

@@ -1,4 +1,5 @@
 import { every, systemTimers, type Timers } from '../core/clock.js'
+import { StateUnavailableError } from './errors.js'
 import { heartbeatEveryMs, instanceTtlMs, type LiveInstance } from './instances.js'
 import type { SharedState } from './shared-state.js'
 
@@ -134,8 +135,9 @@ export class Cluster {
         this.#permits = Object.fromEntries(ids.map((id, i) => [id, { in_use: counts[i]!.total, by_instance: counts[i]!.byInstance }]))
       }
     } catch (err) {
-      // Redis away: health says so already, and the last count stands (that is the point of it).
-      if (this.#shared.health.up) this.#opts.onError?.(err)
+      // Redis away or slow: health says so (once it is an outage, not one slow call), and the
+      // last count stands (that is the point of it). Only a script error is worth a line.
+      if (!(err instanceof StateUnavailableError)) this.#opts.onError?.(err)
       return
     }
     this.#opts.onHeartbeat?.()

@@ -1,6 +1,7 @@
 /**
- * Whether shared state can be reached. A later wiring reads `up` to choose between the shared
- * limits and the per-instance shares (limit ÷ live instances), and reports it in readiness.
+ * Whether shared state can be reached. The request path reads `up` to choose between the shared
+ * limits and the per-instance shares (limit ÷ live instances) without calling Redis while it is
+ * down, and readiness reports it; so it must not flap (Redis: src/state/redis/health-signal.ts).
  */
 export interface StateHealth {
   readonly up: boolean

@@ -1,6 +1,6 @@
 import { systemTimers, type TimerHandle, type Timers } from '../core/clock.js'
 import type { Permit, PermitListener, PermitOutcome } from '../core/limit/permits.js'
-import { leaseTtlMs, renewEveryMs, type LeaseRef, type PermitLeases } from './permits.js'
+import { leaseTtlMs, renewEveryMs, type LeaseRef, type PermitLeases, type SharedLimit } from './permits.js'
 
 // One instance's permit leases as core `Permit`s: what the scheduler would hold instead of a
 // PermitCounter's permits when state is on Redis. Acquiring is async (one round trip); a permit
@@ -23,8 +23,8 @@ export interface LeasedGrant {
   readonly permit: Permit | null
   /** Leases held on the key after the call, every instance's. */
   readonly inUse: number
-  /** The key's limit the call was judged by. */
-  readonly limit: number
+  /** The key's shared limit the call was judged by. */
+  readonly shared: SharedLimit
 }
 
 export class LeaseKeeper {
@@ -54,15 +54,15 @@ export class LeaseKeeper {
   }
 
   /**
-   * A permit on `keyId` if fewer than the key's limit are held across the instances (`limit`
-   * and `announce` as PermitLeases.acquire takes them); `onEnd` hears its outcome once.
+   * A permit on `keyId` if fewer than the key's limit are held across the instances (`limit` as
+   * PermitLeases.acquire takes it); `onEnd` hears its outcome once.
    */
-  async acquire(keyId: string, limit: number, onEnd: PermitListener | null = null, announce = true): Promise<LeasedGrant> {
-    const grant = await this.#ports.acquire(keyId, limit, this.#ttlMs, announce)
-    if (!grant.granted || grant.leaseId === null) return { permit: null, inUse: grant.inUse, limit: grant.limit }
+  async acquire(keyId: string, limit: number | SharedLimit, onEnd: PermitListener | null = null): Promise<LeasedGrant> {
+    const grant = await this.#ports.acquire(keyId, limit, this.#ttlMs)
+    if (!grant.granted || grant.leaseId === null) return { permit: null, inUse: grant.inUse, shared: grant }
     const ref = { keyId, leaseId: grant.leaseId }
     this.#held.set(ref.leaseId, ref)
-    return { permit: new LeasedPermit(this, ref, grant.inUse, onEnd), inUse: grant.inUse, limit: grant.limit }
+    return { permit: new LeasedPermit(this, ref, grant.inUse, onEnd), inUse: grant.inUse, shared: grant }
   }
 
   /** Renews every held lease in one round trip; returns how many were still held. */

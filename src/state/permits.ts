@@ -17,19 +17,38 @@
 
 /** A lease lives this long after its last renewal: a crashed instance's permits come back by themselves. */
 export const leaseTtlMs = 30_000
-/** An announced limit is forgotten after this long without a lease taken on the key. */
+/** A key's shared limit is forgotten after this long without a lease taken on the key. */
 export const sharedLimitTtlMs = 3_600_000
 /** Renewal period: three renewals can be missed before a running request loses its lease. */
 export const renewEveryMs = 10_000
 
-export interface LeaseGrant {
+/**
+ * A learned concurrency limit as one instance's law has it (ConcurrencyLaw): L (whole), Ĉ (null
+ * in slow start) and the generation of its last move that was not growth.
+ */
+export interface SharedLimit {
+  readonly limit: number
+  readonly accepted: number | null
+  readonly generation: number
+}
+
+export interface LeaseGrant extends SharedLimit {
   readonly granted: boolean
   /** The lease to release; null when refused. */
   readonly leaseId: string | null
   /** Leases held on the key after the call, every instance's (the granted one included). */
   readonly inUse: number
-  /** The limit the call was judged by: the key's shared limit (see PermitLeases.acquire). */
-  readonly limit: number
+  // limit, accepted, generation: the key's shared limit the call was judged by (see PermitLeases.acquire).
+}
+
+/**
+ * Whether `offer` replaces the key's shared limit `shared`: a later generation always (a cut
+ * comes after every growth it undoes), the same one only when it is ahead (growth, a probe).
+ */
+export function offerWins(offer: SharedLimit, shared: SharedLimit): boolean {
+  if (offer.generation !== shared.generation) return offer.generation > shared.generation
+  if (offer.limit !== shared.limit) return offer.limit > shared.limit
+  return (offer.accepted ?? -1) > (shared.accepted ?? -1)
 }
 
 export interface LeaseRef {
@@ -46,11 +65,12 @@ export interface LeaseCount {
 export interface PermitLeases {
   /**
    * A lease on `keyId` if fewer than the key's limit are held (expired ones do not count). The
-   * key's limit is one for every instance: `limit` when `announce` is true (the default: a
-   * fixed limit, or one this instance just learned), else the last limit any instance
-   * announced, or `limit` when none has in the last `sharedLimitTtlMs`.
+   * key's limit is one for every instance: a number is a fixed limit, everyone's at once; a
+   * learned one is offered, and replaces the key's shared limit when there is none (none in the
+   * last `sharedLimitTtlMs`) or it wins over it (offerWins) — otherwise the shared one applies,
+   * and the grant says what it is so the caller's law can follow it.
    */
-  acquire(keyId: string, limit: number, ttlMs?: number, announce?: boolean): Promise<LeaseGrant>
+  acquire(keyId: string, limit: number | SharedLimit, ttlMs?: number): Promise<LeaseGrant>
   /** Ends a lease: true the first time, false when it was released already or had expired. */
   release(keyId: string, leaseId: string): Promise<boolean>
   /** Extends leases still held, all in one round trip; per lease, whether it was still held. */

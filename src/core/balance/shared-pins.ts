@@ -1,10 +1,12 @@
 import { PinTable } from './pins.js'
+import type { StateHealth } from '../../state/health.js'
 import type { PinStore } from '../../state/pins.js'
 
 // Pins across instances (state: redis): a file, batch or stored response created through one
 // instance is reached through any. Each instance keeps its own table in front (what it pinned
 // or looked up, without a round trip) and writes every pin through to Redis with a TTL; a
-// request naming an object this instance never saw asks Redis once and remembers the answer.
+// request naming an object this instance never saw asks Redis once and remembers the answer —
+// unless shared state is down: then it is a miss at once, not a wait for the state timeout.
 
 /** How long a shared pin lasts: a stored response is kept upstream for 30 days. */
 export const sharedPinTtlMs = 30 * 24 * 3_600_000
@@ -14,6 +16,7 @@ export class SharedPinTable extends PinTable {
     readonly store: PinStore,
     readonly onError: (err: unknown) => void = () => {},
     capacity?: number,
+    readonly health: Pick<StateHealth, 'up'> | null = null,
   ) {
     super(capacity)
   }
@@ -27,6 +30,7 @@ export class SharedPinTable extends PinTable {
   async lookup(objectId: string): Promise<string | undefined> {
     const local = this.keyOf(objectId)
     if (local !== undefined) return local
+    if (this.health !== null && !this.health.up) return undefined
     let shared: string | null
     try {
       shared = await this.store.keyOf(objectId)

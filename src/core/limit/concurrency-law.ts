@@ -38,6 +38,13 @@ export class ConcurrencyLaw {
   #untestedAt: EpochMs | null = null
   /** Slow start ended in an overshoot: the level above it is checked soon (exitCheckMs). */
   #checkExit = false
+  /**
+   * Bumped by every move that is not growth (a cut, a probe given back, slow start again, a
+   * reset): with several instances (state: redis) each runs this law on one shared state, and a
+   * state offered from an older generation must lose to the cut that came after it
+   * (SharedLimit, acquire-lease-2.lua). Not persisted: a restarted instance takes the cluster's.
+   */
+  #generation = 0
   readonly #history: LimitAdjustment[] = []
 
   /** `changed` is told after every move worth persisting. */
@@ -61,6 +68,7 @@ export class ConcurrencyLaw {
     this.#lastCutAt = this.#lastProbeAt = null
     this.#slowStart = true
     this.#resetEvidence()
+    this.#generation++
     this.#history.length = 0
   }
 
@@ -92,6 +100,56 @@ export class ConcurrencyLaw {
     return this.#history
   }
 
+  /** See #generation. */
+  get generation(): number {
+    return this.#generation
+  }
+
+  /**
+   * Another instance moved the key's shared state (state: redis): `limit` (whole), `accepted`
+   * (Ĉ, null in slow start), from `generation`, seen with `inflight` leases held. This law takes it up, so every instance enforces
+   * and grows one limit rather than each its own (three laws drifting apart held a cap-6 key at
+   * 3 for minutes, each instance waiting for the others to grow).
+   *
+   * A newer generation is a peer's cut, a probe it gave back or slow start again: taken whole,
+   * with the hold a cut of our own would start, so the rest of its burst of 429s, when it reaches
+   * this instance, echoes that cut instead of cutting again, and successes granted before it do
+   * not count. The same generation is a peer's growth or probe: taken only where it is ahead
+   * (this instance's own growth wins on its next offer otherwise). An older one is stale: ignored.
+   */
+  follow(now: EpochMs, limit: number, accepted: number | null, generation: number, inflight: number): void {
+    const current = Math.floor(this.#limit)
+    if (generation > this.#generation) {
+      const before = this.#accepted
+      const lowered = limit < current || (accepted !== null && (before === null || accepted < before))
+      if (this.#probeFrom !== null) this.#failedProbes++
+      this.#generation = generation
+      this.#accepted = accepted === null ? null : clamp(accepted)
+      this.#slowStart = accepted === null
+      this.#era++
+      this.#goodLevel = 0
+      this.#probeFrom = null
+      this.#checkExit = false
+      if (lowered) {
+        this.#lastCutAt = now
+        this.#overshootRef = this.#accepted
+      }
+      if (limit !== current) this.#set(now, clamp(limit), 'followed', inflight)
+      else this.changed()
+      return
+    }
+    if (generation < this.#generation) return
+    if (accepted !== null && this.#accepted !== null && accepted > this.#accepted && this.#probeFrom === null) {
+      // A peer's probe: refused above our Ĉ, it fails here as it would there.
+      this.#probeFrom = this.#accepted
+      this.#accepted = clamp(accepted)
+      this.#lastProbeAt = now
+      this.#checkExit = false
+      this.#record(now, this.#probeFrom, this.#accepted, 'followed', inflight)
+    }
+    if (limit > current) this.#set(now, clamp(limit), 'followed', inflight)
+  }
+
   /**
    * A concurrency 429 at `inflight` (the refused request included): the upstream accepts at
    * most one fewer.
@@ -114,6 +172,7 @@ export class ConcurrencyLaw {
     this.#slowStart = false
     this.#probesTaken = 0
     const reference = this.#knownLevel(now)
+    const acceptedBefore = this.#accepted
     if (reference !== null && inflight > reference) {
       const echo = this.#overshootRef !== null && this.#inHold(now)
       if (endsSlowStart) this.#checkExit = true
@@ -124,6 +183,7 @@ export class ConcurrencyLaw {
       this.#probeFrom = null
       this.#lastCutAt = now
       const next = clamp(Math.min(this.#limit, this.#accepted))
+      if (next !== this.#limit || this.#accepted !== acceptedBefore) this.#generation++
       if (next !== this.#limit) this.#set(now, next, 'overshoot_429', inflight)
       else this.changed()
       return
@@ -131,6 +191,7 @@ export class ConcurrencyLaw {
     this.#lastCutAt = now
     this.#accepted = ceiling
     this.#checkExit = false
+    this.#generation++
     this.#era++
     this.#goodLevel = 0
     this.#overshootRef = null
@@ -209,6 +270,7 @@ export class ConcurrencyLaw {
     // The cap has grown by more than two steps: find it at slow-start speed rather than a step a minute.
     this.#probesTaken = 0
     this.#slowStart = true
+    this.#generation++
     const from = this.#accepted ?? Math.floor(this.#limit)
     this.#accepted = null
     this.#record(now, from, from, 'slow_start', inflight)
@@ -226,6 +288,7 @@ export class ConcurrencyLaw {
     this.#failedProbes++
     this.#untestedAt = now
     this.#accepted = from
+    this.#generation++
     if (this.#limit > from) this.#set(now, from, 'probe_untested', inflight)
     else this.changed()
   }

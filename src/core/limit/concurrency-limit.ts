@@ -148,6 +148,16 @@ export class ConcurrencyLimit {
     return this.#law.history
   }
 
+  /** The law's generation (ConcurrencyLaw.generation): what a shared limit is fenced by. */
+  get generation(): number {
+    return this.#law.generation
+  }
+
+  /** The key's shared state as another instance left it (ConcurrencyLaw.follow); a fixed limit ignores it. */
+  follow(now: EpochMs, limit: number, accepted: number | null, generation: number, inflight: number): void {
+    if (this.#fixed === null) this.#law.follow(now, limit, accepted, generation, inflight)
+  }
+
   /**
    * Takes a permit. Its release says how the request ended: a `success` is what grows an
    * adaptive limit (and tells 429 typing which levels the upstream took).

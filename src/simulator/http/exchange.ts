@@ -12,6 +12,8 @@ export class Exchange {
   ledger: Ledger | null = null
   /** Set once the request passed the limits: it counts as in flight until it ends. */
   admitted = false
+  /** When it stopped counting against its key's concurrency (its last byte written); null before. */
+  releasedAt: number | null = null
   /** An explicit outcome (rate limited, injected fault); otherwise derived from the status. */
   outcome: Outcome | null = null
   model: string | null = null
@@ -35,8 +37,11 @@ export class Exchange {
   readonly path: string
   readonly startedAt: number
 
-  constructor(opts: { req: IncomingMessage; res: ServerResponse; id: number; path: string; startedAt: number; onEnd: (ex: Exchange, aborted: boolean) => void }) {
+  readonly #onLastByte: (ex: Exchange) => void
+
+  constructor(opts: { req: IncomingMessage; res: ServerResponse; id: number; path: string; startedAt: number; onLastByte: (ex: Exchange) => void; onEnd: (ex: Exchange, aborted: boolean) => void }) {
     const { req, res, onEnd } = opts
+    this.#onLastByte = opts.onLastByte
     this.req = req
     this.res = res
     this.id = opts.id
@@ -127,6 +132,7 @@ export class Exchange {
       this.#hash.update(chunk)
       this.#bytes += chunk.length
     }
+    this.#onLastByte(this)
     this.res.end(chunk)
   }
 

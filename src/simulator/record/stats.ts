@@ -14,10 +14,14 @@ export class Ledger {
     if (s.in_flight > s.max_concurrency_seen) s.max_concurrency_seen = s.in_flight
   }
 
-  end(outcome: Outcome, wasAdmitted: boolean): void {
+  /** An admitted request stopped taking capacity: its last byte was written, or it ended otherwise. */
+  release(): void {
+    this.stats.in_flight--
+  }
+
+  end(outcome: Outcome): void {
     const s = this.stats
     s.requests++
-    if (wasAdmitted) s.in_flight--
     switch (outcome) {
       case 'ok': s.ok++; break
       case 'error': s.errors++; break

@@ -82,23 +82,35 @@ export function admit(ports: AdmitPorts): Stage {
    * shared state is down (`owing`: the spend is then kept for the shared counters).
    */
   async function limited(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, settings: EffectiveSettings, owing: SharedConsumerLimits | null = null): Promise<void> {
-    const now = clock.now()
-    const limits = prepare(ctx, consumer, settings, now)
-    const budget = limits.budget
-    if (budget !== null && !budget.seeded) {
-      const start = budget.periodStart(ports.epoch())
-      budget.seed(await ports.spentSince(consumer.id, start).catch(budgetUnknown), start)
-    }
+    const limits = prepare(ctx, consumer, settings, clock.now())
+    if (limits.budget !== null && !limits.budget.seeded) await seedHere(consumer, limits.budget)
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
-    const decision = limits.admit(now, ports.epoch(), tokens)
-    setHeaders(ctx, limits.limiter.headers(now))
-    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
+    admitHere(ctx, consumer, limits, tokens)
     try {
       await next()
     } finally {
-      const cost = settle(ctx, limits, tokens, clock.now(), ports.epoch())
-      if (owing !== null && budget !== null && cost > 0) owing.owe(consumer.id, budget.period, usdToPico(cost))
+      settleHere(ctx, consumer, limits, tokens, owing)
     }
+  }
+
+  /** The budget's spend this period from the usage ledger, once per consumer and process. */
+  async function seedHere(consumer: Consumer, budget: BudgetTracker): Promise<void> {
+    const start = budget.periodStart(ports.epoch())
+    budget.seed(await ports.spentSince(consumer.id, start).catch(budgetUnknown), start)
+  }
+
+  /** Charges the request to the in-process limiters and sets the headers; throws the caller's 429. */
+  function admitHere(ctx: RequestContext, consumer: Consumer, limits: ConsumerLimits, tokens: number): void {
+    const now = clock.now()
+    const decision = limits.admit(now, ports.epoch(), tokens)
+    setHeaders(ctx, limits.limiter.headers(now))
+    if (!decision.ok) throw refusal(consumer.name, limits, decision.code, decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
+  }
+
+  /** Settles what admitHere charged; `owing`: the cost is also owed to the shared counters (Redis was away). */
+  function settleHere(ctx: RequestContext, consumer: Consumer, limits: ConsumerLimits, tokens: number, owing: SharedConsumerLimits | null): void {
+    const cost = settle(ctx, limits, tokens, clock.now(), ports.epoch())
+    if (owing !== null && limits.budget !== null && cost > 0) owing.owe(consumer.id, limits.budget.period, usdToPico(cost))
   }
 
   /**
@@ -117,12 +129,44 @@ export function admit(ports: AdmitPorts): Stage {
       .finally(() => reseeding.delete(consumerId))
   }
 
-  /** Counted across the instances: one round trip to admit; the settlement goes in the next batch. */
+  /**
+   * Counted across the instances: one script to admit; the settlement goes in the next batch.
+   * A managed request does not wait for the answer here: the admit script is sent and the
+   * request goes on to the schedule stage, which sends the key's lease in the same turn and
+   * awaits both (ctx.admission) before the upstream call — one round trip, not two.
+   */
   async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
-    const settings = consumer.settings
-    const limits = prepare(ctx, consumer, settings, clock.now())
-    const budget = limits.budget
+    const limits = prepare(ctx, consumer, consumer.settings, clock.now())
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
+    let settle: (() => void) | null = null
+    const admitted = admitTogether(ctx, consumer, limits, tokens, shared).then((s) => {
+      settle = s
+    })
+    if (ctx.endpoint === 'passthrough') await admitted
+    else {
+      ctx.admission = admitted
+      // Answered by the schedule stage; a request that ends before it asks must not leave it unheard.
+      admitted.catch(() => undefined)
+    }
+    try {
+      await next()
+      // Nothing after this stage heard the answer (none that sends upstream ran): it still decides.
+      if (ctx.admission === admitted) await admitted
+    } finally {
+      ctx.admission = null
+      // Ended before the schedule stage heard the answer (refused by the queue, client gone): settle what it admitted.
+      if (settle === null) await admitted.catch(() => undefined)
+      ;(settle as (() => void) | null)?.()
+    }
+  }
+
+  /**
+   * The caller's admission on Redis, or on this instance's share when Redis cannot answer.
+   * Resolves with what settles the request once it ended; rejects with the caller's 429.
+   */
+  async function admitTogether(ctx: RequestContext, consumer: Consumer, limits: ConsumerLimits, tokens: number, shared: SharedConsumerLimits): Promise<() => void> {
+    const settings = consumer.settings
+    const budget = limits.budget
     let decision: SharedAdmitDecision
     try {
       // Once per consumer and process: the ledger's sum, which the first instance to seed writes for all.
@@ -137,7 +181,7 @@ export function admit(ports: AdmitPorts): Stage {
     } catch (err) {
       if (!(err instanceof StateUnavailableError)) throw err
       shared.failed(err)
-      return limited(ctx, next, consumer, instanceShare(settings, shared.instances()), shared)
+      return admitShare(ctx, consumer, tokens, shared)
     }
     if (budget !== null && decision.spentPico !== null) {
       // The local tracker follows the shared spend, so a fall-back to the share starts from it.
@@ -146,13 +190,19 @@ export function admit(ports: AdmitPorts): Stage {
     }
     setSharedHeaders(ctx, decision)
     if (!decision.ok) throw refusal(consumer.name, limits, decision.refusedBy === 'budget' ? 'budget_exceeded' : 'rate_limit_exceeded', decision.refusedBy, decision.tooLarge, decision.retryAfterMs)
-    try {
-      await next()
-    } finally {
+    return () => {
       const cost = requestCost(ctx)
       if (budget !== null && cost > 0) budget.charge(ports.epoch(), cost)
       shared.settle(consumer.id, { tpm: settings.tpm, charged: tokens, used: usedTokens(ctx, tokens), budget: budget === null ? null : { period: budget.period, pico: usdToPico(cost) } })
     }
+  }
+
+  /** Redis did not answer the admission: this instance's share of the limits decides, and the spend is owed to the shared counters. */
+  async function admitShare(ctx: RequestContext, consumer: Consumer, tokens: number, shared: SharedConsumerLimits): Promise<() => void> {
+    const limits = ports.limits.obtain(consumer.id, instanceShare(consumer.settings, shared.instances()), clock.now())
+    if (limits.budget !== null && !limits.budget.seeded) await seedHere(consumer, limits.budget)
+    admitHere(ctx, consumer, limits, tokens)
+    return () => settleHere(ctx, consumer, limits, tokens, shared)
   }
 }
 

@@ -33,7 +33,11 @@ export function schedule(scheduler: Scheduler, send: SendAttempt): Stage {
     const priority = ctx.priority ?? ctx.requestedPriority() ?? normal
     ctx.priority = priority
     const route = ctx.route
-    if (route === null) return next() // passthrough is not managed: no queue, no pacing
+    if (route === null) {
+      // Passthrough is not managed: no queue, no pacing; and nothing goes up before the caller is admitted.
+      if (ctx.admission !== null) await ctx.admission
+      return next()
+    }
     const arrivedAt = clock.now()
     const estimate = ctx.tokenEstimate()
     const request: Request = {
@@ -123,15 +127,35 @@ async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, r
     keepaliveMs: ctx.runtime.queue.keepaliveMs,
   })
   let retried = 0
-  let attempt = pool.tryNow(w) ? w.granted : await wait(pool.admit(w, ctx.runtime.queue), w)
+  // The caller's admission across instances, still on its way: heard beside the first lease (one
+  // round trip for both), or before the request takes a place in the queue.
+  let admission = ctx.admission
+  ctx.admission = null
+  if (admission !== null && scheduler.leases === null) {
+    await admission
+    admission = null
+  }
+  let attempt: ScheduledAttempt | SluiceError | null
+  if (pool.tryNow(w)) attempt = w.granted
+  else {
+    if (admission !== null) {
+      await admission
+      admission = null
+    }
+    attempt = await wait(pool.admit(w, ctx.runtime.queue), w)
+  }
   for (;;) {
     if (attempt instanceof SluiceError) return attempt
     if (attempt === null) throw new Error('the scheduler granted a request without an attempt')
     // Several instances: the key's permit must also be a lease across them (one round trip).
-    if (scheduler.leases !== null && !(await scheduler.leases.confirm(attempt, () => ctx.clientGone))) {
-      if (ctx.clientGone) throw new ClientGoneError()
-      attempt = await wait(pool.requeue(w), w)
-      continue
+    if (scheduler.leases !== null) {
+      const leased = await scheduler.leases.confirm(attempt, () => ctx.clientGone, admission)
+      admission = null
+      if (!leased) {
+        if (ctx.clientGone) throw new ClientGoneError()
+        attempt = await wait(pool.requeue(w), w)
+        continue
+      }
     }
     ctx.attempts.push(attempt)
     ctx.current = attempt

@@ -3,7 +3,7 @@ import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { headroom } from '../../core/pacer/adaptive-rate.js'
-import { LeaseKeeper, type LeaseRef, type PermitLeases, type SharedPacing } from '../../state/index.js'
+import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -28,6 +28,8 @@ export interface LeasedPermitsOptions {
   readonly timers: Timers
   /** Live instances as last seen: with Redis away, each takes its share of a limit, limit ÷ this. */
   readonly liveInstances?: () => number
+  /** While down, nothing here asks Redis: a call could only wait out the state timeout. */
+  readonly health?: StateHealth
   /** A running request's lease had expired when renewed (Redis away for a lease's TTL). */
   readonly onLost?: (ref: LeaseRef) => void
   /** Redis could not be asked (the fallback to a share was used) or a release or renewal failed. */
@@ -46,19 +48,19 @@ export class LeasedPermits {
   readonly #clock: Clock
   readonly #epoch: Clock
   readonly #liveInstances: () => number
+  readonly #health: StateHealth
   readonly #onError: (err: unknown) => void
   readonly #trials: SharedBreakerMirror | null
   readonly #pacing: SharedPacing
   readonly #givenBack: (a: ScheduledAttempt) => void
   /** Retry delay per key while every instance's permits are held; absent once a lease is granted. */
   readonly #retryMs = new Map<ConcurrencyLimit, number>()
-  /** The adaptive limit this instance last announced per key: a new value is announced once, then followed by all. */
-  readonly #announced = new Map<ConcurrencyLimit, number>()
 
   constructor(opts: LeasedPermitsOptions) {
     this.#clock = opts.clock
     this.#epoch = opts.epoch
     this.#liveInstances = opts.liveInstances ?? (() => 1)
+    this.#health = opts.health ?? alwaysUp
     this.#onError = opts.onError ?? (() => {})
     this.#trials = opts.trials ?? null
     this.#pacing = opts.pacing
@@ -83,8 +85,22 @@ export class LeasedPermits {
    * lease too). False: the attempt was given back whole; requeue the request (or, when its
    * client has gone, drop it).
    */
-  async confirm(a: ScheduledAttempt, clientGone: () => boolean): Promise<boolean> {
+  async confirm(a: ScheduledAttempt, clientGone: () => boolean, admission: Promise<void> | null = null): Promise<boolean> {
     const limit = (a.deployment as Deployment).limit
+    // The caller's admission, sent a moment ago: its answer comes back with the lease's.
+    const admitted = admission === null ? null : admission.then(() => null, (err: unknown) => err)
+    if (!this.#health.up) {
+      // Shared state down: this instance alone decides, within its share of the limit (as the
+      // catch below), its own pacer and breaker judge the rest — at once, not after a call that
+      // could only time out. (An admission sent just before it went down falls back by itself.)
+      const refused = admitted === null ? null : await admitted
+      if (refused !== null) {
+        this.#giveBack(a, limit, null)
+        throw refused
+      }
+      if (!this.#withinShare(limit)) return this.#giveBack(a, limit, this.#nextRetry(limit))
+      return clientGone() ? this.#giveBack(a, limit, null) : true
+    }
     const local = a.permit
     // A half-open trial is claimed in the shared breaker beside the lease: both go out together.
     const claiming = a.trial && this.#trials !== null ? this.#trials.claim(a) : null
@@ -92,15 +108,25 @@ export class LeasedPermits {
     const pacing = this.#pace(a)
     let lease: Permit | null
     try {
-      lease = (await this.#keeper.acquire(limit.id, limit.effective, null, this.#announces(limit))).permit
+      const grant = await this.#keeper.acquire(limit.id, limit.adaptive ? learnedOffer(limit) : limit.effective)
+      lease = grant.permit
+      const shared = grant.shared
+      if (limit.adaptive) limit.follow(this.#epoch.now(), shared.limit, shared.accepted, shared.generation, grant.inUse)
     } catch (err) {
       // Redis away: this instance alone decides, within its share of the limit.
       this.#onError(err)
-      lease = limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances()))) ? local : null
+      lease = this.#withinShare(limit) ? local : null
     }
     const claim = claiming === null ? null : await claiming
     const paced = pacing === null ? 0 : await pacing
     if (lease !== null && lease !== local) a.permit = new MirroredPermit(local, lease, limit)
+    const refused = admitted === null ? null : await admitted
+    if (refused !== null) {
+      // The caller may not send this now: everything this try took goes back, and it hears why.
+      if (pacing !== null && paced === 0) this.#unpace(a)
+      this.#giveBack(a, limit, null)
+      throw refused
+    }
     if (lease === null || (claim !== null && !claim.won)) {
       // Its place on the shared schedule goes back: another instance may use it now.
       if (pacing !== null && paced === 0) this.#unpace(a)
@@ -113,20 +139,9 @@ export class LeasedPermits {
     return this.#giveBack(a, limit, null)
   }
 
-  /**
-   * Whether this acquire sets the key's limit for every instance: a fixed limit always (the
-   * config is every instance's), a learned one when this instance's law moved it since it last
-   * said. Otherwise the instances follow the last limit any of them learned, so one key has one
-   * limit however many instances judge it.
-   */
-  #announces(limit: ConcurrencyLimit): boolean {
-    if (!limit.adaptive) return true
-    const value = limit.effective
-    if (this.#announced.get(limit) === value) return false
-    const first = !this.#announced.has(limit)
-    this.#announced.set(limit, value)
-    // An instance that has learned nothing yet follows what the others learned.
-    return !first || limit.acceptedLevel !== null
+  /** Redis away: whether the key's permits here stay within this instance's share of its limit (limit ÷ live instances, at least 1). */
+  #withinShare(limit: ConcurrencyLimit): boolean {
+    return limit.inflight <= Math.max(1, Math.floor(limit.effective / Math.max(1, this.#liveInstances())))
   }
 
   /** Ends the renewals (shutdown); leases still held expire by themselves. */
@@ -195,6 +210,15 @@ export class LeasedPermits {
     this.#givenBack(a)
     return false
   }
+}
+
+/**
+ * What this instance's law has learned of the key, offered as the key's shared limit: one key has
+ * one limit however many instances judge it, moved by whichever of them sees cause, and each
+ * instance's law follows the one the lease was judged by (ConcurrencyLaw.follow).
+ */
+function learnedOffer(limit: ConcurrencyLimit): SharedLimit {
+  return { limit: limit.effective, accepted: limit.acceptedLevel, generation: limit.generation }
 }
 
 /**

@@ -81,8 +81,8 @@ export class Scheduler {
     this.#breakerMirror =
       this.shared === null || opts.breakers === undefined
         ? null
-        : new SharedBreakerMirror({ breakers: this.shared.breakers, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
-    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror, givenBack: (a) => this.#woken(a) })
+        : new SharedBreakerMirror({ breakers: this.shared.breakers, health: this.shared.health, registry: opts.breakers, instanceId: this.shared.instanceId, clock: this.clock, timers: this.timers, ...(opts.leases?.onError ? { onError: opts.leases.onError } : {}) })
+    this.leases = this.shared === null ? null : new LeasedPermits({ ...opts.leases, health: this.shared.health, leases: this.shared.permits, pacing: this.shared.pacing, clock: this.clock, epoch: this.epoch, timers: this.timers, trials: this.#breakerMirror, givenBack: (a) => this.#woken(a) })
     this.#limits = opts.limits ?? new LimitRegistry()
     this.#wakeups = new Wakeups(this.clock, this.timers)
     this.#metrics = scheduleMetrics(opts.metrics ?? null)

@@ -1,6 +1,6 @@
-import type { BreakerRegistry, KeyBreaker } from '../../core/breaker/index.js'
+import type { BreakerRegistry, BreakerState, KeyBreaker } from '../../core/breaker/index.js'
 import { every, type Clock, type Timers } from '../../core/clock.js'
-import type { BreakerPolicy, BreakerView, SharedBreakers } from '../../state/index.js'
+import { alwaysUp, type BreakerPolicy, type BreakerView, type SharedBreakers, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 
 // Breakers across instances (state: redis). Each instance still counts its own failures in its
@@ -18,6 +18,8 @@ import type { ScheduledAttempt } from './scheduled-attempt.js'
 const trialTtlMs = 120_000
 /** How often every key's shared breaker is read. */
 export const breakerSyncMs = 1_000
+/** A 'released' verdict opens and closes nothing: its policy is never read. */
+const releasePolicy: BreakerPolicy = { openMs: 0, maxOpenMs: 0, jitterFactor: 1, successThreshold: Number.MAX_SAFE_INTEGER }
 /** A key whose shared trial another instance holds is asked again after this long (or when the shared view says). */
 const trialHeldRetryMs = 1_000
 
@@ -29,6 +31,8 @@ export interface SharedBreakerMirrorOptions {
   readonly timers: Timers
   readonly rand?: () => number
   readonly onError?: (err: unknown) => void
+  /** While down, the once-a-second sync is skipped (every read would only time out); it resumes, retries included, once up. */
+  readonly health?: StateHealth
 }
 
 export type TrialClaim = { readonly won: true } | { readonly won: false; readonly retryMs: number }
@@ -40,10 +44,19 @@ export class SharedBreakerMirror {
   readonly #clock: Clock
   readonly #rand: () => number
   readonly #onError: (err: unknown) => void
+  readonly #health: StateHealth
   readonly #unlisten: () => void
   readonly #stopSync: () => void
   /** Breakers this instance opened because the shared one was out: not tripped back. */
   readonly #fromPeers = new WeakSet<KeyBreaker>()
+  /**
+   * Trial claims whose answer never came (holder → key): Redis may have applied them, and a
+   * claim nobody settles holds the key's trial for trialTtlMs. Released without waiting, and
+   * again at each sync until Redis answers.
+   */
+  readonly #unanswered = new Map<string, string>()
+  /** Keys this instance took out whose trip never reached the shared breaker: sent again at each sync while still out here. */
+  readonly #untold = new Set<KeyBreaker>()
   #trialSeq = 0
   #syncing = false
 
@@ -54,6 +67,7 @@ export class SharedBreakerMirror {
     this.#clock = opts.clock
     this.#rand = opts.rand ?? Math.random
     this.#onError = opts.onError ?? (() => {})
+    this.#health = opts.health ?? alwaysUp
     this.#unlisten = opts.registry.listen((b) => this.#changed(b as KeyBreaker))
     this.#stopSync = every(opts.timers, breakerSyncMs, () => void this.sync())
   }
@@ -67,6 +81,8 @@ export class SharedBreakerMirror {
     } catch (err) {
       // Redis away: this instance's own breaker decides.
       this.#onError(err)
+      this.#unanswered.set(holder, a.breaker.id)
+      this.#releaseUnanswered()
       return { won: true }
     }
     if (view.applied) {
@@ -92,8 +108,10 @@ export class SharedBreakerMirror {
 
   /** Reads every key's shared breaker; opens here the keys out there. */
   async sync(): Promise<void> {
-    if (this.#syncing) return
+    if (this.#syncing || !this.#health.up) return
     this.#syncing = true
+    this.#releaseUnanswered()
+    this.#retell()
     try {
       const all = [...this.#registry.all()]
       const views = await Promise.all(all.map((b) => this.#shared.read(b.id).catch((err: unknown) => (this.#onError(err), null))))
@@ -110,6 +128,17 @@ export class SharedBreakerMirror {
     }
   }
 
+  /** Gives back every trial claim that may have been applied unseen; each is forgotten once Redis has answered. */
+  #releaseUnanswered(): void {
+    for (const [holder, keyId] of this.#unanswered) {
+      // A 'released' verdict from the holder frees the trial and counts nothing; from anyone else it is ignored.
+      this.#shared.report(keyId, 'released', { trialHolder: holder }, releasePolicy).then(
+        () => this.#unanswered.delete(holder),
+        this.#onError,
+      )
+    }
+  }
+
   close(): void {
     this.#unlisten()
     this.#stopSync()
@@ -120,12 +149,40 @@ export class SharedBreakerMirror {
     const state = b.state(now)
     if (state === 'closed') {
       this.#fromPeers.delete(b)
+      this.#untold.delete(b)
       return
     }
     if (this.#fromPeers.has(b)) return
-    if (state === 'open') this.#shared.trip(b.id, this.#policy(b, b.settings.successThreshold)).catch(this.#onError)
-    else if (state === 'disabled' && b.disabledReason === 'auth') {
-      this.#shared.command(b.id, { kind: 'disable', reason: 'auth', halfOpenAfterMs: b.settings.maxOpenMs }).catch(this.#onError)
+    this.#tell(b, state)
+  }
+
+  /** Takes `b` out in the shared breaker as it is out here; a call that fails is sent again at the next sync. */
+  #tell(b: KeyBreaker, state: BreakerState): void {
+    let told: Promise<unknown>
+    if (state === 'open') told = this.#shared.trip(b.id, this.#policy(b, b.settings.successThreshold))
+    else if (state === 'disabled' && b.disabledReason === 'auth') told = this.#shared.command(b.id, { kind: 'disable', reason: 'auth', halfOpenAfterMs: b.settings.maxOpenMs })
+    else return
+    told.then(
+      () => this.#untold.delete(b),
+      (err: unknown) => {
+        this.#onError(err)
+        this.#untold.add(b)
+      },
+    )
+  }
+
+  /**
+   * Trips that failed, sent again: without them a key out here and closed there would look
+   * restored to a follower, or never be probed by the leader.
+   */
+  #retell(): void {
+    if (this.#untold.size === 0) return
+    const now = this.#clock.now()
+    for (const b of this.#untold) {
+      const state = b.state(now)
+      // Half-open: its own trial decides now, and a trip would only hold that trial back.
+      if (state === 'closed' || state === 'half-open' || this.#fromPeers.has(b)) this.#untold.delete(b)
+      else this.#tell(b, state)
     }
   }
 

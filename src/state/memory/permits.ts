@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
+import { instanceOfLease, leaseTtlMs, offerWins, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
 import type { MemoryBacking } from './backing.js'
 
 export class MemoryPermitLeases implements PermitLeases {
@@ -9,16 +9,19 @@ export class MemoryPermitLeases implements PermitLeases {
     readonly instanceId: string,
   ) {}
 
-  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs, announce = true): Promise<LeaseGrant> {
+  async acquire(keyId: string, limit: number | SharedLimit, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
     const now = this.backing.now()
-    const shared = this.backing.leaseLimits.get(keyId)
-    const applied = !announce && shared !== undefined && shared.until > now ? shared.limit : limit
-    if (announce || applied === limit) this.backing.leaseLimits.set(keyId, { limit, until: now + sharedLimitTtlMs })
+    const offer: SharedLimit = typeof limit === 'number' ? { limit, accepted: null, generation: 0 } : limit
+    const stored = this.backing.leaseLimits.get(keyId)
+    const taken = typeof limit === 'number' || stored === undefined || stored.until <= now || offerWins(offer, stored)
+    const shared: SharedLimit = taken ? offer : (stored as SharedLimit)
+    this.backing.leaseLimits.set(keyId, { limit: shared.limit, accepted: shared.accepted, generation: shared.generation, until: now + sharedLimitTtlMs })
+    const judged = { limit: shared.limit, accepted: shared.accepted, generation: shared.generation }
     const leases = this.#live(keyId, now)
-    if (leases.size >= applied) return { granted: false, leaseId: null, inUse: leases.size, limit: applied }
+    if (leases.size >= shared.limit) return { granted: false, leaseId: null, inUse: leases.size, ...judged }
     const leaseId = `${this.instanceId}/${++this.#seq}`
     leases.set(leaseId, now + ttlMs)
-    return { granted: true, leaseId, inUse: leases.size, limit: applied }
+    return { granted: true, leaseId, inUse: leases.size, ...judged }
   }
 
   async release(keyId: string, leaseId: string): Promise<boolean> {

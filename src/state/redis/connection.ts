@@ -1,12 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { Redis, ReplyError, type ChainableCommander, type RedisOptions } from 'ioredis'
+import { systemClock, systemTimers, type Clock, type Timers } from '../../core/clock.js'
 import { StateScriptError, StateUnavailableError } from '../errors.js'
 import type { StateHealth } from '../health.js'
 import type { RedisStateSettings } from '../settings.js'
+import { HealthSignal } from './health-signal.js'
 
 // One Redis connection for one instance's shared state: the Lua scripts, loaded once with
 // defineCommand (EVALSHA, re-sent by ioredis on NOSCRIPT after a restart), the fail-fast
-// options, health, and a count of round trips. Every call goes through `run`, `pipeline` or
+// options, health (./health-signal.ts), and a count of round trips. Every call goes through `run`, `pipeline` or
 // `command`, which map errors in one place.
 
 const luaDir = new URL('./lua/', import.meta.url)
@@ -36,28 +38,37 @@ export interface RedisConnectionOptions {
   readonly name?: string
   /** Called once per change of health, with the cause when it went down. */
   readonly onHealth?: (up: boolean, cause: Error | null) => void
+  /** Tests: the time and timers the health signal counts failures and checks by. */
+  readonly clock?: Clock
+  readonly timers?: Timers
 }
 
 export class RedisConnection implements StateHealth {
   readonly redis: Redis
   readonly testClock: TestClock
   readonly settings: RedisStateSettings
-  /** Round trips made: one per script call, plain command or pipeline (ioredis's own NOSCRIPT reloads are not counted). */
+  /** Round trips made: one per script call, plain command or pipeline (ioredis's own NOSCRIPT reloads and the health checks while down are not counted). */
   roundTrips = 0
-  #up = false
+  /** Calls that timed out, since start. */
+  timeouts = 0
+  readonly health: HealthSignal
   #closed = false
   #lastError: Error | null = null
   readonly #scripts = new Map<string, { readonly nkeys: number }>()
-  #listeners: readonly ((up: boolean) => void)[] = []
-  readonly #onHealth: ((up: boolean, cause: Error | null) => void) | undefined
 
   constructor(settings: RedisStateSettings, opts: RedisConnectionOptions = {}) {
     this.settings = settings
     this.testClock = opts.testClock ?? { nowMs: 0 }
-    this.#onHealth = opts.onHealth
     this.redis = new Redis(redisOptions(settings, opts.name ?? 'sluice'))
-    this.redis.on('ready', () => this.#setUp(true, null))
-    this.redis.on('close', () => this.#setUp(false, this.#lastError ?? new Error('connection closed')))
+    this.health = new HealthSignal({
+      clock: opts.clock ?? systemClock,
+      timers: opts.timers ?? systemTimers,
+      timeoutMs: settings.commandTimeoutMs,
+      check: () => this.redis.ping(),
+      ...(opts.onHealth ? { onChange: opts.onHealth } : {}),
+    })
+    this.redis.on('ready', () => this.health.connected())
+    this.redis.on('close', () => this.health.lost(this.#lastError ?? new Error('connection closed')))
     // Without a listener ioredis prints every connection error; health carries it instead.
     this.redis.on('error', (err: Error) => {
       this.#lastError = err
@@ -73,14 +84,11 @@ export class RedisConnection implements StateHealth {
   }
 
   get up(): boolean {
-    return this.#up
+    return this.health.up
   }
 
   onChange(fn: (up: boolean) => void): () => void {
-    this.#listeners = [...this.#listeners, fn]
-    return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== fn)
-    }
+    return this.health.onChange(fn)
   }
 
   /** Resolves once connected (scripts are loaded on first use); rejects after the connect timeout. */
@@ -101,7 +109,7 @@ export class RedisConnection implements StateHealth {
     this.roundTrips++
     try {
       const out = (await fn(...keys, this.testClock.nowMs, ...args)) as T
-      this.#setUp(true, null)
+      this.health.answered()
       return out
     } catch (err) {
       throw this.#mapError(script, err)
@@ -127,7 +135,7 @@ export class RedisConnection implements StateHealth {
       if (err) throw this.#mapError((calls[i] as ScriptCall).script, err)
       out.push(value)
     }
-    this.#setUp(true, null)
+    this.health.answered()
     return out
   }
 
@@ -136,7 +144,7 @@ export class RedisConnection implements StateHealth {
     this.roundTrips++
     try {
       const out = (await this.redis.call(name, ...args)) as T
-      this.#setUp(true, null)
+      this.health.answered()
       return out
     } catch (err) {
       throw this.#mapError(name, err)
@@ -154,7 +162,7 @@ export class RedisConnection implements StateHealth {
     if (this.#closed) return
     this.#closed = true
     this.redis.disconnect(false)
-    this.#setUp(false, null)
+    this.health.close()
   }
 
   #script(target: Redis | ChainableCommander, script: string, keys: readonly string[]): ScriptFn {
@@ -169,25 +177,28 @@ export class RedisConnection implements StateHealth {
     if (err instanceof ReplyError) {
       const reply = err as Error
       // NOSCRIPT is handled by ioredis; a LOADING Redis (just restarted) is not ready yet.
-      if (/^LOADING|^BUSY|^MASTERDOWN|^READONLY/.test(reply.message)) return this.#unavailable('disconnected', reply)
+      if (/^LOADING|^BUSY|^MASTERDOWN|^READONLY/.test(reply.message)) {
+        this.health.failed(reply)
+        return this.#unavailable('disconnected', reply)
+      }
       return new StateScriptError(what, reply.message, { cause: reply })
     }
     const e = err instanceof Error ? err : new Error(String(err))
-    return this.#unavailable(/timed out/i.test(e.message) ? 'timeout' : this.#closed ? 'closed' : 'disconnected', e)
+    if (this.#closed) return this.#unavailable('closed', e)
+    if (/timed out/i.test(e.message)) {
+      this.timeouts++
+      this.health.failed(e)
+      return this.#unavailable('timeout', e)
+    }
+    // Not sent, or cut off: no connection to ask on (its 'close' may not have been heard yet).
+    if (this.redis.status !== 'ready') this.health.lost(e)
+    else this.health.failed(e)
+    return this.#unavailable('disconnected', e)
   }
 
   #unavailable(reason: 'disconnected' | 'timeout' | 'closed', err: Error): StateUnavailableError {
     this.#lastError = err
-    this.#setUp(false, err)
     return new StateUnavailableError(reason, `Redis at ${this.settings.where}: ${err.message}`, { cause: err })
-  }
-
-  #setUp(up: boolean, cause: Error | null): void {
-    if (up && this.#closed) return
-    if (up === this.#up) return
-    this.#up = up
-    this.#onHealth?.(up, cause)
-    for (const l of this.#listeners) l(up)
   }
 }
 

@@ -4,8 +4,8 @@
 
 export interface UpstreamKeys {
   readonly leases: string
-  /** The concurrency limit every instance enforces (acquire-lease-2.lua). */
-  readonly limit: string
+  /** The concurrency limit every instance enforces, and the learned state behind it (acquire-lease-2.lua). */
+  readonly law: string
   /** The shared GCRA schedule (pace-1.lua). */
   readonly pace: string
   readonly breaker: string
@@ -26,7 +26,7 @@ export class RedisKeys {
     let keys = this.#byUpstreamKey.get(keyId)
     if (keys === undefined) {
       const tag = `${this.prefix}{k:${keyId}}`
-      keys = Object.freeze({ leases: `${tag}:leases`, limit: `${tag}:limit`, pace: `${tag}:pace`, breaker: `${tag}:breaker` })
+      keys = Object.freeze({ leases: `${tag}:leases`, law: `${tag}:law`, pace: `${tag}:pace`, breaker: `${tag}:breaker` })
       this.#byUpstreamKey.set(keyId, keys)
     }
     return keys

@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases } from '../permits.js'
+import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
 import type { RedisConnection, ScriptCall } from './connection.js'
 import type { RedisKeys } from './keys.js'
 
@@ -12,11 +12,25 @@ export class RedisPermitLeases implements PermitLeases {
     readonly instanceId: string,
   ) {}
 
-  async acquire(keyId: string, limit: number, ttlMs = leaseTtlMs, announce = true): Promise<LeaseGrant> {
+  async acquire(keyId: string, limit: number | SharedLimit, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
     const leaseId = `${this.instanceId}/${++this.#seq}`
     const keys = this.keys.upstream(keyId)
-    const [granted, inUse, applied] = await this.conn.run<[number, number, number]>('acquire-lease', [keys.leases, keys.limit], [leaseId, limit, ttlMs, announce ? 1 : 0, sharedLimitTtlMs])
-    return granted === 1 ? { granted: true, leaseId, inUse, limit: applied } : { granted: false, leaseId: null, inUse, limit: applied }
+    const args =
+      typeof limit === 'number'
+        ? [leaseId, limit, ttlMs, 'fixed', sharedLimitTtlMs, -1, 0]
+        : [leaseId, limit.limit, ttlMs, 'offer', sharedLimitTtlMs, limit.accepted ?? -1, limit.generation]
+    let reply: [number, number, number, number, number]
+    try {
+      reply = await this.conn.run<[number, number, number, number, number]>('acquire-lease', [keys.leases, keys.law], args)
+    } catch (err) {
+      // Timed out, perhaps after Redis took the lease: remove it by the id we made, or it would
+      // hold a permit for a lease's whole TTL. Nothing waits for this.
+      this.conn.command('ZREM', keys.leases, leaseId).catch(() => {})
+      throw err
+    }
+    const [granted, inUse, applied, accepted, generation] = reply
+    const judged = { inUse, limit: applied, accepted: accepted < 0 ? null : accepted, generation }
+    return granted === 1 ? { granted: true, leaseId, ...judged } : { granted: false, leaseId: null, ...judged }
   }
 
   async release(keyId: string, leaseId: string): Promise<boolean> {

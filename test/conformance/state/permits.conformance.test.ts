@@ -24,7 +24,7 @@ describe.each(backends)('permit leases: $name', (backend) => {
     expect(grants.map((g) => g.inUse)).toEqual([1, 2, 3])
     expect(new Set(grants.map((g) => g.leaseId)).size).toBe(3)
     const refused = await a.permits.acquire('nv-1', 3)
-    expect(refused).toEqual({ granted: false, leaseId: null, inUse: 3, limit: 3 })
+    expect(refused).toEqual({ granted: false, leaseId: null, inUse: 3, limit: 3, accepted: null, generation: 0 })
     // Another key has its own count.
     expect((await a.permits.acquire('nv-2', 1)).granted).toBe(true)
   })
@@ -90,15 +90,21 @@ describe.each(backends)('permit leases: $name', (backend) => {
     expect(await a.permits.renew([])).toEqual([])
   })
 
-  it('one limit per key: an announced limit is what every instance is judged by until another is announced', async () => {
-    // Nobody has announced: the caller's own limit applies, and becomes the key's.
-    expect(await a.permits.acquire('one', 4, leaseTtlMs, false)).toMatchObject({ granted: true, inUse: 1, limit: 4 })
-    // b learned 2 and says so: it holds for a too, though a still thinks 4.
-    expect(await b.permits.acquire('one', 2, leaseTtlMs, true)).toMatchObject({ granted: true, inUse: 2, limit: 2 })
-    expect(await a.permits.acquire('one', 4, leaseTtlMs, false)).toMatchObject({ granted: false, inUse: 2, limit: 2 })
-    // A refusal still announces: a raised limit is everyone's at once.
-    expect(await a.permits.acquire('one', 3, leaseTtlMs, true)).toMatchObject({ granted: true, inUse: 3, limit: 3 })
-    expect(await b.permits.acquire('one', 2, leaseTtlMs, false)).toMatchObject({ granted: false, inUse: 3, limit: 3 })
+  it('one limit per key: a fixed limit is everyone\'s at once; a learned one is offered, and judged by its generation', async () => {
+    const learned = (limit: number, accepted: number | null, generation: number) => ({ limit, accepted, generation })
+    // Nothing shared yet: the first offer becomes the key's limit.
+    expect(await a.permits.acquire('one', learned(4, null, 0))).toMatchObject({ granted: true, inUse: 1, limit: 4, accepted: null, generation: 0 })
+    // The same generation and lower (b has not grown as far): a's limit holds for b too.
+    expect(await b.permits.acquire('one', learned(2, null, 0))).toMatchObject({ granted: true, inUse: 2, limit: 4, accepted: null, generation: 0 })
+    // A cut is a later generation: it wins though it is lower, and judges this very call.
+    expect(await b.permits.acquire('one', learned(2, 2, 1))).toMatchObject({ granted: false, inUse: 2, limit: 2, accepted: 2, generation: 1 })
+    // Growth a stale law offers from before the cut loses to it.
+    expect(await a.permits.acquire('one', learned(5, null, 0))).toMatchObject({ granted: false, limit: 2, accepted: 2, generation: 1 })
+    // Growth after the cut wins (a higher limit, then a higher Ĉ: a probe).
+    expect(await a.permits.acquire('one', learned(3, 2, 1))).toMatchObject({ granted: true, inUse: 3, limit: 3, accepted: 2, generation: 1 })
+    expect(await b.permits.acquire('one', learned(3, 4, 1))).toMatchObject({ granted: false, inUse: 3, limit: 3, accepted: 4, generation: 1 })
+    // A fixed limit is set whatever was learned.
+    expect(await b.permits.acquire('one', 5)).toMatchObject({ granted: true, inUse: 4, limit: 5, accepted: null })
   })
 
   it('a lowered limit refuses until enough leases end', async () => {

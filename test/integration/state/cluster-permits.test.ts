@@ -64,26 +64,28 @@ describe('three instances on Redis: permits are leases', () => {
     // and is past the one probe a level up that slow start's exit takes 15 s after it ends
     // (issue 14). Batches of 100 (about 5 s each), at least 4, until one sees no upstream 429
     // and keeps the upstream ≥ 90 % busy; at most 6.
+    // What each batch saw, for the message of a failed expectation.
+    const batches: string[] = []
     for (let round = 0; round < 6; round++) {
       const since = Date.now()
       const warm = await drive(cluster.urls, 'capped', 100, `warm${round}`)
       expect(warm.every((r) => r.status === 200)).toBe(true)
       const seen = sim.requests().filter((r) => r.key_id === 'cap6' && r.started_at >= since)
-      const settled = seen.every((r) => r.status !== 429) && utilisation(seen, 6, since, Math.max(...seen.map((r) => r.started_at))) >= 0.9
-      if (round >= 3 && settled) break
+      const busy = utilisation(seen, 6, since, Math.max(...seen.map((r) => r.started_at)))
+      const refused = seen.filter((r) => r.status === 429).length
+      batches.push(`${round}: ${refused} × 429, ${(busy * 100).toFixed(0)} % busy, at most ${maxOverlap(seen)} at once`)
+      if (round >= 3 && refused === 0 && busy >= 0.9) break
     }
     const from = Date.now()
     const measured = await drive(cluster.urls, 'capped', 200, 'measured')
     expect(measured.every((r) => r.status === 200)).toBe(true)
     const records = sim.requests().filter((r) => r.key_id === 'cap6' && r.started_at >= from)
     const lastStart = Math.max(...records.map((r) => r.started_at))
-    expect(records.filter((r) => r.status === 429)).toEqual([])
-    expect(maxOverlap(records)).toBeLessThanOrEqual(6)
+    const warmUp = `warm-up batches: ${batches.join('; ')}`
+    expect(records.filter((r) => r.status === 429).length, warmUp).toBe(0)
+    expect(maxOverlap(records), warmUp).toBeLessThanOrEqual(6)
     // While the clients still had requests to send: the tail, as they run out, is not the gateway's doing.
-    // The issue asks ≥ 90 %. Three instances sharing one learned limit do not reach it reliably
-    // yet: 49–91 % was measured in loaded full-suite runs (issue 15 stays open for it). This
-    // floor catches a limit that collapses, not a limit below target.
-    expect(utilisation(records, 6, from, lastStart)).toBeGreaterThanOrEqual(0.4)
+    expect(utilisation(records, 6, from, lastStart), warmUp).toBeGreaterThanOrEqual(0.9)
   }, 120_000)
 
   it('a key paced at 600 RPM: three instances together send at most 10 a second, not 30', async () => {

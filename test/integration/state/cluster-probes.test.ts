@@ -63,12 +63,14 @@ describe('three instances on Redis: one probe leader per provider', () => {
   }, 30_000)
 
   it("healed upstream: the leader's probe restores the key on every instance within an interval or two", async () => {
+    const healedAt = Date.now()
+    const back = cluster.processes.map((p) => p.waitFor((l) => l.msg === 'key back in service' && l.key === 'down~dead' && Number(l.time) >= healedAt))
     sim.configure({ keys: { 'sk-sim-dead': { id: 'dead', revoked: false } } })
     const before = sim.requests().filter((r) => r.key_id === 'dead' && isProbe(r)).length
     await waitForProbes(sim, 'dead', before + 1, 3 * intervalMs)
-    // The others follow at their next probe time, at most one interval plus jitter after their
-    // last: a wait the mechanism bounds, since no event says so outside the processes.
-    await new Promise((r) => setTimeout(r, 2.5 * intervalMs))
+    // The leader's probe passed; the others follow at their next probe time, at most one
+    // interval plus jitter after their last. Each says when the key is back.
+    await within(Promise.all(back), 3 * intervalMs, 'the key back in service on every instance')
     for (const [i, url] of cluster.urls.entries()) {
       const r = await send(url, '/v1/chat/completions', { headers: { 'x-request-id': `back-${i}` }, body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 } })
       expect({ instance: i, status: r.status }).toEqual({ instance: i, status: 200 })

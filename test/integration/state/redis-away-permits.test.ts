@@ -70,7 +70,16 @@ describe('state: redis — permits while Redis is away', () => {
   }, 20_000)
 
   it('Redis back: leases again', async () => {
+    // Back once its health checks have passed (not at the first answer: health does not flap).
+    const up = new Promise<void>((resolve) => {
+      const off = gw.shared.health.onChange((now) => {
+        if (!now) return
+        off()
+        resolve()
+      })
+    })
     await redis.start()
+    await within(up, 10_000, 'shared state up again')
     const conn = (gw.shared as RedisSharedState).connection
     const before = conn.roundTrips
     const replies = await within(burst('back', 6), 15_000, 'the requests with Redis back')

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { BreakerRegistry, defaultBreakerSettings } from '../../../src/core/breaker/index.js'
 import { KeyPacer, type AttemptOutcome } from '../../../src/core/pacer/key-pacer.js'
 import { Prober, probeRequest, type ProbeBreaker, type ProbePacer, type ProbeResult, type ProbeTarget } from '../../../src/health/index.js'
+import { createMemoryState, MemoryBacking } from '../../../src/state/memory/index.js'
 import { FakeBreakers, FakeTime, TestUpstream, json, settle, type Reply } from './helpers.js'
 
 const secret = 'sk-secret-probe-1'
@@ -606,5 +607,45 @@ describe('Prober with the real breakers', () => {
     await probesDone(2)
     expect(breaker.state(time.now())).toBe('closed')
     expect(time.pending).toBe(0)
+  })
+})
+
+describe('Prober on an instance that does not lead probes (state: redis)', () => {
+  it('a key out here and closed in the shared breaker, never seen out there, is probed here: no leader verdict will come for it', async () => {
+    const backing = new MemoryBacking(() => time.now())
+    const other = createMemoryState({ backing, instanceId: 'other' })
+    expect(await other.leaders.campaign('probe:p', 'other', 15_000)).toMatchObject({ leader: true })
+    // The adapter's kind is what makes a prober follow a leader; the memory adapter keeps the test in process.
+    const mine = { ...createMemoryState({ backing, instanceId: 'mine' }), kind: 'redis' as const }
+    prober.close()
+    prober = new Prober({ clock: time, breakers, rand: () => 0, timers: time, shared: mine, onResult: (_t, r) => results.push(r) })
+    const b = breakers.breaker('p~a')
+    prober.setTargets([target(b)])
+    await settle()
+    expect(prober.leadership()).toEqual({ p: { leader: false, epoch: expect.any(Number) } })
+    b.set(true)
+    time.advance(30_000)
+    await settle()
+    expect(prober.stats()[0]?.sent).toBe(1)
+    await upstream.waitForRequests(1)
+    await settle()
+    expect(b.passed).toHaveLength(1)
+  })
+})
+
+describe('Prober: a key back in service', () => {
+  it('says so once when a key that wanted probes no longer does, and not for a key that never went out', () => {
+    const back: string[] = []
+    prober.close()
+    prober = new Prober({ clock: time, breakers, rand: () => 0, timers: time, onBack: (t) => back.push(t.id) })
+    const out = breakers.breaker('p~out')
+    const fine = breakers.breaker('p~fine')
+    prober.setTargets([target(out), target(fine)])
+    fine.set(false)
+    out.set(true)
+    expect(back).toEqual([])
+    out.set(false)
+    out.set(false)
+    expect(back).toEqual(['p~out'])
   })
 })

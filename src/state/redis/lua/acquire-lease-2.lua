@@ -1,31 +1,41 @@
 --[[ acquire-lease-2.lua  Takes one permit lease on an upstream key if fewer than the key's limit are held.
   KEYS[1] leases   sorted set: member = lease id (<instance>/<n>), score = expiry (ms, Redis time)
-  KEYS[2] limit    string: the key's limit as every instance enforces it (the last one announced)
+  KEYS[2] law      hash {limit, accepted (-1: none, slow start), generation}: the key's concurrency
+                   limit as every instance enforces it, and the learned state behind it
   ARGV[1] 0 (tests: a fixed now, ms)   ARGV[2] lease id   ARGV[3] limit   ARGV[4] ttl ms
-  ARGV[5] 1: ARGV[3] is announced (a fixed limit, or one this instance just learned) and becomes
-          the key's limit; 0: ARGV[3] applies only while no instance has announced one
-  ARGV[6] ttl ms of the announced limit (an idle key forgets it, and the next instance announces afresh)
-  Returns {granted 1|0, leases held after the call, the limit applied}. O(log n + expired):
-  expired leases (a crashed instance's) are dropped first, so they stop counting by themselves. ]]
+  ARGV[5] 'fixed': ARGV[3] is the configured limit and becomes the key's;
+          'offer': ARGV[3], ARGV[7], ARGV[8] are one instance's learned state, taken when nothing is
+          stored, when its generation is later (a cut comes after every growth it undoes), or at
+          the same generation when it is ahead (growth, a probe) — as offerWins in permits.ts
+  ARGV[6] ttl ms of the law (an idle key forgets it, and the next instance offers afresh)
+  ARGV[7] accepted (-1: none)   ARGV[8] generation
+  Returns {granted 1|0, leases held after the call, limit, accepted, generation} as applied.
+  O(log n + expired): expired leases (a crashed instance's) are dropped first, so they stop
+  counting by themselves. ]]
 local now = tonumber(ARGV[1])
 if now == 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local ttl = tonumber(ARGV[4])
-local limit = tonumber(ARGV[3])
-if ARGV[5] == '1' then
-  redis.call('SET', KEYS[2], limit, 'PX', ARGV[6])
-else
-  local shared = redis.call('GET', KEYS[2])
-  if shared then limit = tonumber(shared) else redis.call('SET', KEYS[2], limit, 'PX', ARGV[6]) end
+local limit, accepted, generation = tonumber(ARGV[3]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local stored = redis.call('HMGET', KEYS[2], 'limit', 'accepted', 'generation')
+local take = ARGV[5] == 'fixed' or not stored[1]
+if not take then
+  local sLimit, sAccepted, sGeneration = tonumber(stored[1]), tonumber(stored[2]), tonumber(stored[3])
+  if generation ~= sGeneration then take = generation > sGeneration
+  elseif limit ~= sLimit then take = limit > sLimit
+  else take = accepted > sAccepted end
+  if not take then limit, accepted, generation = sLimit, sAccepted, sGeneration end
 end
+if take then redis.call('HSET', KEYS[2], 'limit', limit, 'accepted', accepted, 'generation', generation) end
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local held = redis.call('ZCARD', KEYS[1])
 if held >= limit then
-  return {0, held, limit}
+  return {0, held, limit, accepted, generation}
 end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
 -- The set itself goes once every lease in it has expired.
 redis.call('PEXPIRE', KEYS[1], ttl)
-return {1, held + 1, limit}
+return {1, held + 1, limit, accepted, generation}

@@ -38,4 +38,18 @@ describe('SharedPinTable', () => {
     expect(await t.lookup('p\0y')).toBeUndefined()
     expect(errors).toHaveLength(2)
   })
+
+  it('shared state down: a pin this instance never saw is a miss at once, without asking the store', async () => {
+    let asked = 0
+    const store: PinStore = { pin: () => Promise.resolve(), keyOf: () => (asked++, Promise.resolve('k9')), unpin: () => Promise.resolve() }
+    const health = { up: false }
+    const t = new SharedPinTable(store, () => {}, undefined, health)
+    t.pin('p\0x', 'k1')
+    expect(await t.lookup('p\0x')).toBe('k1')
+    expect(await t.lookup('p\0y')).toBeUndefined()
+    expect(asked).toBe(0)
+    health.up = true
+    expect(await t.lookup('p\0y')).toBe('k9')
+    expect(asked).toBe(1)
+  })
 })

@@ -117,3 +117,66 @@ describe('ConcurrencyLaw', () => {
     expect([law.limit, law.accepted, law.lastProbeAt, law.history.length]).toEqual([concurrencyDefaults.initial, null, null, 0])
   })
 })
+
+describe('ConcurrencyLaw.follow: several instances, one law (state: redis)', () => {
+  const fresh = () => new ConcurrencyLaw(() => undefined)
+
+  it('a cut bumps the generation, growth does not', () => {
+    const law = fresh()
+    law.succeeded(t0, 8)
+    expect([law.generation, law.limit]).toEqual([0, 8.5])
+    law.cut(t0 + 10, 12) // slow start overshoot: Ĉ = 11
+    expect(law.generation).toBe(1)
+    law.cut(t0 + 20, 13) // the same burst's echo: nothing moves, nor the generation
+    expect([law.generation, law.accepted]).toEqual([1, 11])
+  })
+
+  it("a peer's cut is taken whole: L and Ĉ, slow start over, growth held 5 s, and its burst's echoes cut nothing more here", () => {
+    const law = fresh()
+    for (let i = 0; i < 8; i++) law.succeeded(t0 + i, 8) // slow start: L = 11 (8 is no longer 80 % of it), good level 8
+    law.follow(t0 + 100, 6, 6, 1, 6)
+    expect([law.limit, law.accepted, law.slowStart, law.generation]).toEqual([6, 6, false, 1])
+    expect(law.history.at(-1)).toMatchObject({ old_limit: 11, new_limit: 6, reason: 'followed', inflight: 6 })
+    // The rest of the burst that refused the peer: above the level it settled on, an echo.
+    law.cut(t0 + 200, 8)
+    expect([law.limit, law.accepted, law.generation]).toEqual([6, 6, 1])
+    // No growth within the hold, then +1/L again.
+    law.succeeded(t0 + 1_000, 6)
+    expect(law.limit).toBe(6)
+    law.follow(t0 + 5_200, 6, 6, 1, 6) // nothing new
+    expect(law.limit).toBe(6)
+  })
+
+  it("successes granted before a peer's cut say nothing about the cap after it", () => {
+    const law = fresh()
+    const era = law.era
+    law.follow(t0, 4, 4, 1, 6)
+    law.succeeded(t0 + 6_000, 7, 7, era) // granted at 7 before the cut
+    // Refused at 5 now: a capacity cut (level 5 was never taken in this era), not an overshoot of 7.
+    law.cut(t0 + 7_000, 5)
+    expect(law.accepted).toBe(4)
+  })
+
+  it("a peer's growth at the same generation is taken only where it is ahead; an older generation is ignored", () => {
+    const law = fresh()
+    law.follow(t0, 6, 8, 3, 6)
+    law.follow(t0 + 10, 5, 8, 3, 6)
+    expect(law.limit).toBe(6)
+    law.follow(t0 + 20, 9, 9, 2, 6)
+    expect([law.limit, law.accepted]).toEqual([6, 8])
+    law.succeeded(t0 + 6_000, 6) // 6 + 1/6: the fraction stays when the whole limit agrees
+    law.follow(t0 + 6_010, 6, 8, 3, 6)
+    expect(law.limit).toBeCloseTo(6 + 1 / 6)
+  })
+
+  it("a peer's probe is this law's probe too: refused above the old Ĉ, it fails here as an overshoot, not a capacity cut", () => {
+    const law = fresh()
+    law.follow(t0, 6, 6, 1, 6)
+    law.follow(t0 + 200_000, 6, 7, 1, 6)
+    expect([law.accepted, law.lastProbeAt]).toEqual([7, t0 + 200_000])
+    law.follow(t0 + 201_000, 7, 7, 1, 6)
+    law.cut(t0 + 202_000, 7)
+    expect([law.limit, law.accepted, law.generation]).toEqual([6, 6, 2])
+    expect(law.history.at(-1)?.reason).toBe('overshoot_429')
+  })
+})

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { BreakerRegistry, type KeyBreaker } from '../../../../src/core/breaker/index.js'
 import { defaultBreakerSettings } from '../../../../src/core/breaker/types.js'
+import { StateUnavailableError } from '../../../../src/state/index.js'
 import { createMemoryState, MemoryBacking } from '../../../../src/state/memory/index.js'
 import { SharedBreakerMirror } from '../../../../src/stages/schedule/shared-breakers.js'
 import type { ScheduledAttempt } from '../../../../src/stages/schedule/scheduled-attempt.js'
+import { failingBreakers } from '../../../support/failing-breakers.js'
 import { FakeTime } from '../../../support/fake-time.js'
 
 // Two instances' breakers kept in step through one shared breaker store (memory here; the
@@ -62,5 +64,75 @@ describe('SharedBreakerMirror', () => {
     expect(await loser.mirror.claim(attemptOn(loser.breaker, loser.breaker.dispatched(time.now())))).toEqual({ won: true })
     a.mirror.close()
     b.mirror.close()
+  })
+
+  it('a trial claim whose answer never came (Redis applied it, then the call timed out) is released at once, not held for the trial TTL', async () => {
+    const time = new FakeTime()
+    const backing = new MemoryBacking(() => time.now())
+    const a = instance(time, backing, 'a')
+    const store = createMemoryState({ backing, instanceId: 'a' }).breakers
+    // Applied, then lost on the way back: what a Redis that answers after the state timeout does.
+    const late = failingBreakers(store, {
+      claimTrial: async (keyId, holder, ttlMs) => {
+        await store.claimTrial(keyId, holder, ttlMs)
+        throw new StateUnavailableError('timeout', 'Command timed out')
+      },
+    })
+    a.mirror.close()
+    const mirror = new SharedBreakerMirror({ breakers: late, registry: a.registry, instanceId: 'a', clock: time, timers: time, rand: () => 0.5 })
+    a.breaker.failed(time.now(), 'connect', false)
+    await flush()
+    time.advance(10_000)
+    const trial = attemptOn(a.breaker, a.breaker.dispatched(time.now()))
+    // Redis away: this instance's own breaker decides the trial.
+    expect(await mirror.claim(trial)).toEqual({ won: true })
+    await flush()
+    const view = await store.read(a.breaker.id)
+    expect({ state: view.state, trialHeld: view.trialHeld }).toEqual({ state: 'half-open', trialHeld: false })
+    // Another instance may take the trial now, not two minutes later.
+    expect((await store.claimTrial(a.breaker.id, 'b/t1', 120_000)).applied).toBe(true)
+    mirror.close()
+  })
+
+  it('a key whose shared trip failed is tripped again at the next sync, so the others and the probe leader see it out', async () => {
+    const time = new FakeTime()
+    const backing = new MemoryBacking(() => time.now())
+    const registry = new BreakerRegistry(() => 0.5)
+    const breaker = registry.obtain('p', 'k', settings)
+    const store = createMemoryState({ backing, instanceId: 'a' }).breakers
+    let refuse = true
+    const flaky = failingBreakers(store, {
+      trip: async (...args) => {
+        if (refuse) throw new StateUnavailableError('timeout', 'Command timed out')
+        return store.trip(...args)
+      },
+    })
+    const mirror = new SharedBreakerMirror({ breakers: flaky, registry, instanceId: 'a', clock: time, timers: time, rand: () => 0.5 })
+    breaker.failed(time.now(), 'connect', false)
+    await flush()
+    expect((await store.read(breaker.id)).state).toBe('closed')
+    refuse = false
+    await mirror.sync()
+    await flush()
+    expect((await store.read(breaker.id)).state).toBe('open')
+    mirror.close()
+  })
+
+  it('while shared state is down the sync reads nothing (every read would only time out); once up it syncs again', async () => {
+    const time = new FakeTime()
+    const backing = new MemoryBacking(() => time.now())
+    const registry = new BreakerRegistry(() => 0.5)
+    registry.obtain('p', 'k', settings)
+    const store = createMemoryState({ backing, instanceId: 'a' }).breakers
+    let reads = 0
+    const counting = failingBreakers(store, { read: (keyId) => (reads++, store.read(keyId)) })
+    const health = { up: false, onChange: () => () => {} }
+    const mirror = new SharedBreakerMirror({ breakers: counting, health, registry, instanceId: 'a', clock: time, timers: time, rand: () => 0.5 })
+    await mirror.sync()
+    expect(reads).toBe(0)
+    health.up = true
+    await mirror.sync()
+    expect(reads).toBe(1)
+    mirror.close()
   })
 })
