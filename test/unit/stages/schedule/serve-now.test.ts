@@ -283,6 +283,28 @@ describe('schedule: a request that can be served now is never queued', () => {
     expect(looks).toBeLessThanOrEqual(8)
   })
 
+  it('passthrough: a request in the bypass lane that waits for a key of its own holds up neither lane', async () => {
+    const { pool, b, request, arrive, release, outcome, settle } = rig()
+    const full = queue({ maxSize: 1, whenFull: 'passthrough' })
+    const holders = [request({ consumer: 'x' }), request({ consumer: 'y' })]
+    for (const w of holders) arrive(w, full)
+    const queued = request({ consumer: 'c1' })
+    arrive(queued, full)
+    const bypassOnlyB = request({ candidates: [b], consumer: 'c2' })
+    const bypassPlain = request({ consumer: 'c3' })
+    arrive(bypassOnlyB, full)
+    arrive(bypassPlain, full)
+    expect(pool.waiting).toBe(3)
+
+    release(holders[0] as Waiter) // a frees: the bypass lane is served first, past the one that needs b
+    await settle()
+    expect([outcome.get(bypassOnlyB), outcome.get(bypassPlain), outcome.get(queued)]).toEqual(['waiting', 'sent:a', 'waiting'])
+    release(holders[1] as Waiter) // b frees: the bypass request that waited for it was ahead of the queue
+    await settle()
+    expect([outcome.get(bypassOnlyB), outcome.get(queued)]).toEqual(['sent:b', 'waiting'])
+    expect(pool.waiting).toBe(1)
+  })
+
   it('while every key is busy, every arrival waits its turn and a full queue still refuses', () => {
     const { pool, request, arrive, outcome } = rig()
     arrive(request({ consumer: 'x' }))
