@@ -281,11 +281,20 @@ function countUsageRecords(file) {
   return out.status === 0 && Number.isInteger(n) ? n : null
 }
 
-/** Access-log lines in a log file: the lines whose msg is "request" (start and stop lines are not). */
+/**
+ * Access-log lines in a log file — the lines whose msg is "request" (start and stop lines are
+ * not) — and how many of them ended with each error code (queue_full, queue_timeout, …).
+ */
 async function countAccessLines(file) {
-  let n = 0
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) if (line.includes('"msg":"request"')) n++
-  return n
+  let lines = 0
+  const errors = {}
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (!line.includes('"msg":"request"')) continue
+    lines++
+    const code = /"error":"([a-z_]+)"/.exec(line)?.[1]
+    if (code !== undefined) errors[code] = (errors[code] ?? 0) + 1
+  }
+  return { lines, errors }
 }
 
 // Waits and re-runs spend the slack between the planned run time and BENCH_BUDGET, so that a
@@ -357,7 +366,9 @@ async function measureOnce(scenario, kind, sim) {
       const exit = await stop(target.proc, kind)
       result.exit = exit
       if (target.accessLog) {
-        result.accessLogLines = await countAccessLines(target.accessLog)
+        const logged = await countAccessLines(target.accessLog)
+        result.accessLogLines = logged.lines
+        result.accessLogErrors = logged.errors
         result.accessLogBytes = statSync(target.accessLog).size
         rmSync(target.accessLog)
       }
@@ -406,7 +417,7 @@ function checks(runs) {
   for (const r of runs) {
     const problems = []
     const warnings = []
-    if (r.errors.total > 0) problems.push(`${r.errors.total} errors ${JSON.stringify(r.errors.byKind)}`)
+    if (r.errors.total > 0) problems.push(`${r.errors.total} errors ${JSON.stringify(r.errors.byKind)}${r.accessLogErrors && Object.keys(r.accessLogErrors).length > 0 ? `, logged as ${JSON.stringify(r.accessLogErrors)}` : ''}`)
     if (r.rate !== null && Math.abs(r.rps - r.rate) > r.rate * 0.02) problems.push(`achieved ${r.rps}/s, not ${r.rate}/s`)
     if (r.machine.otherCores > CONTENDED_CORES) warnings.push(`other processes used ${r.machine.otherCores} cores during the window`)
     // Every answered request (warm-up and the preflight included) has exactly one line and one record.

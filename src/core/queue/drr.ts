@@ -95,6 +95,15 @@ export class DeficitRoundRobin {
   }
 
   /**
+   * p served an entry out of its turn (one behind a head that could not go): charged to p's
+   * deficit, the planned turn left as it was. While p is in the ring only, like a refund.
+   */
+  chargeOutOfTurn(p: Priority, cost: number): void {
+    this.#plan = null
+    if (this.#inRing[p]) this.#deficit[p] -= cost
+  }
+
+  /**
    * Gives back a charge for an entry that returned to the queue. Only while p is still in
    * the ring: a priority that emptied in between already left with no deficit, like any
    * priority that goes idle, and returns as a newcomer.

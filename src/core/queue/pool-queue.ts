@@ -103,6 +103,28 @@ export class PoolQueue<T extends QueueEntry> {
     return true
   }
 
+  /**
+   * Takes out an entry served out of turn, behind a head that could not go: charged as pop()
+   * charges, to its priority's deficit and its consumer's counter. False if it was not queued here.
+   */
+  take(entry: T): boolean {
+    const band = this.#bands[entry.priority]
+    const flow = entry.queueFlow
+    if (flow === null || band === undefined || flow.owner !== band) return false
+    // Charged while its flow is still backlogged, so the charge is kept if the flow goes idle.
+    this.#drr.chargeOutOfTurn(entry.priority, entry.cost)
+    band.adjust(entry.consumer, entry.cost / entry.weight)
+    band.remove(entry)
+    this.#left(entry, band)
+    return true
+  }
+
+  /** Charges an entry that left by remove() and was served after all, as pop() would have. */
+  charge(entry: T): void {
+    this.#drr.chargeOutOfTurn(entry.priority, entry.cost)
+    this.#bands[entry.priority].adjust(entry.consumer, entry.cost / entry.weight)
+  }
+
   /** The most recently pushed entry of priority p (re-queued entries count as oldest). */
   newest(p: Priority): T | undefined {
     return (this.#bands[p].newest as T | null) ?? undefined

@@ -135,15 +135,14 @@ async function serveModel(scheduler: Scheduler, send: SendAttempt, r: Request, r
     await admission
     admission = null
   }
-  let attempt: ScheduledAttempt | SluiceError | null
-  if (pool.tryNow(w)) attempt = w.granted
-  else {
-    if (admission !== null) {
-      await admission
-      admission = null
-    }
-    attempt = await wait(pool.admit(w, ctx.runtime.queue), w)
+  let sentNow = pool.tryNow(w)
+  if (!sentNow && admission !== null) {
+    await admission
+    admission = null
+    // A key may have freed up meanwhile: only a request that must wait is queued (and bounded).
+    sentNow = pool.tryNow(w)
   }
+  let attempt = sentNow ? w.granted : await wait(pool.admit(w, ctx.runtime.queue), w)
   for (;;) {
     if (attempt instanceof SluiceError) return attempt
     if (attempt === null) throw new Error('the scheduler granted a request without an attempt')

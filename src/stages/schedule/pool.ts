@@ -3,7 +3,7 @@ import { ClientGoneError, type RequestContext } from '../../context.js'
 import type { Candidate } from '../../core/balance/index.js'
 import { undemotedFirst } from '../../core/breaker/index.js'
 import type { Clock, Timers } from '../../core/clock.js'
-import { PoolQueue, priorityNames } from '../../core/queue/index.js'
+import { PoolQueue, priorityNames, type Priority } from '../../core/queue/index.js'
 import { SluiceError } from '../../errors.js'
 import type { ScheduleMetrics } from './metrics.js'
 import { ScheduledAttempt, type AttemptPorts } from './scheduled-attempt.js'
@@ -41,11 +41,33 @@ export interface PoolOptions {
   readonly readLoad?: LoadReader | null
 }
 
-/** The bounded queue in front of one model, and the dispatcher that drains it as keys allow. */
+/**
+ * The bounded queue in front of one model, and the dispatcher that drains it as keys allow.
+ *
+ * Only a request that cannot be sent now waits, and no waiter holds up one behind it that a key
+ * can take. Most waiters are *plain*: the same candidate keys, none tried yet, so when one of
+ * them cannot go none can, and the dispatcher stops at the first such head without looking
+ * further. The others (a retry that must avoid the key it tried, a split group's own
+ * deployments) are kept apart by priority: one that reaches the head and cannot go is set
+ * *aside*, keeping its turn ahead of everything behind it (it is offered each key that frees up
+ * first), and those further back are offered the keys no plain waiter can use. A newcomer goes
+ * straight to a key only after every waiter that could use it has had it.
+ */
 export class Pool implements Pumpable {
   readonly queue = new PoolQueue<Waiter>()
   /** `when_full: passthrough`: requests that skipped the queue but still wait for a key, served first. */
   readonly bypass = new Set<Waiter>()
+  /** Waiters that reached the head of their lane and wait for keys of their own, in that order. */
+  readonly #aside = new Set<Waiter>()
+  readonly #asideByPriority: [number, number, number, number] = [0, 0, 0, 0]
+  readonly #asideByConsumer = new Map<string, number>()
+  /** The candidates every plain waiter has, and how many plain waiters there are (both lanes). */
+  #plainCandidates: readonly Deployment[] | null = null
+  #plainCount = 0
+  /** Waiters in a lane that are not plain, by priority, in the order they parked. */
+  readonly #odd: readonly [Set<Waiter>, Set<Waiter>, Set<Waiter>, Set<Waiter>] = [new Set(), new Set(), new Set(), new Set()]
+  /** Candidate lists found blocked in this drain: a plain-like waiter with one of them cannot go either. */
+  readonly #blocked: (readonly Deployment[])[] = []
   /** Set at shutdown's deadline: nothing waits here any more, every request is refused with it. */
   refusal: (() => Error) | null = null
   #pumping = false
@@ -76,25 +98,41 @@ export class Pool implements Pumpable {
   }
 
   get waiting(): number {
-    return this.queue.size + this.bypass.size
+    return this.queue.size + this.bypass.size + this.#aside.size
   }
 
-  /** Dispatches at once when nothing waits ahead and a key can take it now. */
+  /** Requests of priority p waiting for the queue's keys (those in `bypass` not included). */
+  waitingAt(p: Priority): number {
+    return this.queue.sizeOf(p) + this.#asideByPriority[p]
+  }
+
+  /**
+   * Dispatches a new arrival at once when a key can take it now that no waiter can: waiters
+   * that could use the key it would take go first, so nobody waiting is overtaken.
+   */
   tryNow(w: Waiter): boolean {
-    if (this.waiting > 0 || this.refusal !== null) return false
+    if (this.refusal !== null) return false
     const now = this.clock.now()
+    if (this.waiting > 0) {
+      // Every key it could use is busy: it waits like the others (the common case under load).
+      if (!this.#anyEligible(w, now)) return false
+      this.pump()
+    }
     if (!this.#dispatch(w, now, false)) return false
     this.metrics.observeWait(this.model, w.priority, 0)
     return true
   }
 
-  /** Queues a new arrival (applying the `when_full` policy) until a key can take it. */
+  /**
+   * Queues a new arrival that tryNow() could not send (applying the `when_full` policy) until a
+   * key can take it: the bounds count only requests that wait.
+   */
   admit(w: Waiter, settings: QueueSettings): Promise<void> {
-    if (this.queue.countFor(w.consumer) >= settings.perConsumer) {
+    if (this.queue.countFor(w.consumer) + (this.#asideByConsumer.get(w.consumer) ?? 0) >= settings.perConsumer) {
       this.metrics.rejected(this.model, w.priority, 'consumer_full')
       throw new SluiceError('queue_full', [this.model, `this client already has ${settings.perConsumer} requests waiting`], { retryAfter: this.#retryAfterSeconds(w) })
     }
-    if (this.queue.size >= settings.maxSize) {
+    if (this.queue.size + this.#aside.size >= settings.maxSize) {
       if (settings.whenFull === 'passthrough') return this.#park(w, 'bypass')
       const lowest = this.queue.lowestWaitingPriority()
       const victim = settings.whenFull === 'shed-lowest' && lowest !== null && w.priority < lowest ? this.queue.newest(lowest) : undefined
@@ -137,7 +175,7 @@ export class Pool implements Pumpable {
   refuseAll(refusal: () => Error): number {
     this.refusal = refusal
     let n = 0
-    for (let w = this.#head(); w !== undefined; w = this.#head()) {
+    for (let w = this.#anyWaiter(); w !== undefined; w = this.#anyWaiter()) {
       this.#unpark(w)
       this.metrics.rejected(this.model, w.priority, 'shutdown')
       w.failed(refusal())
@@ -192,37 +230,92 @@ export class Pool implements Pumpable {
 
   #drain(): boolean {
     const now = this.clock.now()
+    this.#blocked.length = 0
+    let sent = this.#drainLane(true, now)
+    // Those set aside were ahead of everyone still in the queue: each key that frees up is theirs first.
+    if (this.#aside.size > 0) for (const w of this.#aside) if (this.#serve(w, now) === 'sent') sent = true
+    if (this.#drainLane(false, now)) sent = true
+    // Further back, waiters that are not plain may have keys no plain waiter can use.
+    for (const odd of this.#odd) {
+      if (odd.size > 0) for (const w of odd) if (this.#serve(w, now) === 'sent') sent = true
+    }
+    return sent
+  }
+
+  /** Sends the heads of `bypass` or of the fair queue while they can go; true if any went. */
+  #drainLane(bypass: boolean, now: number): boolean {
     let sent = false
     for (;;) {
-      const head = this.#head()
+      const head = bypass ? first(this.bypass) : this.queue.peek()
       if (head === undefined) return sent
-      // Its deadline timer may be due in this same turn of the event loop, behind the wake-up
-      // that brought us here: past its max wait, a request is never sent.
-      if (now >= head.deadline) {
-        this.#expire(head)
-        continue
+      const served = this.#serve(head, now)
+      if (served === 'sent') sent = true
+      else if (served === 'blocked') {
+        // Plain: every plain waiter behind it waits for the same keys. Else the rest may go past it.
+        if (head.plain) return sent
+        this.#setAside(head)
       }
-      if (!this.#dispatch(head, now, true)) {
-        if (!head.panicMode && this.#allOut(head, now)) {
-          this.#unpark(head)
-          this.metrics.rejected(this.model, head.priority, 'no_capacity')
-          head.failed(this.noCapacity(head))
-          continue
-        }
-        return sent
-      }
-      sent = true
-      if (head.where === 'queue') this.queue.pop() // the head: pop() charges its priority and consumer
-      this.#unpark(head)
-      this.metrics.observeWait(this.model, head.priority, now - head.waitStartedAt)
-      head.ctx.queuedMs += now - head.waitStartedAt
-      head.wake()
     }
   }
 
-  #head(): Waiter | undefined {
-    for (const w of this.bypass) return w
-    return this.queue.peek()
+  /** Sends a waiting request if a key can take it now; fails it if it must not wait any more. */
+  #serve(w: Waiter, now: number): 'sent' | 'gone' | 'blocked' {
+    // Its deadline timer may be due in this same turn of the event loop, behind the wake-up
+    // that brought us here: past its max wait, a request is never sent.
+    if (now >= w.deadline) {
+      this.#expire(w)
+      return 'gone'
+    }
+    const plainLike = w.tried === null
+    if (plainLike && this.#blocked.includes(w.candidates)) return 'blocked'
+    if (this.#dispatch(w, now, true)) {
+      this.#leaveServed(w)
+      this.#unpark(w)
+      this.metrics.observeWait(this.model, w.priority, now - w.waitStartedAt)
+      w.ctx.queuedMs += now - w.waitStartedAt
+      w.wake()
+      return 'sent'
+    }
+    if (!w.panicMode && this.#allOut(w, now)) {
+      this.#unpark(w)
+      this.metrics.rejected(this.model, w.priority, 'no_capacity')
+      w.failed(this.noCapacity(w))
+      return 'gone'
+    }
+    // Dispatching only uses keys up, so within this drain its keys stay busy for everyone.
+    if (plainLike) this.#blocked.push(w.candidates)
+    return 'blocked'
+  }
+
+  /** `w` is being sent: charge its place in the fair queue, as its turn or out of it. */
+  #leaveServed(w: Waiter): void {
+    if (w.where === 'queue') {
+      if (this.queue.peek() === w) this.queue.pop()
+      else this.queue.take(w)
+    } else if (w.where === 'aside' && w.lane === 'queue') {
+      this.queue.charge(w)
+    }
+  }
+
+  #anyWaiter(): Waiter | undefined {
+    return first(this.#aside) ?? first(this.bypass) ?? this.queue.peek()
+  }
+
+  /** A head that waits for keys of its own leaves its lane (uncharged) and keeps its turn aside. */
+  #setAside(w: Waiter): void {
+    if (w.where === 'queue') this.queue.remove(w)
+    else this.bypass.delete(w)
+    this.#odd[w.priority].delete(w)
+    this.#aside.add(w)
+    w.where = 'aside'
+    this.#asideByPriority[w.priority]++
+    this.#asideByConsumer.set(w.consumer, (this.#asideByConsumer.get(w.consumer) ?? 0) + 1)
+  }
+
+  /** Whether a key `w` could use can take a request now (its pacer, permits and breaker allow it). */
+  #anyEligible(w: Waiter, now: number): boolean {
+    for (const d of w.candidates) if (eligible(w, d, now, false)) return true
+    return false
   }
 
   /**
@@ -231,22 +324,18 @@ export class Pool implements Pumpable {
    * When none can, arms a wake-up on every candidate key for the moment it can.
    */
   #dispatch(w: Waiter, now: number, waiting: boolean): boolean {
-    const eligible = this.#eligible
+    const keys = this.#eligible
     let n = 0
-    for (const d of w.candidates) {
-      if (w.hasTried(d) || d.breaker.wait(now) > 0) continue
-      if (d.limit.wait(now) > 0 || d.pacer.wait(now, w.tokens, waiting) > 0) continue
-      eligible[n++] = d
-    }
-    n = undemotedFirst(eligible, n, now) // keys demoted by the ejection cap only when no other key can take it
+    for (const d of w.candidates) if (eligible(w, d, now, waiting)) keys[n++] = d
+    n = undemotedFirst(keys, n, now) // keys demoted by the ejection cap only when no other key can take it
     if (n > 0) {
       const pick = n === 1 ? 0 : w.strategy.pick(this.#candidates(w, n), w.affinity, this.rand)
-      const d = eligible[pick < 0 ? 0 : pick] as Deployment
-      eligible.length = 0
+      const d = keys[pick < 0 ? 0 : pick] as Deployment
+      keys.length = 0
       this.#assign(w, d, now, true)
       return true
     }
-    eligible.length = 0
+    keys.length = 0
     if (w.panicMode && this.#allOut(w, now)) return this.#panic(w, now, waiting)
     this.#armWakeups(w, now, waiting)
     return false
@@ -361,6 +450,7 @@ export class Pool implements Pumpable {
       else this.queue.push(w)
       w.where = w.lane = 'queue'
     }
+    this.#classify(w)
     if (w.keepaliveMs > 0 && ctx.stream) this.#keepAlive(w)
     const parked = w.parked()
     const remaining = w.deadline - now
@@ -398,10 +488,31 @@ export class Pool implements Pumpable {
     }, w.keepaliveMs)
   }
 
+  /** Whether `w`, entering a lane, waits for the same keys as the plain waiters there (it becomes one). */
+  #classify(w: Waiter): void {
+    if (w.tried === null && this.#plainCount === 0) this.#plainCandidates = w.candidates
+    w.plain = w.tried === null && w.candidates === this.#plainCandidates
+    if (w.plain) this.#plainCount++
+    else this.#odd[w.priority].add(w)
+  }
+
   /** Takes `w` out of wherever it waits, with its timers. */
   #unpark(w: Waiter): void {
-    if (w.where === 'queue' && w.queueFlow !== null) this.queue.remove(w)
-    else if (w.where === 'bypass') this.bypass.delete(w)
+    const where = w.where
+    if (where === 'queue' && w.queueFlow !== null) this.queue.remove(w)
+    else if (where === 'bypass') this.bypass.delete(w)
+    if (where === 'aside') {
+      this.#aside.delete(w)
+      this.#asideByPriority[w.priority]--
+      const n = (this.#asideByConsumer.get(w.consumer) ?? 0) - 1
+      if (n > 0) this.#asideByConsumer.set(w.consumer, n)
+      else this.#asideByConsumer.delete(w.consumer)
+    } else if (where !== 'none') {
+      // The last plain waiter gone: the next one to park sets what plain means (and an old
+      // config generation's deployments are not kept alive here).
+      if (w.plain && --this.#plainCount === 0) this.#plainCandidates = null
+      else if (!w.plain) this.#odd[w.priority].delete(w)
+    }
     w.where = 'none'
     if (w.deadlineTimer !== null) this.timers.clearTimeout(w.deadlineTimer)
     w.deadlineTimer = null
@@ -409,6 +520,18 @@ export class Pool implements Pumpable {
     w.keepaliveTimer = null
     w.ctx.onClientGone(null)
   }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  if (set.size === 0) return undefined // no iterator for the usual empty set
+  for (const x of set) return x
+  return undefined
+}
+
+/** Whether `d` can take `w` now: not tried by it, its breaker lets it through, a free permit, its pacer allows it. */
+function eligible(w: Waiter, d: Deployment, now: number, waiting: boolean): boolean {
+  if (w.hasTried(d) || d.breaker.wait(now) > 0) return false
+  return d.limit.wait(now) === 0 && d.pacer.wait(now, w.tokens, waiting) === 0
 }
 
 /** Out of service: its breaker is open or disabled, or its quota is exhausted. Half-open is in service. */

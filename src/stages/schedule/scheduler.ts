@@ -199,7 +199,7 @@ export class Scheduler {
     const queues: Record<string, unknown> = {}
     for (const [model, pool] of this.#pools) {
       const byPriority: Record<string, number> = {}
-      for (let p = 0 as Priority; p <= 3; p++) byPriority[priorityNames[p]] = pool.queue.sizeOf(p)
+      for (let p = 0 as Priority; p <= 3; p++) byPriority[priorityNames[p]] = pool.waitingAt(p)
       queues[model] = { waiting: pool.waiting, by_priority: byPriority, bypassing: pool.bypass.size }
     }
     const pacers = [...this.#pacers.all()].map((p) => describePacer(p, now))
@@ -236,7 +236,7 @@ export class Scheduler {
 
   *#depths(): Iterable<[string[], number]> {
     for (const [model, pool] of this.#pools) {
-      for (let p = 0 as Priority; p <= 3; p++) yield [[model, priorityNames[p]], pool.queue.sizeOf(p)]
+      for (let p = 0 as Priority; p <= 3; p++) yield [[model, priorityNames[p]], pool.waitingAt(p)]
     }
   }
 

@@ -6,7 +6,11 @@ import type { TimerHandle } from '../../core/clock.js'
 import type { SluiceError } from '../../errors.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 
-export type Where = 'none' | 'queue' | 'bypass'
+/**
+ * Where a request waits: its lane (the fair queue, or `bypass` for `when_full: passthrough`),
+ * or `aside` — it reached the head of its lane but waits for a key of its own (see Pool).
+ */
+export type Where = 'none' | 'queue' | 'bypass' | 'aside'
 
 export interface WaiterOptions {
   readonly ctx: RequestContext
@@ -59,6 +63,11 @@ export class Waiter implements QueueEntry {
   where: Where = 'none'
   /** Where it waited last: a retry goes back to the same lane. */
   lane: 'queue' | 'bypass' = 'queue'
+  /**
+   * Waits for the same keys as the pool's other plain requests (the same candidates, none tried):
+   * when one of them cannot go, none can. Set each time it parks.
+   */
+  plain = false
   /** Took a 429 back at least once: running out of time is then a rate limit, not a queue timeout. */
   refusedUpstream = false
   /** When this wait began (the arrival, or the 429 that sent it back). */

@@ -8,6 +8,18 @@ function drain(q: PoolQueue<Item>): Item[] {
   return out
 }
 
+/** Consumers A and B with two requests each of one priority, pushed alternately (A first). */
+function twoConsumers(): { q: PoolQueue<Item>; a: Item[]; b: Item[] } {
+  const q = new PoolQueue<Item>()
+  const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
+  const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
+  for (let i = 0; i < 2; i++) {
+    q.push(a[i] as Item)
+    q.push(b[i] as Item)
+  }
+  return { q, a, b }
+}
+
 describe('PoolQueue', () => {
   it('is empty to begin with', () => {
     const q = new PoolQueue<Item>()
@@ -62,13 +74,7 @@ describe('PoolQueue', () => {
     })
 
     it('refunds the consumer\'s counter, so the retry keeps its place among consumers', () => {
-      const q = new PoolQueue<Item>()
-      const a = [item(2, 'A', 1000), item(2, 'A', 1000)]
-      const b = [item(2, 'B', 1000), item(2, 'B', 1000)]
-      for (let i = 0; i < 2; i++) {
-        q.push(a[i] as Item)
-        q.push(b[i] as Item)
-      }
+      const { q, a, b } = twoConsumers()
       for (let bounce = 0; bounce < 5; bounce++) {
         const e = q.pop()
         expect(e).toBe(a[0])
@@ -174,6 +180,39 @@ describe('PoolQueue', () => {
       expect(q.remove(stays)).toBe(false)
       expect(q.size).toBe(0)
       expect(other.size).toBe(1)
+    })
+  })
+
+  describe('served out of turn', () => {
+    it('take(): an entry behind the head leaves charged to its consumer, as if popped', () => {
+      const { q, a, b } = twoConsumers()
+      expect(q.peek()).toBe(a[0])
+      expect(q.take(b[0] as Item)).toBe(true)
+      expect(q.take(b[0] as Item)).toBe(false)
+      expect(q.size).toBe(3)
+      expect(q.countFor('B')).toBe(1)
+      // B was served once already: A goes twice before B's second.
+      expect(drain(q)).toEqual([a[0], a[1], b[1]])
+    })
+
+    it('charge(): an entry removed uncharged and then served counts as served', () => {
+      const { q, a, b } = twoConsumers()
+      expect(q.remove(a[0] as Item)).toBe(true)
+      q.charge(a[0] as Item)
+      expect(drain(q)).toEqual([b[0], a[1], b[1]])
+    })
+
+    it('take(): charged to its priority\'s deficit too', () => {
+      const q = new PoolQueue<Item>({ quantum: 4096 })
+      // Each urgent entry costs one urgent grant (8 × 4096); low's grant is 4096.
+      const u = [item(0, 'U', 32_768), item(0, 'U', 32_768), item(0, 'U', 32_768)]
+      for (const e of u) q.push(e)
+      const low = [item(3, 'L', 4096), item(3, 'L', 4096)]
+      for (const e of low) q.push(e)
+      expect(q.peek()).toBe(u[0])
+      // Urgent's second is served out of turn: it used urgent's turn, and low's comes next.
+      expect(q.take(u[1] as Item)).toBe(true)
+      expect(drain(q)).toEqual([low[0], u[0], low[1], u[2]])
     })
   })
 
