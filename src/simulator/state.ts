@@ -64,7 +64,7 @@ export class SimulatorState {
     return new Exchange({ req, res, id: this.#nextId++, path, startedAt: this.clock.now(), onLastByte: (ex) => this.#release(ex), onEnd: (ex, aborted) => this.#finish(ex, aborted) })
   }
 
-  /** The request passed the limits: it counts as in flight until it ends. */
+  /** The request passed the limits: it counts as in flight until its last byte is written (or it ends otherwise). */
   admit(ex: Exchange): void {
     ex.admitted = true
     ex.ledger?.begin()

@@ -30,7 +30,12 @@ export interface SharedLimit {
   readonly limit: number
   readonly accepted: number | null
   readonly generation: number
+  /** An admin reset: taken whatever is shared, at a generation after it (offers only). */
+  readonly reset?: boolean
 }
+
+/** A fixed limit holds the key this long after an instance last enforced it, whatever others learned. */
+export const fixedLimitHoldMs = 30_000
 
 export interface LeaseGrant extends SharedLimit {
   readonly granted: boolean
@@ -42,13 +47,17 @@ export interface LeaseGrant extends SharedLimit {
 }
 
 /**
- * Whether `offer` replaces the key's shared limit `shared`: a later generation always (a cut
- * comes after every growth it undoes), the same one only when it is ahead (growth, a probe).
+ * Whether `offer` replaces the key's shared limit `shared`: a later generation always (a cut, a
+ * probe or a reset comes after every growth it undoes). At one generation only L grows, except
+ * when two instances cut in the same burst: the deeper cut (the lower Ĉ; any Ĉ over slow
+ * start's none) wins, else the higher L.
  */
 export function offerWins(offer: SharedLimit, shared: SharedLimit): boolean {
   if (offer.generation !== shared.generation) return offer.generation > shared.generation
-  if (offer.limit !== shared.limit) return offer.limit > shared.limit
-  return (offer.accepted ?? -1) > (shared.accepted ?? -1)
+  const accepted = offer.accepted ?? -1
+  const sharedAccepted = shared.accepted ?? -1
+  if (accepted !== sharedAccepted) return sharedAccepted < 0 || (accepted >= 0 && accepted < sharedAccepted)
+  return offer.limit > shared.limit
 }
 
 export interface LeaseRef {
@@ -65,10 +74,12 @@ export interface LeaseCount {
 export interface PermitLeases {
   /**
    * A lease on `keyId` if fewer than the key's limit are held (expired ones do not count). The
-   * key's limit is one for every instance: a number is a fixed limit, everyone's at once; a
+   * key's limit is one for every instance: a number is a fixed limit, everyone's at once and for
+   * `fixedLimitHoldMs` after (offers do not replace it; the learned state behind it is kept); a
    * learned one is offered, and replaces the key's shared limit when there is none (none in the
-   * last `sharedLimitTtlMs`) or it wins over it (offerWins) — otherwise the shared one applies,
-   * and the grant says what it is so the caller's law can follow it.
+   * last `sharedLimitTtlMs`), when it wins over it (offerWins), or when it is a reset (taken at
+   * the generation after the shared one) — otherwise the shared one applies, and the grant says
+   * what it is so the caller's law can follow it.
    */
   acquire(keyId: string, limit: number | SharedLimit, ttlMs?: number): Promise<LeaseGrant>
   /** Ends a lease: true the first time, false when it was released already or had expired. */

@@ -39,8 +39,8 @@ export class ConcurrencyLaw {
   /** Slow start ended in an overshoot: the level above it is checked soon (exitCheckMs). */
   #checkExit = false
   /**
-   * Bumped by every move that is not growth (a cut, a probe given back, slow start again, a
-   * reset): with several instances (state: redis) each runs this law on one shared state, and a
+   * Bumped by every move that is not growth of L (a cut, a probe or one given back, slow start
+   * again, a reset): with several instances (state: redis) each runs this law on one shared state, and a
    * state offered from an older generation must lose to the cut that came after it
    * (SharedLimit, acquire-lease-2.lua). Not persisted: a restarted instance takes the cluster's.
    */
@@ -107,47 +107,49 @@ export class ConcurrencyLaw {
 
   /**
    * Another instance moved the key's shared state (state: redis): `limit` (whole), `accepted`
-   * (Ĉ, null in slow start), from `generation`, seen with `inflight` leases held. This law takes it up, so every instance enforces
-   * and grows one limit rather than each its own (three laws drifting apart held a cap-6 key at
-   * 3 for minutes, each instance waiting for the others to grow).
+   * (Ĉ, null in slow start), from `generation`, seen with `inflight` leases held. This law takes
+   * it up, so every instance enforces and grows one limit rather than each its own (three laws
+   * drifting apart held a cap-6 key at 3 for minutes, each instance waiting for the others to grow).
    *
-   * A newer generation is a peer's cut, a probe it gave back or slow start again: taken whole,
+   * A newer generation is a peer's probe (a higher Ĉ: refused above our Ĉ, it fails here as it
+   * would there) or a peer's cut, a probe it gave back, slow start again or a reset: taken whole,
    * with the hold a cut of our own would start, so the rest of its burst of 429s, when it reaches
    * this instance, echoes that cut instead of cutting again, and successes granted before it do
-   * not count. The same generation is a peer's growth or probe: taken only where it is ahead
-   * (this instance's own growth wins on its next offer otherwise). An older one is stale: ignored.
+   * not count. The same generation is a peer's growth: taken only where it is ahead (this
+   * instance's own growth wins on its next offer otherwise). An older one is stale: ignored.
    */
   follow(now: EpochMs, limit: number, accepted: number | null, generation: number, inflight: number): void {
+    if (generation < this.#generation) return
     const current = Math.floor(this.#limit)
-    if (generation > this.#generation) {
-      const before = this.#accepted
-      const lowered = limit < current || (accepted !== null && (before === null || accepted < before))
-      if (this.#probeFrom !== null) this.#failedProbes++
-      this.#generation = generation
-      this.#accepted = accepted === null ? null : clamp(accepted)
-      this.#slowStart = accepted === null
-      this.#era++
-      this.#goodLevel = 0
-      this.#probeFrom = null
-      this.#checkExit = false
-      if (lowered) {
-        this.#lastCutAt = now
-        this.#overshootRef = this.#accepted
-      }
-      if (limit !== current) this.#set(now, clamp(limit), 'followed', inflight)
-      else this.changed()
+    if (generation === this.#generation) {
+      if (limit > current) this.#set(now, clamp(limit), 'followed', inflight)
       return
     }
-    if (generation < this.#generation) return
-    if (accepted !== null && this.#accepted !== null && accepted > this.#accepted && this.#probeFrom === null) {
-      // A peer's probe: refused above our Ĉ, it fails here as it would there.
-      this.#probeFrom = this.#accepted
+    this.#generation = generation
+    const before = this.#accepted
+    if (accepted !== null && before !== null && accepted > before && this.#probeFrom === null) {
+      this.#probeFrom = before
       this.#accepted = clamp(accepted)
       this.#lastProbeAt = now
       this.#checkExit = false
-      this.#record(now, this.#probeFrom, this.#accepted, 'followed', inflight)
+      this.#record(now, before, this.#accepted, 'followed_probe', inflight)
+      if (limit > current) this.#set(now, clamp(limit), 'followed', inflight)
+      return
     }
-    if (limit > current) this.#set(now, clamp(limit), 'followed', inflight)
+    const lowered = limit < current || (accepted !== null && (before === null || accepted < before))
+    if (this.#probeFrom !== null) this.#failedProbes++
+    this.#accepted = accepted === null ? null : clamp(accepted)
+    this.#slowStart = accepted === null
+    this.#era++
+    this.#goodLevel = 0
+    this.#probeFrom = null
+    this.#checkExit = false
+    if (lowered) {
+      this.#lastCutAt = now
+      this.#overshootRef = this.#accepted
+    }
+    if (limit !== current) this.#set(now, clamp(limit), 'followed', inflight)
+    else this.changed()
   }
 
   /**
@@ -254,6 +256,7 @@ export class ConcurrencyLaw {
       if (raised !== accepted) {
         this.#accepted = raised
         this.#probeFrom = accepted
+        this.#generation++
         this.#record(now, accepted, raised, 'probe_increase', inflight)
       }
     }

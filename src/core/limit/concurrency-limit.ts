@@ -204,8 +204,15 @@ export class ConcurrencyLimit {
     this.markChanged()
   }
 
+  /**
+   * A reset not yet told to the other instances (state: redis): the next lease acquire offers it
+   * as the key's state whatever the shared one is, and clears this once Redis took it.
+   */
+  resetToShare = false
+
   /** Admin: forget the learned limit, counters and history; the mode stays. */
   resetLearning(): void {
+    this.resetToShare = true
     this.#law.reset()
     this.#record.reset()
     this.markChanged()

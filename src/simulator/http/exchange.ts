@@ -10,7 +10,7 @@ import type { Ledger, Outcome } from '../record/stats.js'
 export class Exchange {
   keyId = '(none)'
   ledger: Ledger | null = null
-  /** Set once the request passed the limits: it counts as in flight until it ends. */
+  /** Set once the request passed the limits: it counts as in flight until its last byte is written (or it ends otherwise). */
   admitted = false
   /** When it stopped counting against its key's concurrency (its last byte written); null before. */
   releasedAt: number | null = null

@@ -138,9 +138,9 @@ export function admit(ports: AdmitPorts): Stage {
   async function limitedTogether(ctx: RequestContext, next: () => Promise<void>, consumer: Consumer, shared: SharedConsumerLimits): Promise<void> {
     const limits = prepare(ctx, consumer, consumer.settings, clock.now())
     const tokens = ctx.endpoint === 'passthrough' ? 0 : charge(ctx)
-    let settle: (() => void) | null = null
+    let settleAdmitted: (() => void) | null = null
     const admitted = admitTogether(ctx, consumer, limits, tokens, shared).then((s) => {
-      settle = s
+      settleAdmitted = s
     })
     if (ctx.endpoint === 'passthrough') await admitted
     else {
@@ -155,8 +155,8 @@ export function admit(ports: AdmitPorts): Stage {
     } finally {
       ctx.admission = null
       // Ended before the schedule stage heard the answer (refused by the queue, client gone): settle what it admitted.
-      if (settle === null) await admitted.catch(() => undefined)
-      ;(settle as (() => void) | null)?.()
+      if (settleAdmitted === null) await admitted.catch(() => undefined)
+      ;(settleAdmitted as (() => void) | null)?.()
     }
   }
 

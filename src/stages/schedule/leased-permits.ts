@@ -3,7 +3,7 @@ import type { Clock, Timers } from '../../core/clock.js'
 import type { ConcurrencyLimit } from '../../core/limit/concurrency-limit.js'
 import type { Permit, PermitOutcome } from '../../core/limit/permits.js'
 import { headroom } from '../../core/pacer/adaptive-rate.js'
-import { alwaysUp, LeaseKeeper, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing, type StateHealth } from '../../state/index.js'
+import { alwaysUp, LeaseKeeper, type LeasedGrant, type LeaseRef, type PermitLeases, type SharedLimit, type SharedPacing, type StateHealth } from '../../state/index.js'
 import type { ScheduledAttempt } from './scheduled-attempt.js'
 import type { SharedBreakerMirror } from './shared-breakers.js'
 
@@ -107,15 +107,21 @@ export class LeasedPermits {
     // And the key's shared pace, at the rate this instance's pacer has learned (also beside it).
     const pacing = this.#pace(a)
     let lease: Permit | null
+    let grant: LeasedGrant | null = null
+    // A reset offered with this acquire is everyone's once Redis answered it (not one offered later).
+    const resetting = limit.resetToShare
     try {
-      const grant = await this.#keeper.acquire(limit.id, limit.adaptive ? learnedOffer(limit) : limit.effective)
+      grant = await this.#keeper.acquire(limit.id, limit.adaptive ? learnedOffer(limit) : limit.effective)
       lease = grant.permit
-      const shared = grant.shared
-      if (limit.adaptive) limit.follow(this.#epoch.now(), shared.limit, shared.accepted, shared.generation, grant.inUse)
     } catch (err) {
       // Redis away: this instance alone decides, within its share of the limit.
       this.#onError(err)
       lease = this.#withinShare(limit) ? local : null
+    }
+    if (grant !== null && limit.adaptive) {
+      if (resetting) limit.resetToShare = false
+      const shared = grant.shared
+      limit.follow(this.#epoch.now(), shared.limit, shared.accepted, shared.generation, grant.inUse)
     }
     const claim = claiming === null ? null : await claiming
     const paced = pacing === null ? 0 : await pacing
@@ -221,7 +227,7 @@ export class LeasedPermits {
  * instance's law follows the one the lease was judged by (ConcurrencyLaw.follow).
  */
 function learnedOffer(limit: ConcurrencyLimit): SharedLimit {
-  return { limit: limit.effective, accepted: limit.acceptedLevel, generation: limit.generation }
+  return { limit: limit.effective, accepted: limit.acceptedLevel, generation: limit.generation, reset: limit.resetToShare }
 }
 
 /**

@@ -11,7 +11,7 @@ export class MemoryBacking {
   /** keyId → lease id → expiry. */
   readonly leases = new Map<string, Map<string, number>>()
   /** Each key's shared concurrency limit and when it is forgotten. */
-  readonly leaseLimits = new Map<string, { limit: number; accepted: number | null; generation: number; until: number }>()
+  readonly leaseLimits = new Map<string, { limit: number; accepted: number | null; generation: number; fixedUntil: number; until: number }>()
   /** Each key's shared GCRA schedule: requests and tokens TATs, and a pause. */
   readonly paces = new Map<string, { requests: number; tokens: number; pausedUntil: number }>()
   readonly breakers = new Map<string, BreakerRecord>()

@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, offerWins, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
+import { fixedLimitHoldMs, instanceOfLease, leaseTtlMs, offerWins, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
 import type { MemoryBacking } from './backing.js'
 
 export class MemoryPermitLeases implements PermitLeases {
@@ -11,11 +11,18 @@ export class MemoryPermitLeases implements PermitLeases {
 
   async acquire(keyId: string, limit: number | SharedLimit, ttlMs = leaseTtlMs): Promise<LeaseGrant> {
     const now = this.backing.now()
-    const offer: SharedLimit = typeof limit === 'number' ? { limit, accepted: null, generation: 0 } : limit
-    const stored = this.backing.leaseLimits.get(keyId)
-    const taken = typeof limit === 'number' || stored === undefined || stored.until <= now || offerWins(offer, stored)
-    const shared: SharedLimit = taken ? offer : (stored as SharedLimit)
-    this.backing.leaseLimits.set(keyId, { limit: shared.limit, accepted: shared.accepted, generation: shared.generation, until: now + sharedLimitTtlMs })
+    const found = this.backing.leaseLimits.get(keyId)
+    const stored = found !== undefined && found.until > now ? found : undefined
+    let shared: SharedLimit
+    let fixedUntil = stored?.fixedUntil ?? 0
+    if (typeof limit === 'number') {
+      // The learned state behind a fixed limit is kept, for when the key is learned again.
+      shared = { limit, accepted: stored?.accepted ?? null, generation: stored?.generation ?? 0 }
+      fixedUntil = now + fixedLimitHoldMs
+    } else if (stored === undefined) shared = limit
+    else if (limit.reset === true) shared = { ...limit, generation: Math.max(limit.generation, stored.generation + 1) }
+    else shared = fixedUntil <= now && offerWins(limit, stored) ? limit : stored
+    this.backing.leaseLimits.set(keyId, { limit: shared.limit, accepted: shared.accepted, generation: shared.generation, fixedUntil, until: now + sharedLimitTtlMs })
     const judged = { limit: shared.limit, accepted: shared.accepted, generation: shared.generation }
     const leases = this.#live(keyId, now)
     if (leases.size >= shared.limit) return { granted: false, leaseId: null, inUse: leases.size, ...judged }

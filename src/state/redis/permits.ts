@@ -1,4 +1,4 @@
-import { instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
+import { fixedLimitHoldMs, instanceOfLease, leaseTtlMs, sharedLimitTtlMs, type LeaseCount, type LeaseGrant, type LeaseRef, type PermitLeases, type SharedLimit } from '../permits.js'
 import type { RedisConnection, ScriptCall } from './connection.js'
 import type { RedisKeys } from './keys.js'
 
@@ -17,8 +17,8 @@ export class RedisPermitLeases implements PermitLeases {
     const keys = this.keys.upstream(keyId)
     const args =
       typeof limit === 'number'
-        ? [leaseId, limit, ttlMs, 'fixed', sharedLimitTtlMs, -1, 0]
-        : [leaseId, limit.limit, ttlMs, 'offer', sharedLimitTtlMs, limit.accepted ?? -1, limit.generation]
+        ? [leaseId, limit, ttlMs, 'fixed', sharedLimitTtlMs, -1, 0, fixedLimitHoldMs]
+        : [leaseId, limit.limit, ttlMs, limit.reset === true ? 'reset' : 'offer', sharedLimitTtlMs, limit.accepted ?? -1, limit.generation, fixedLimitHoldMs]
     let reply: [number, number, number, number, number]
     try {
       reply = await this.conn.run<[number, number, number, number, number]>('acquire-lease', [keys.leases, keys.law], args)

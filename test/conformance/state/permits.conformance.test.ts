@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { leaseTtlMs, type LeaseGrant } from '../../../src/state/permits.js'
+import { fixedLimitHoldMs, leaseTtlMs, type LeaseGrant } from '../../../src/state/permits.js'
 import type { SharedState } from '../../../src/state/shared-state.js'
 import { backends, type StateCluster } from './backends.js'
 
@@ -100,11 +100,33 @@ describe.each(backends)('permit leases: $name', (backend) => {
     expect(await b.permits.acquire('one', learned(2, 2, 1))).toMatchObject({ granted: false, inUse: 2, limit: 2, accepted: 2, generation: 1 })
     // Growth a stale law offers from before the cut loses to it.
     expect(await a.permits.acquire('one', learned(5, null, 0))).toMatchObject({ granted: false, limit: 2, accepted: 2, generation: 1 })
-    // Growth after the cut wins (a higher limit, then a higher Ĉ: a probe).
+    // Growth after the cut wins (a higher limit); a probe (a higher Ĉ) is a later generation.
     expect(await a.permits.acquire('one', learned(3, 2, 1))).toMatchObject({ granted: true, inUse: 3, limit: 3, accepted: 2, generation: 1 })
-    expect(await b.permits.acquire('one', learned(3, 4, 1))).toMatchObject({ granted: false, inUse: 3, limit: 3, accepted: 4, generation: 1 })
-    // A fixed limit is set whatever was learned.
-    expect(await b.permits.acquire('one', 5)).toMatchObject({ granted: true, inUse: 4, limit: 5, accepted: null })
+    expect(await b.permits.acquire('one', learned(3, 4, 2))).toMatchObject({ granted: false, inUse: 3, limit: 3, accepted: 4, generation: 2 })
+  })
+
+  it('two cuts in one burst, at one generation: the deeper one wins, though its limit is lower', async () => {
+    const learned = (limit: number, accepted: number | null, generation: number) => ({ limit, accepted, generation })
+    await a.permits.acquire('burst', learned(8, null, 0))
+    expect(await a.permits.acquire('burst', learned(6, 7, 1))).toMatchObject({ limit: 6, accepted: 7, generation: 1 })
+    expect(await b.permits.acquire('burst', learned(2, 3, 1))).toMatchObject({ limit: 2, accepted: 3, generation: 1 })
+    expect(await a.permits.acquire('burst', learned(6, 7, 1))).toMatchObject({ limit: 2, accepted: 3, generation: 1 })
+  })
+
+  it('a fixed limit holds the key for every instance, and learning takes over once nobody has enforced it for a while', async () => {
+    const learned = (limit: number, accepted: number | null, generation: number) => ({ limit, accepted, generation })
+    await a.permits.acquire('fixed', learned(10, 10, 3))
+    // An admin fixed the key at 2 on b: a's learned 10, at any generation, is judged by 2.
+    expect(await b.permits.acquire('fixed', 2)).toMatchObject({ granted: true, limit: 2, accepted: 10, generation: 3 })
+    expect(await a.permits.acquire('fixed', learned(10, 10, 4))).toMatchObject({ granted: false, inUse: 2, limit: 2 })
+    cluster.advance(fixedLimitHoldMs + 1)
+    expect(await a.permits.acquire('fixed', learned(10, 10, 4))).toMatchObject({ granted: true, limit: 10, generation: 4 })
+  })
+
+  it('a reset is taken whatever is shared, at the generation after it', async () => {
+    await a.permits.acquire('reset', { limit: 6, accepted: 6, generation: 5 })
+    expect(await b.permits.acquire('reset', { limit: 8, accepted: null, generation: 1, reset: true })).toMatchObject({ limit: 8, accepted: null, generation: 6 })
+    expect(await a.permits.acquire('reset', { limit: 6, accepted: 6, generation: 5 })).toMatchObject({ limit: 8, accepted: null, generation: 6 })
   })
 
   it('a lowered limit refuses until enough leases end', async () => {

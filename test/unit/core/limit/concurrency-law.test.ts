@@ -121,7 +121,7 @@ describe('ConcurrencyLaw', () => {
 describe('ConcurrencyLaw.follow: several instances, one law (state: redis)', () => {
   const fresh = () => new ConcurrencyLaw(() => undefined)
 
-  it('a cut bumps the generation, growth does not', () => {
+  it('a cut and a probe bump the generation, growth does not', () => {
     const law = fresh()
     law.succeeded(t0, 8)
     expect([law.generation, law.limit]).toEqual([0, 8.5])
@@ -129,6 +129,11 @@ describe('ConcurrencyLaw.follow: several instances, one law (state: redis)', () 
     expect(law.generation).toBe(1)
     law.cut(t0 + 20, 13) // the same burst's echo: nothing moves, nor the generation
     expect([law.generation, law.accepted]).toEqual([1, 11])
+    // Growth back to Ĉ keeps the generation; slow start's exit is checked one level up 15 s later: a probe, a new one.
+    for (let t = t0 + 5_000; law.limit < 11; t += 10) law.succeeded(t, 11)
+    expect(law.generation).toBe(1)
+    law.succeeded(t0 + 15_100, 11)
+    expect([law.generation, law.accepted, law.history.at(-1)?.reason]).toEqual([2, 12, 'probe_increase'])
   })
 
   it("a peer's cut is taken whole: L and Ĉ, slow start over, growth held 5 s, and its burst's echoes cut nothing more here", () => {
@@ -169,14 +174,14 @@ describe('ConcurrencyLaw.follow: several instances, one law (state: redis)', () 
     expect(law.limit).toBeCloseTo(6 + 1 / 6)
   })
 
-  it("a peer's probe is this law's probe too: refused above the old Ĉ, it fails here as an overshoot, not a capacity cut", () => {
+  it("a peer's probe (a later generation, a higher Ĉ) is this law's probe too: refused above the old Ĉ, it fails here as an overshoot, not a capacity cut", () => {
     const law = fresh()
     law.follow(t0, 6, 6, 1, 6)
-    law.follow(t0 + 200_000, 6, 7, 1, 6)
-    expect([law.accepted, law.lastProbeAt]).toEqual([7, t0 + 200_000])
-    law.follow(t0 + 201_000, 7, 7, 1, 6)
+    law.follow(t0 + 200_000, 6, 7, 2, 6)
+    expect([law.accepted, law.lastProbeAt, law.generation]).toEqual([7, t0 + 200_000, 2])
+    law.follow(t0 + 201_000, 7, 7, 2, 6)
     law.cut(t0 + 202_000, 7)
-    expect([law.limit, law.accepted, law.generation]).toEqual([6, 6, 2])
+    expect([law.limit, law.accepted, law.generation]).toEqual([6, 6, 3])
     expect(law.history.at(-1)?.reason).toBe('overshoot_429')
   })
 })
