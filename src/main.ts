@@ -173,7 +173,23 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     { ...opts.authCache, health: database },
   )
   // Several instances (issue 15): the registry, the degraded mode, admin changes published to all.
-  const instances = await joinInstances(shared, { directory, logger, timers, closers, where: initial.state.kind === 'redis' ? initial.state.where : 'memory', permitKeys: () => [...limits.all()].map((l) => l.id) })
+  // Another instance's admin fixed or freed a key's limit: its choice, as stored, is this instance's too.
+  const adoptKeyLimit = async (id: string): Promise<void> => {
+    const record = (await store.keyLearning.loadAll()).find((r) => r.id === id)
+    const limit = record === undefined ? undefined : limits.adoptOverride(id, record.override)
+    if (limit === undefined) return
+    scheduler.limitChanged(limit)
+    logger.info({ key: id, fixed: limit.fixed }, "a key's concurrency mode changed on another instance; this one follows")
+  }
+  const instances = await joinInstances(shared, {
+    directory,
+    logger,
+    timers,
+    closers,
+    where: initial.state.kind === 'redis' ? initial.state.where : 'memory',
+    permitKeys: () => [...limits.all()].map((l) => l.id),
+    keyLimitChanged: (id) => void adoptKeyLimit(id).catch((err: unknown) => logger.warn({ err: (err as Error).message, key: id }, "could not read another instance's change to a key's concurrency mode")),
+  })
   const { cluster } = instances
   const consumerLimits = new LimiterRegistry()
   // last_used_at of virtual keys, in one statement every 10 s rather than a write per request.
@@ -273,6 +289,7 @@ async function assemble(opts: GatewayOptions, closers: Closers, drainedCleanly: 
     persist: () => writer.flush(),
     changed: (limit) => scheduler.limitChanged(limit),
     now: () => scheduler.epoch.now(),
+    told: (limit) => instances.keyLimitChanged(limit.id),
   })
   addDeploymentRoutes(router, {
     runtime: () => holder.current,
@@ -409,6 +426,8 @@ interface Instances {
   readonly consumerCache: ConsumerCache
   /** The consumer limits counted across instances; null in memory (the admit stage's in-process path). */
   readonly consumerLimits: SharedConsumerLimits | null
+  /** Tells the other instances an admin changed this key's concurrency mode (stored already). */
+  keyLimitChanged(id: string): void
   snapshot(): ClusterSnapshot & { readonly spend_owed_consumers: number }
 }
 
@@ -420,7 +439,16 @@ interface Instances {
  */
 async function joinInstances(
   shared: SharedState,
-  deps: { readonly directory: ConsumerDirectory; readonly logger: Logger; readonly timers: Timers; readonly closers: Closers; readonly where: string; readonly permitKeys: () => Iterable<string> },
+  deps: {
+    readonly directory: ConsumerDirectory
+    readonly logger: Logger
+    readonly timers: Timers
+    readonly closers: Closers
+    readonly where: string
+    readonly permitKeys: () => Iterable<string>
+    /** Applies another instance's change to a key's concurrency mode. */
+    readonly keyLimitChanged: (id: string) => void
+  },
 ): Promise<Instances> {
   const { directory, logger, closers } = deps
   // Budget spend that could not reach Redis is charged there once it answers again.
@@ -440,7 +468,7 @@ async function joinInstances(
     onError: (err) => logger.warn({ err: (err as Error).message }, 'could not record this instance in the registry'),
   })
   const snapshot = () => ({ ...cluster.snapshot(), spend_owed_consumers: owedSpend.size })
-  if (shared.kind !== 'redis') return { cluster, consumerCache: directory, consumerLimits: null, snapshot }
+  if (shared.kind !== 'redis') return { cluster, consumerCache: directory, consumerLimits: null, snapshot, keyLimitChanged: () => undefined }
 
   // Finished requests' settlements (tokens, cost), sent to Redis together every 20 ms.
   const settlements = new SettlementBatch(shared.consumerRates, {
@@ -457,7 +485,7 @@ async function joinInstances(
   await cluster.start()
   closers.add('instance registry', () => cluster.stop())
   const relay = new InvalidationRelay(shared.invalidation, shared.instanceId, {
-    apply: () => directory.invalidate(),
+    apply: (event) => (event.kind === 'key-limit-changed' ? deps.keyLimitChanged(event.id) : directory.invalidate()),
     onError: (err, event) => logger.warn({ err: (err as Error).message, change: event.kind }, 'could not tell the other instances of a change; they see it when their auth cache expires'),
   })
   await relay.start()
@@ -465,6 +493,7 @@ async function joinInstances(
   return {
     cluster,
     snapshot,
+    keyLimitChanged: (id) => relay.publish({ kind: 'key-limit-changed', id }),
     consumerCache: {
       invalidate: (change) => {
         directory.invalidate()

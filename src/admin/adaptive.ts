@@ -19,6 +19,8 @@ export interface AdaptiveDeps {
   readonly changed: (limit: ConcurrencyLimit) => void
   /** Wall-clock epoch ms. */
   readonly now: () => number
+  /** A mode change is in the database: the other instances read it back (state: redis). */
+  readonly told?: (limit: ConcurrencyLimit) => void
 }
 
 export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
@@ -33,6 +35,7 @@ export function addAdaptiveRoutes(router: Router, deps: AdaptiveDeps): void {
     limits.override(limit.id, fixed, deps.now())
     deps.changed(limit)
     await deps.persist()
+    deps.told?.(limit)
   }
 
   router.add('GET', `${base}/keys`, { role: 'read', summary: 'Every key\'s concurrency mode, limits and 429 counts', query: { endpoint_id: 'only the keys of this provider' } }, (r) => {

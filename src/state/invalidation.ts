@@ -1,16 +1,17 @@
 // Changes made through one instance's admin API that every instance must apply at once: a
-// revoked or disabled virtual key, a consumer's tier or limits. Published to all (the sender
+// revoked or disabled virtual key, a consumer's tier or limits, an upstream key's concurrency
+// mode (fixed or learned: read back from the shared database). Published to all (the sender
 // too); the auth cache's TTL stays the backstop for a message lost while Redis was away.
 
 export interface Invalidation {
-  readonly kind: 'virtual-key-revoked' | 'consumer-disabled' | 'consumer-changed' | 'tier-changed'
-  /** The virtual key's hash prefix, the consumer id or the tier name. */
+  readonly kind: 'virtual-key-revoked' | 'consumer-disabled' | 'consumer-changed' | 'tier-changed' | 'key-limit-changed'
+  /** The virtual key's hash prefix, the consumer id, the tier name or the upstream key's limit id. */
   readonly id: string
   /** The instance that made the change. */
   readonly from: string
 }
 
-export const invalidationKinds = ['virtual-key-revoked', 'consumer-disabled', 'consumer-changed', 'tier-changed'] as const satisfies readonly Invalidation['kind'][]
+export const invalidationKinds = ['virtual-key-revoked', 'consumer-disabled', 'consumer-changed', 'tier-changed', 'key-limit-changed'] as const satisfies readonly Invalidation['kind'][]
 
 export interface InvalidationBus {
   publish(event: Invalidation): Promise<void>

@@ -96,6 +96,15 @@ export class LimitRegistry {
     return entry.limit
   }
 
+  /** Another instance's admin changed `id`'s mode (state: redis): its override, as stored, is this one's too. */
+  adoptOverride(id: string, override: ModeOverride | null): ConcurrencyLimit | undefined {
+    const entry = this.#entries.get(id)
+    if (!entry) return undefined
+    entry.override = override
+    this.#applyMode(entry)
+    return entry.limit
+  }
+
   overrideOf(id: string): ModeOverride | null {
     return this.#entries.get(id)?.override ?? null
   }
