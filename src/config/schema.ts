@@ -212,7 +212,7 @@ const maxWait = (def: string, priority: string) => duration(def, `Longest time a
 
 export const QueueConfig = z
   .strictObject({
-    max_size: z.number().int().positive().default(1000).describe('Most requests waiting per model. Default 1000.'),
+    max_size: z.number().int().positive().default(1000).describe('Most requests waiting per model (a request a key can take at once is sent, never counted). Default 1000.'),
     per_consumer: z.number().int().positive().default(50).describe('Most requests one consumer (until consumers exist: one client API key or IP) may have waiting per model. Default 50.'),
     when_full: z.enum(['reject', 'passthrough', 'shed-lowest']).default('shed-lowest').describe(
       'When the queue is full: reject the arrival (503 queue_full); passthrough (skip the queue, still wait for the pacer); shed-lowest (evict the newest request of the lowest waiting priority if the arrival outranks it, else reject the arrival). Default shed-lowest.',
