@@ -41,6 +41,28 @@ async function drive(urls: readonly string[], model: string, total: number, tag:
   return replies
 }
 
+/** Each instance's learned limit, pacer and shared-state fallbacks, from /status (for failure messages). */
+async function diagnosis(urls: readonly string[]): Promise<string> {
+  const seen = await Promise.all(
+    urls.map(async (url) => {
+      try {
+        type Status = {
+          state?: { up?: boolean; fallbacks?: number }
+          concurrency?: { key: string; learned_exact: number; accepted_level: number | null; concurrent_429_count: number }[]
+          pacers?: { key: string; state: string; requests: { rate_rpm: number | null } }[]
+        }
+        const status = (await (await fetch(`${url}/status`, { signal: AbortSignal.timeout(5_000) })).json()) as Status
+        const limit = status.concurrency?.find((c) => c.key === 'cap6')
+        const pacer = status.pacers?.find((p) => p.key === 'cap6')
+        return `up ${String(status.state?.up)}, fallbacks ${String(status.state?.fallbacks)}, L ${String(limit?.learned_exact)}, Ĉ ${String(limit?.accepted_level)}, 429s ${String(limit?.concurrent_429_count)}, pacer ${String(pacer?.state)} at ${String(pacer?.requests.rate_rpm)} rpm`
+      } catch (err) {
+        return `no /status (${(err as Error).message})`
+      }
+    }),
+  )
+  return seen.join(' | ')
+}
+
 describe('three instances on Redis: permits are leases', () => {
   let sim: Simulator
   let cluster: Cluster
@@ -66,27 +88,34 @@ describe('three instances on Redis: permits are leases', () => {
     // and keeps the upstream ≥ 90 % busy; at most 6.
     // What each batch saw, for the message of a failed expectation.
     const batches: string[] = []
+    // Within the test's time, or a message that says what each batch and instance saw.
+    const deadline = Date.now() + 100_000
+    const bounded = <T>(work: Promise<T>, what: string): Promise<T> => within(work, deadline - Date.now(), what).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}; ${batches.join('; ')}; instances: ${await diagnosis(cluster.urls)}`)
+    })
     for (let round = 0; round < 6; round++) {
       const since = Date.now()
-      const warm = await drive(cluster.urls, 'capped', 100, `warm${round}`)
+      const warm = await bounded(drive(cluster.urls, 'capped', 100, `warm${round}`), `warm-up batch ${round}`)
       expect(warm.every((r) => r.status === 200)).toBe(true)
       const seen = sim.requests().filter((r) => r.key_id === 'cap6' && r.started_at >= since)
       const busy = utilisation(seen, 6, since, Math.max(...seen.map((r) => r.started_at)))
       const refused = seen.filter((r) => r.status === 429).length
-      batches.push(`${round}: ${refused} × 429, ${(busy * 100).toFixed(0)} % busy, at most ${maxOverlap(seen)} at once`)
+      batches.push(`${round}: ${refused} × 429, ${(busy * 100).toFixed(0)} % busy, at most ${maxOverlap(seen)} at once, ${((Date.now() - since) / 1000).toFixed(1)} s`)
+      if (process.env.CAP6_DEBUG) console.error(batches.at(-1))
       if (round >= 3 && refused === 0 && busy >= 0.9) break
     }
     const from = Date.now()
-    const measured = await drive(cluster.urls, 'capped', 200, 'measured')
+    const measured = await bounded(drive(cluster.urls, 'capped', 200, 'measured'), 'the measured batch')
     expect(measured.every((r) => r.status === 200)).toBe(true)
     const records = sim.requests().filter((r) => r.key_id === 'cap6' && r.started_at >= from)
     const lastStart = Math.max(...records.map((r) => r.started_at))
-    const warmUp = `warm-up batches: ${batches.join('; ')}`
+    const warmUp = `warm-up batches: ${batches.join('; ')}; instances: ${await diagnosis(cluster.urls)}`
+    if (process.env.CAP6_DEBUG) console.error(warmUp)
     expect(records.filter((r) => r.status === 429).length, warmUp).toBe(0)
     expect(maxOverlap(records), warmUp).toBeLessThanOrEqual(6)
     // While the clients still had requests to send: the tail, as they run out, is not the gateway's doing.
     expect(utilisation(records, 6, from, lastStart), warmUp).toBeGreaterThanOrEqual(0.9)
-  }, 120_000)
+  }, 130_000)
 
   it('a key paced at 600 RPM: three instances together send at most 10 a second, not 30', async () => {
     const from = Date.now()
