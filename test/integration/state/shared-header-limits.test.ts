@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type Gateway } from '../../../src/main.js'
+import type { Gateway } from '../../../src/main.js'
 import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
-import { createLogger } from '../../../src/telemetry/logger.js'
-import { deletePrefix } from '../../conformance/state/backends.js'
-import { redisUrl } from '../../support/cluster.js'
-import { postgresDatabase, type TestDatabase } from '../../support/consumers.js'
+import { startInstances, type Instances } from '../../support/instances.js'
 import { chat } from '../../support/schedule.js'
 
 // Issue 15: "header-derived limits learned by one instance apply to all". A key with no
@@ -14,39 +10,21 @@ import { chat } from '../../support/schedule.js'
 
 describe('state: redis — a limit the upstream states in its headers paces every instance', () => {
   let sim: Simulator
-  let db: TestDatabase
-  const gws: Gateway[] = []
-  const prefix = `sluice-test-stated-${randomBytes(4).toString('hex')}:`
+  let instances: Instances
+  let gws: Gateway[]
 
   beforeAll(async () => {
     sim = await startSimulator({ config: { latency: { ttft_ms: 20 }, keys: { 'sk-sim-stated': { id: 'stated', rpm: 1200, headers: 'openai' } } } })
-    db = await postgresDatabase('stated')
-    for (let i = 0; i < 2; i++) {
-      gws.push(
-        await startGateway({
-          config: {
-            value: {
-              database: db.url,
-              state: { url: redisUrl, key_prefix: prefix },
-              providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'stated', key: 'sk-sim-stated', max_concurrent: 50 }] } },
-              models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
-            },
-            label: `instance ${i + 1}`,
-          },
-          logger: createLogger({ level: 'silent' }),
-          port: 0,
-          processMetrics: false,
-          watch: false,
-        }),
-      )
-    }
-  })
+    instances = await startInstances(2, 'stated', {
+      providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'stated', key: 'sk-sim-stated', max_concurrent: 50 }] } },
+      models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+    })
+    gws = instances.gateways
+  }, 30_000)
 
   afterAll(async () => {
-    for (const gw of gws) await gw.shutdown()
+    await instances?.close()
     await sim?.close()
-    await db?.drop()
-    await deletePrefix(prefix)
   })
 
   it('two instances together send at most 0.97 × the stated 1,200 a minute', async () => {

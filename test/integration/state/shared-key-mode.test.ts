@@ -1,14 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type Gateway } from '../../../src/main.js'
+import type { Gateway } from '../../../src/main.js'
 import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
-import { createLogger } from '../../../src/telemetry/logger.js'
-import { deletePrefix } from '../../conformance/state/backends.js'
-import { redisUrl } from '../../support/cluster.js'
-import { postgresDatabase, type TestDatabase } from '../../support/consumers.js'
 import { send } from '../../support/data-plane.js'
 import { within } from '../../support/failover.js'
 import { LogCapture } from '../../support/harness.js'
+import { startInstances, type Instances } from '../../support/instances.js'
 
 // An admin's choice of a key's concurrency mode, made through one instance, is every instance's:
 // the other reads it back from the shared database when told (a Redis message), so the key is
@@ -19,42 +15,28 @@ const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'applicatio
 
 describe('state: redis — a key fixed through one instance is fixed on every instance', () => {
   let sim: Simulator
-  let db: TestDatabase
-  const gws: Gateway[] = []
+  let instances: Instances
+  let gws: Gateway[]
   const logs = [new LogCapture(), new LogCapture()]
-  const prefix = `sluice-test-mode-${randomBytes(4).toString('hex')}:`
 
   beforeAll(async () => {
     sim = await startSimulator({ config: { keys: { 'sk-sim-mode': { id: 'mode', headers: 'none' } } } })
-    db = await postgresDatabase('mode')
-    for (let i = 0; i < 2; i++) {
-      gws.push(
-        await startGateway({
-          config: {
-            value: {
-              database: db.url,
-              state: { url: redisUrl, key_prefix: prefix },
-              admin: { keys: [adminKey] },
-              providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'mode', key: 'sk-sim-mode' }] } },
-              models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
-            },
-            label: `instance ${i + 1}`,
-          },
-          logger: createLogger({ level: 'info', destination: logs[i] as LogCapture }),
-          port: 0,
-          processMetrics: false,
-          database: db.url,
-          watch: false,
-        }),
-      )
-    }
+    instances = await startInstances(
+      2,
+      'mode',
+      {
+        admin: { keys: [adminKey] },
+        providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'mode', key: 'sk-sim-mode' }] } },
+        models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+      },
+      { logs },
+    )
+    gws = instances.gateways
   }, 30_000)
 
   afterAll(async () => {
-    for (const gw of gws) await gw.shutdown()
+    await instances?.close()
     await sim?.close()
-    await db?.drop()
-    await deletePrefix(prefix)
   })
 
   const stats = async (gw: Gateway) => (await send(gw.url, '/api/admin/adaptive/keys/sim~mode/stats', { headers: admin })).json<{ adaptive_mode: boolean; max_concurrent: number | null }>()

@@ -1,12 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startGateway, type Gateway } from '../../../src/main.js'
+import type { Gateway } from '../../../src/main.js'
 import { startSimulator, type Simulator } from '../../../src/simulator/index.js'
-import { createLogger } from '../../../src/telemetry/logger.js'
-import { maxOverlap, redisUrl } from '../../support/cluster.js'
-import { deletePrefix } from '../../conformance/state/backends.js'
-import { postgresDatabase, type TestDatabase } from '../../support/consumers.js'
+import { maxOverlap } from '../../support/cluster.js'
 import { within } from '../../support/failover.js'
+import { startInstances, type Instances } from '../../support/instances.js'
 import { chat } from '../../support/schedule.js'
 
 // Two in-process instances on one Redis prefix, one key with max_concurrent 2: requests from
@@ -18,37 +15,19 @@ const ttftMs = 250
 
 describe('state: redis — two instances, one key, permits as leases', () => {
   let sim: Simulator
-  let db: TestDatabase
-  const gws: Gateway[] = []
-  const prefix = `sluice-test-two-${randomBytes(4).toString('hex')}:`
+  let instances: Instances
+  let gws: Gateway[]
   beforeAll(async () => {
     sim = await startSimulator({ config: { latency: { ttft_ms: ttftMs }, keys: { 'sk-sim-two': { id: 'two', headers: 'none' } } } })
-    db = await postgresDatabase('two')
-    for (let i = 0; i < 2; i++) {
-      gws.push(
-        await startGateway({
-          config: {
-            value: {
-              database: db.url,
-              state: { url: redisUrl, key_prefix: prefix },
-              providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'two', key: 'sk-sim-two', max_concurrent: 2 }] } },
-              models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
-            },
-            label: `instance ${i + 1}`,
-          },
-          logger: createLogger({ level: 'silent' }),
-          port: 0,
-          processMetrics: false,
-          watch: false,
-        }),
-      )
-    }
-  })
+    instances = await startInstances(2, 'two', {
+      providers: { sim: { type: 'openai', base_url: `${sim.url}/v1`, keys: [{ id: 'two', key: 'sk-sim-two', max_concurrent: 2 }] } },
+      models: { m: { targets: [{ provider: 'sim', model: 'sim-model' }] } },
+    })
+    gws = instances.gateways
+  }, 30_000)
   afterAll(async () => {
-    for (const gw of gws) await gw.shutdown()
+    await instances?.close()
     await sim?.close()
-    await db?.drop()
-    await deletePrefix(prefix)
   })
 
   it('never more than 2 upstream from both; clients that leave free their slots; nothing leaks', async () => {
