@@ -48,16 +48,17 @@ export interface LeaseGrant extends SharedLimit {
 
 /**
  * Whether `offer` replaces the key's shared limit `shared`: a later generation always (a cut, a
- * probe or a reset comes after every growth it undoes). At one generation only L grows, except
- * when two instances cut in the same burst: the deeper cut (the lower Ĉ; any Ĉ over slow
- * start's none) wins, else the higher L.
+ * probe or a reset comes after every growth it undoes). At one generation, the higher L, then the
+ * higher Ĉ (none, in slow start, lowest): growth; and of two cuts made in one burst, the shallower.
+ * The deeper one is often a request refused at a level lower than the upstream's (granted before
+ * others that reached the upstream first: three instances grant out of the upstream's order far
+ * more often than one), and taken by every instance it held a cap-6 key at 3 until the next probe;
+ * a real drop is found again by the next 429.
  */
 export function offerWins(offer: SharedLimit, shared: SharedLimit): boolean {
   if (offer.generation !== shared.generation) return offer.generation > shared.generation
-  const accepted = offer.accepted ?? -1
-  const sharedAccepted = shared.accepted ?? -1
-  if (accepted !== sharedAccepted) return sharedAccepted < 0 || (accepted >= 0 && accepted < sharedAccepted)
-  return offer.limit > shared.limit
+  if (offer.limit !== shared.limit) return offer.limit > shared.limit
+  return (offer.accepted ?? -1) > (shared.accepted ?? -1)
 }
 
 export interface LeaseRef {

@@ -115,14 +115,18 @@ export class ConcurrencyLaw {
    * would there) or a peer's cut, a probe it gave back, slow start again or a reset: taken whole,
    * with the hold a cut of our own would start, so the rest of its burst of 429s, when it reaches
    * this instance, echoes that cut instead of cutting again, and successes granted before it do
-   * not count. The same generation is a peer's growth: taken only where it is ahead (this
-   * instance's own growth wins on its next offer otherwise). An older one is stale: ignored.
+   * not count. The same generation is a peer's growth, or a shallower cut of the same burst:
+   * taken only where it is ahead (this instance's own wins on its next offer otherwise). An older
+   * one is stale: ignored.
    */
   follow(now: EpochMs, limit: number, accepted: number | null, generation: number, inflight: number): void {
     if (generation < this.#generation) return
     const current = Math.floor(this.#limit)
     if (generation === this.#generation) {
-      if (limit > current) this.#set(now, clamp(limit), 'followed', inflight)
+      // Further grown, or a shallower cut of the same burst (offerWins): its Ĉ comes with it.
+      if (limit <= current) return
+      if (accepted !== null && this.#accepted !== null && accepted > this.#accepted) this.#accepted = clamp(accepted)
+      this.#set(now, clamp(limit), 'followed', inflight)
       return
     }
     this.#generation = generation

@@ -8,8 +8,8 @@
           ARGV[9] ms (the learned state behind it is kept);
           'offer': ARGV[3], ARGV[7], ARGV[8] are one instance's learned state, taken when nothing is
           stored, when its generation is later (a cut, a probe or a reset comes after every growth
-          it undoes), or at the same generation when it is a deeper cut (a lower accepted; any over
-          none) or, with the same accepted, a higher limit — as offerWins in permits.ts;
+          it undoes), or at the same generation when its limit is higher or, with the same limit,
+          its accepted (-1 lowest) — as offerWins in permits.ts;
           'reset': an admin reset, taken whatever is stored, at the generation after it
   ARGV[6] ttl ms of the law (an idle key forgets it, and the next instance offers afresh)
   ARGV[7] accepted (-1: none)   ARGV[8] generation   ARGV[9] ms a fixed limit holds
@@ -38,8 +38,8 @@ else
     if generation <= sGeneration then generation = sGeneration + 1 end
   elseif (tonumber(stored[4]) or 0) > now then take = false
   elseif generation ~= sGeneration then take = generation > sGeneration
-  elseif accepted ~= sAccepted then take = sAccepted < 0 or (accepted >= 0 and accepted < sAccepted)
-  else take = limit > sLimit end
+  elseif limit ~= sLimit then take = limit > sLimit
+  else take = accepted > sAccepted end
   if take then
     redis.call('HSET', KEYS[2], 'limit', limit, 'accepted', accepted, 'generation', generation)
   else

@@ -174,6 +174,14 @@ describe('ConcurrencyLaw.follow: several instances, one law (state: redis)', () 
     expect(law.limit).toBeCloseTo(6 + 1 / 6)
   })
 
+  it("a peer's shallower cut of the same burst is taken, Ĉ with it: this law's deeper one may have come from a request refused out of order", () => {
+    const law = fresh()
+    law.cut(t0, 4) // refused at level 4: Ĉ 3, L 2.7, generation 1
+    expect([law.accepted, law.generation]).toEqual([3, 1])
+    law.follow(t0 + 10, 6, 6, 1, 6)
+    expect([law.limit, law.accepted, law.generation]).toEqual([6, 6, 1])
+  })
+
   it("a peer's probe (a later generation, a higher Ĉ) is this law's probe too: refused above the old Ĉ, it fails here as an overshoot, not a capacity cut", () => {
     const law = fresh()
     law.follow(t0, 6, 6, 1, 6)
