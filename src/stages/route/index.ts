@@ -21,10 +21,15 @@ export function route(rand: () => number = Math.random, pins: PinTable | null = 
     if (ctx.endpoint === 'passthrough') {
       // A response stored by a managed POST /v1/responses goes back to the provider that has it,
       // whether or not a passthrough provider is configured.
-      const owner = pins === null ? null : responseOwner(ctx.runtime, pins, ctx.pathBelowV1)
+      const id = pins === null ? null : responseObjectId(ctx.pathBelowV1)
+      if (pins === null || id === null) {
+        passTo(ctx, null)
+        return next()
+      }
+      const owner = responseOwner(runtime, pins, id)
       // Not pinned here: with several instances, another may have stored it (one round trip).
       if (owner === null && sharesPins(pins)) {
-        return sharedResponseOwner(ctx.runtime, pins, ctx.pathBelowV1).then((shared) => {
+        return sharedResponseOwner(runtime, pins, id).then((shared) => {
           passTo(ctx, shared)
           return next()
         })
@@ -58,18 +63,14 @@ function passTo(ctx: RequestContext, owner: Provider | null): void {
 }
 
 /** responseOwner, asking every instance's pins: one round trip, the providers' lookups in parallel. */
-async function sharedResponseOwner(runtime: RequestContext['runtime'], pins: SharedPinTable, pathBelowV1: string): Promise<Provider | null> {
-  const id = responseObjectId(pathBelowV1)
-  if (id === null) return null
+async function sharedResponseOwner(runtime: RequestContext['runtime'], pins: SharedPinTable, id: string): Promise<Provider | null> {
   const providers = [...runtime.providers.values()]
   const keys = await Promise.all(providers.map((p) => pins.lookup(`${p.id}\0${id}`)))
   return providers[keys.findIndex((k) => k !== undefined)] ?? null
 }
 
-/** The provider whose key created the stored response a path names, if sluice pinned it. */
-function responseOwner(runtime: RequestContext['runtime'], pins: PinTable, pathBelowV1: string): Provider | null {
-  const id = responseObjectId(pathBelowV1)
-  if (id === null) return null
+/** The provider whose key created the stored response `id`, if this instance pinned it. */
+function responseOwner(runtime: RequestContext['runtime'], pins: PinTable, id: string): Provider | null {
   for (const provider of runtime.providers.values()) if (pins.keyOf(`${provider.id}\0${id}`) !== undefined) return provider
   return null
 }

@@ -35,7 +35,10 @@ export function schedule(scheduler: Scheduler, send: SendAttempt): Stage {
     const route = ctx.route
     if (route === null) {
       // Passthrough is not managed: no queue, no pacing; and nothing goes up before the caller is admitted.
-      if (ctx.admission !== null) await ctx.admission
+      if (ctx.admission !== null) {
+        await ctx.admission
+        ctx.admission = null
+      }
       return next()
     }
     const arrivedAt = clock.now()
